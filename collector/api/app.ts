@@ -1,0 +1,117 @@
+// The management API: its own fastify instance on its own port, never the
+// ingest port. Everything under /api needs the admin token unless a route says
+// otherwise; /healthz, /readyz and /metrics are open (bind to loopback or
+// protect at the network).
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
+import { bearerToken, secretEquals } from '../tenants/keys.ts';
+import { TENANT_ID_PATTERN, type TenantStore } from '../tenants/store.ts';
+import { ApiError } from './errors.ts';
+
+export interface ApiDeps {
+  adminToken: string;
+  tenants: TenantStore;
+  metrics: Metrics;
+  logger: Logger;
+  /** Tier names a tenant may be given. */
+  tierNames(): string[];
+  defaultTier: string;
+  /** Sets a new tenant's first tier (audited as created by `admin`). */
+  assignInitialTier(tenantId: string, tier: string): Promise<void>;
+  tierOf(tenantId: string): string;
+  /** ClickHouse reachable and migrated, transport connected. */
+  ready(): Promise<{ ok: boolean; checks: Record<string, string> }>;
+  /** Extra routes (tiers, query, dashboard, ...) registered by later stages. */
+  routes?: Array<(app: FastifyInstance) => void>;
+}
+
+const CreateTenant = Type.Object(
+  {
+    id: Type.String({ pattern: TENANT_ID_PATTERN.source, description: 'lower-case letters, digits, - and _, 1-63 characters' }),
+    tier: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  { additionalProperties: false },
+);
+
+export function buildApiApp(deps: ApiDeps): FastifyInstance {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 1 << 20,
+    // Unknown fields are an error, not silently removed.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
+  });
+
+  app.setErrorHandler((err: FastifyError | ApiError, _req, reply) => {
+    if (err instanceof ApiError) return reply.code(err.status).send({ error: err.code, message: err.message });
+    if (err.validation) {
+      const message = err.validation
+        .map((v) => {
+          const where = `${err.validationContext ?? 'body'}${v.instancePath.replace(/\//g, '.')}`;
+          if (v.keyword === 'additionalProperties') return `${where}: unknown field "${String(v.params['additionalProperty'])}"`;
+          if (v.keyword === 'required') return `${where}: missing field "${String(v.params['missingProperty'])}"`;
+          if (v.keyword === 'pattern' && where.endsWith('.id')) return `${where}: must be lower-case letters, digits, - and _, 1-63 characters, starting with a letter or digit`;
+          return `${where}: ${v.message ?? 'invalid'}`;
+        })
+        .join('; ');
+      return reply.code(400).send({ error: 'BAD_REQUEST', message });
+    }
+    if (err.statusCode !== undefined && err.statusCode < 500) {
+      return reply.code(err.statusCode).send({ error: 'BAD_REQUEST', message: err.message });
+    }
+    deps.logger.error({ err }, 'management API request failed');
+    return reply.code(500).send({ error: 'INTERNAL', message: 'internal error; see the collector log' });
+  });
+  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'NOT_FOUND', message: 'no such endpoint' }));
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const r = await deps.ready();
+    return reply.code(r.ok ? 200 : 503).send({ status: r.ok ? 'ready' : 'not ready', checks: r.checks });
+  });
+  app.get('/metrics', async (_req, reply) => reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()));
+
+  app.register(
+    async (api) => {
+      api.addHook('onRequest', async (req: FastifyRequest) => {
+        if (isPublic(req)) return;
+        const token = bearerToken(req.headers.authorization);
+        if (token === undefined || !secretEquals(token, deps.adminToken)) throw new ApiError('UNAUTHORIZED');
+      });
+
+      api.get('/tiers', async () => ({ tiers: deps.tierNames() }));
+
+      api.get('/tenants', async () => ({
+        tenants: deps.tenants.list().map((t) => ({ ...t, tier: deps.tierOf(t.id) })),
+      }));
+
+      api.post<{ Body: Static<typeof CreateTenant> }>('/tenants', { schema: { body: CreateTenant } }, async (req, reply) => {
+        const { id } = req.body;
+        const tier = req.body.tier ?? deps.defaultTier;
+        if (!deps.tierNames().includes(tier)) throw new ApiError('UNKNOWN_TIER', `unknown tier "${tier}": one of ${deps.tierNames().join(', ')}`);
+        if (deps.tenants.get(id) !== undefined) throw new ApiError('TENANT_EXISTS', `tenant "${id}" exists already: pick another id`);
+        const created = await deps.tenants.create(id);
+        await deps.assignInitialTier(id, tier);
+        return reply.code(201).send({ id, tier, ingestKey: created.ingestKey, queryKey: created.queryKey });
+      });
+
+      api.get<{ Params: { id: string } }>('/tenants/:id', async (req) => {
+        const t = deps.tenants.get(req.params.id);
+        if (t === undefined) throw new ApiError('TENANT_NOT_FOUND', `no tenant "${req.params.id}": list tenants with GET /api/tenants`);
+        return { ...t, tier: deps.tierOf(t.id) };
+      });
+
+      for (const add of deps.routes ?? []) add(api);
+    },
+    { prefix: '/api' },
+  );
+
+  return app;
+}
+
+/** Routes under /api that authenticate by a tenant's query key instead of the admin token. */
+const PUBLIC_ROUTES = new Set(['/api/query']);
+function isPublic(req: FastifyRequest): boolean {
+  return PUBLIC_ROUTES.has(req.routeOptions.url ?? '');
+}

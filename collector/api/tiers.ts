@@ -1,0 +1,74 @@
+// Tier switch per tenant: PUT/GET /api/tenants/:id/tier, GET /api/tenants/:id/audit,
+// GET /api/tiers/:name (what a tier stores and omits, for the switch confirmation).
+import type { FastifyInstance } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import type { TierEngine } from '../../processors/tiers/engine.ts';
+import type { TenantStore } from '../tenants/store.ts';
+import type { TierRegistry } from '../tenants/tier-registry.ts';
+import { ApiError } from './errors.ts';
+
+const SwitchTier = Type.Object(
+  {
+    tier: Type.String({ minLength: 1 }),
+    until: Type.Optional(Type.String({ description: 'ISO 8601 time in the future, e.g. 2026-12-01T00:00:00Z' })),
+    reason: Type.Optional(Type.String({ maxLength: 1000 })),
+  },
+  { additionalProperties: false },
+);
+
+export function tierRoutes(deps: { engine: TierEngine; registry: TierRegistry; tenants: TenantStore; now?: () => number }) {
+  const now = deps.now ?? Date.now;
+  const tenantOr404 = (id: string) => {
+    if (deps.tenants.get(id) === undefined) throw new ApiError('TENANT_NOT_FOUND', `no tenant "${id}": list tenants with GET /api/tenants`);
+  };
+  const view = (id: string) => {
+    const a = deps.registry.get(id)!;
+    return {
+      tier: a.tier,
+      effectiveAt: new Date(a.effectiveAt).toISOString(),
+      until: a.until === undefined ? null : new Date(a.until).toISOString(),
+      priorTier: a.until === undefined ? null : a.priorTier,
+      reason: a.reason,
+      actor: a.actor,
+    };
+  };
+
+  return (app: FastifyInstance): void => {
+    app.get<{ Params: { name: string } }>('/tiers/:name', async (req) => {
+      const t = deps.engine.get(req.params.name);
+      if (t === undefined) throw new ApiError('UNKNOWN_TIER', `unknown tier "${req.params.name}": one of ${deps.engine.names().join(', ')}`);
+      const c = t.config;
+      return { name: c.name, description: c.description, level: c.level, stores: c.stores, omits: c.omits, retentionDays: c.retentionDays, upgradeRequiresUntil: c.upgradeRequiresUntil === true };
+    });
+
+    app.get<{ Params: { id: string } }>('/tenants/:id/tier', async (req) => {
+      tenantOr404(req.params.id);
+      return view(req.params.id);
+    });
+
+    app.put<{ Params: { id: string }; Body: Static<typeof SwitchTier> }>('/tenants/:id/tier', { schema: { body: SwitchTier } }, async (req) => {
+      const id = req.params.id;
+      tenantOr404(id);
+      const { tier, reason = '' } = req.body;
+      const target = deps.engine.get(tier);
+      if (target === undefined) throw new ApiError('UNKNOWN_TIER', `unknown tier "${tier}": one of ${deps.engine.names().join(', ')}`);
+      let until: number | undefined;
+      if (req.body.until !== undefined) {
+        until = Date.parse(req.body.until);
+        if (Number.isNaN(until)) throw new ApiError('BAD_REQUEST', `body.until: "${req.body.until}" is not an ISO 8601 time such as 2026-12-01T00:00:00Z`);
+        if (until <= now()) throw new ApiError('BAD_REQUEST', `body.until: ${req.body.until} is not in the future`);
+      }
+      const current = deps.engine.get(deps.registry.current(id)!.tier);
+      if (until === undefined && current?.config.upgradeRequiresUntil === true && target.config.level > current.config.level) {
+        throw new ApiError('BAD_REQUEST', `tier "${current.config.name}" allows a more permissive tier only for a limited time: add "until"`);
+      }
+      await deps.registry.assign(id, { tier, until, reason, actor: 'admin', action: 'switch' });
+      return view(id);
+    });
+
+    app.get<{ Params: { id: string } }>('/tenants/:id/audit', async (req) => {
+      tenantOr404(req.params.id);
+      return { audit: await deps.registry.audit(req.params.id) };
+    });
+  };
+}

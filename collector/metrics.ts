@@ -1,0 +1,66 @@
+// Consentry's own metrics, Prometheus text on GET /metrics. No label carries a
+// tenant: in the `minimal` tier a tenant's requests must not be counted at all.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly requests = new Counter({
+    name: 'consentry_otlp_requests_total',
+    help: 'OTLP requests by signal and HTTP status',
+    labelNames: ['signal', 'code'] as const,
+    registers: [this.registry],
+  });
+  readonly recordsAccepted = new Counter({
+    name: 'consentry_records_accepted_total',
+    help: 'Records decoded and handed to the pipeline',
+    labelNames: ['signal'] as const,
+    registers: [this.registry],
+  });
+  readonly recordsRejected = new Counter({
+    name: 'consentry_records_rejected_total',
+    help: 'Records rejected as invalid (OTLP partial success)',
+    labelNames: ['signal'] as const,
+    registers: [this.registry],
+  });
+  readonly recordsDropped = new Counter({
+    name: 'consentry_records_dropped_total',
+    help: 'Records dropped on purpose by a tier pipeline',
+    labelNames: ['signal', 'tier'] as const,
+    registers: [this.registry],
+  });
+  readonly secretsRedacted = new Counter({
+    name: 'consentry_secrets_redacted_total',
+    help: 'Secret values replaced by a marker, by kind',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly inflightBytes = new Gauge({
+    name: 'consentry_inflight_bytes',
+    help: 'Decompressed bytes of OTLP requests not yet answered',
+    registers: [this.registry],
+  });
+  readonly insertRows = new Histogram({
+    name: 'consentry_insert_rows',
+    help: 'Rows per ClickHouse insert',
+    labelNames: ['table'] as const,
+    buckets: [1, 10, 100, 1000, 5000, 10000, 20000, 50000, 100000],
+    registers: [this.registry],
+  });
+  readonly insertSeconds = new Histogram({
+    name: 'consentry_insert_duration_seconds',
+    help: 'ClickHouse insert latency',
+    labelNames: ['table', 'outcome'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'consentry_process_' });
+  }
+
+  onInsert = (table: string, rows: number, seconds: number, error?: unknown): void => {
+    this.insertRows.observe({ table }, rows);
+    this.insertSeconds.observe({ table, outcome: error === undefined ? 'ok' : 'error' }, seconds);
+  };
+}

@@ -1,0 +1,99 @@
+// Pieces shared by the protobuf and JSON decoders: how OTLP values become the
+// flat strings of `Attributes` (processors/record.ts), id hex, limits, enum names.
+//
+// Flattening, exactly (it follows the Collector's pcommon `Value.AsString`, which
+// the ClickHouse exporter stores):
+//   string          as is
+//   bool            `true` / `false`
+//   int (int64)     decimal, exact over the whole int64 range (no float rounding)
+//   double          JavaScript shortest round-trip form (`String(v)`: `1.5`, `3`,
+//                   `1e+21`, `NaN`, `Infinity`)
+//   bytes           standard base64 with padding
+//   empty AnyValue  `` (empty string)
+//   array, kvlist   compact JSON of the nested values, typed: strings as JSON
+//                   strings, ints as bare exact decimal numbers (also beyond
+//                   2^53), doubles as JSON numbers (NaN / ±Infinity, which JSON
+//                   cannot hold, as the strings "NaN" / "Infinity" /
+//                   "-Infinity"), bools as true/false, bytes as base64 strings,
+//                   empty values as null, kvlists as objects with keys in wire
+//                   order (a repeated key is written twice, as received).
+// Log bodies flatten the same way: a string body as is, anything else as above.
+// A repeated attribute key keeps the last value.
+
+import type { Attributes } from '../../processors/record.ts';
+
+/** Deepest AnyValue nesting accepted (an attribute value is depth 1). */
+export const MAX_ANY_VALUE_DEPTH = 32;
+
+/** Byte -> two lower-case hex digits. */
+export const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** Lower-case hex of `n` bytes of `b` from `p`. */
+export function hexOf(b: Uint8Array, p: number, n: number): string {
+  let s = '';
+  for (let i = p, e = p + n; i < e; i++) s += HEX[b[i]!]!;
+  return s;
+}
+
+/** Whether `n` bytes of `b` from `p` are all zero. */
+export function isAllZero(b: Uint8Array, p: number, n: number): boolean {
+  let acc = 0;
+  for (let i = p, e = p + n; i < e; i++) acc |= b[i]!;
+  return acc === 0;
+}
+
+/**
+ * Stores one attribute. `__proto__` is defined as an own property: a plain
+ * assignment would hit Object.prototype's setter and silently drop the value.
+ */
+export function setAttribute(attrs: Attributes, key: string, value: string): void {
+  if (key === '__proto__') {
+    Object.defineProperty(attrs, key, { value, writable: true, enumerable: true, configurable: true });
+  } else {
+    attrs[key] = value;
+  }
+}
+
+/** A double inside JSON: a number when JSON can hold it, else its name as a string. */
+export function doubleJson(v: number): string {
+  return Number.isFinite(v) ? String(v) : `"${String(v)}"`;
+}
+
+const TWO_32 = 4294967296;
+
+/** Decimal form of the int64 whose two's complement halves are `lo`, `hi` (unsigned 32 bits each). */
+export function int64Decimal(lo: number, hi: number): string {
+  if (hi < 0x200000) return String(hi * TWO_32 + lo); // 0 <= v < 2^53
+  if (hi >= 0xffe00000) {
+    // -2^53 <= v < 0: negate the 64-bit value in halves.
+    const nlo = (~lo + 1) >>> 0;
+    const nhi = (~hi + (nlo === 0 ? 1 : 0)) >>> 0;
+    return nhi === 0 && nlo === 0 ? '0' : `-${nhi * TWO_32 + nlo}`;
+  }
+  return BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo)).toString();
+}
+
+/** OTLP/JSON enum names accepted besides the integers (protojson accepts both). */
+export const SPAN_KIND_NAMES: Readonly<Record<string, number>> = {
+  SPAN_KIND_UNSPECIFIED: 0,
+  SPAN_KIND_INTERNAL: 1,
+  SPAN_KIND_SERVER: 2,
+  SPAN_KIND_CLIENT: 3,
+  SPAN_KIND_PRODUCER: 4,
+  SPAN_KIND_CONSUMER: 5,
+};
+
+export const STATUS_CODE_NAMES: Readonly<Record<string, number>> = {
+  STATUS_CODE_UNSET: 0,
+  STATUS_CODE_OK: 1,
+  STATUS_CODE_ERROR: 2,
+};
+
+export const SEVERITY_NUMBER_NAMES: Readonly<Record<string, number>> = (() => {
+  const names: Record<string, number> = { SEVERITY_NUMBER_UNSPECIFIED: 0 };
+  const levels = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'];
+  for (let l = 0; l < levels.length; l++) {
+    for (let i = 1; i <= 4; i++) names[`SEVERITY_NUMBER_${levels[l]}${i === 1 ? '' : i}`] = l * 4 + i;
+  }
+  return names;
+})();

@@ -1,0 +1,165 @@
+// POST /v1/traces and /v1/logs: authenticate -> read (size-limited, gunzip
+// bounded) -> decode -> tier pipeline -> transport. The reply is sent only after
+// the transport made the data durable.
+import { gunzip } from 'node:zlib';
+import { promisify } from 'node:util';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { BatchContext, Decoded, LogRecord, RecordBatch, SpanRecord } from '../../processors/record.ts';
+import { TransportError, type Transport } from '../../sinks/transport.ts';
+import type { Metrics } from '../metrics.ts';
+import type { Logger } from '../logger.ts';
+import { bearerToken } from '../tenants/keys.ts';
+import { decodeLogsProto, decodeTracesProto } from './decode-proto.ts';
+import { decodeLogsJson, decodeTracesJson } from './decode-json.ts';
+import { OtlpDecodeError } from './errors.ts';
+import { encodeExportResponse, encodeStatus } from './encode-response.ts';
+
+const gunzipAsync = promisify(gunzip);
+
+export type Signal = 'traces' | 'logs';
+type Format = 'proto' | 'json';
+
+/** What the receiver needs from the rest of the collector. */
+export interface ReceiverDeps {
+  maxBodyBytes: number;
+  maxDecompressedBytes: number;
+  maxInflightBytes: number;
+  /** Tenant id of an ingest key, or undefined. */
+  authenticate(ingestKey: string): string | undefined;
+  /** Applies the tenant's tier now, at receipt: returns the batch as it may exist and its context. */
+  process(tenantId: string, batch: RecordBatch, receivedAtMs: number): { batch: RecordBatch; ctx: BatchContext };
+  transport: Transport;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+const CONTENT_TYPES: Record<string, Format> = { 'application/x-protobuf': 'proto', 'application/json': 'json' };
+
+const DECODERS: Record<Signal, Record<Format, (buf: Uint8Array) => Decoded<SpanRecord> | Decoded<LogRecord>>> = {
+  traces: { proto: decodeTracesProto, json: decodeTracesJson },
+  logs: { proto: decodeLogsProto, json: decodeLogsJson },
+};
+
+/** A reply with an OTLP Status body (google.rpc.Status) in the request's encoding. */
+function fail(reply: FastifyReply, format: Format, status: number, message: string, retryAfterSeconds?: number): FastifyReply {
+  if (retryAfterSeconds !== undefined) void reply.header('retry-after', String(retryAfterSeconds));
+  // gRPC codes in the Status body, as the OTLP/HTTP spec asks.
+  const grpc = status === 400 ? 3 : status === 401 ? 16 : status === 413 ? 8 : status === 429 ? 8 : status === 503 ? 14 : 2;
+  return reply
+    .code(status)
+    .type(format === 'proto' ? 'application/x-protobuf' : 'application/json')
+    .send(encodeStatus({ format, code: grpc, message }));
+}
+
+function formatOf(req: FastifyRequest): Format {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  return CONTENT_TYPES[type] ?? 'json';
+}
+
+export async function otlpReceiver(app: FastifyInstance, deps: ReceiverDeps): Promise<void> {
+  let inflight = 0;
+  const tenantOf = new WeakMap<FastifyRequest, string>();
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(Object.keys(CONTENT_TYPES), { parseAs: 'buffer', bodyLimit: deps.maxBodyBytes }, (_req, body, done) => {
+    done(null, body);
+  });
+
+  // Authenticate and apply backpressure before reading a byte of the body.
+  app.addHook('onRequest', async (req, reply) => {
+    const format = formatOf(req);
+    const key = bearerToken(req.headers.authorization);
+    const tenantId = key === undefined ? undefined : deps.authenticate(key);
+    if (tenantId === undefined) {
+      return fail(reply, format, 401, key === undefined ? 'missing ingest key: send Authorization: Bearer <ingest key>' : 'unknown ingest key');
+    }
+    const announced = Number(req.headers['content-length'] ?? 0);
+    if (inflight > 0 && inflight + announced > deps.maxInflightBytes) {
+      return fail(reply, format, 429, 'collector busy: too much data in flight, retry later', 1);
+    }
+    tenantOf.set(req, tenantId);
+    return undefined;
+  });
+
+  app.setErrorHandler((err: { code?: string; statusCode?: number; message: string }, req, reply) => {
+    const format = formatOf(req);
+    switch (err.code) {
+      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+        return fail(reply, 'json', 415, 'unsupported Content-Type: use application/x-protobuf or application/json');
+      case 'FST_ERR_CTP_BODY_TOO_LARGE':
+        return fail(reply, format, 413, `body larger than ${deps.maxBodyBytes} bytes: send smaller batches`);
+      default:
+        if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) return fail(reply, format, err.statusCode, err.message);
+        deps.logger.error({ err }, 'OTLP request failed');
+        return fail(reply, format, 500, 'internal error');
+    }
+  });
+
+  const handle = (signal: Signal) => async (req: FastifyRequest, reply: FastifyReply) => {
+    const format = formatOf(req);
+    const tenantId = tenantOf.get(req)!;
+    const receivedAtMs = Date.now();
+    let body = (req.body as Buffer | undefined) ?? Buffer.alloc(0);
+    const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
+    if (encoding === 'gzip') {
+      try {
+        // maxOutputLength stops inflation at the limit: a gzip bomb never grows past it.
+        body = await gunzipAsync(body, { maxOutputLength: deps.maxDecompressedBytes });
+      } catch (err) {
+        if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
+          return fail(reply, format, 413, `body larger than ${deps.maxDecompressedBytes} bytes after decompression: send smaller batches`);
+        }
+        return fail(reply, format, 400, `invalid gzip body: ${(err as Error).message}`);
+      }
+    } else if (encoding !== 'identity') {
+      return fail(reply, format, 415, `unsupported Content-Encoding "${encoding}": use gzip or identity`);
+    }
+    if (inflight > 0 && inflight + body.length > deps.maxInflightBytes) {
+      return fail(reply, format, 429, 'collector busy: too much data in flight, retry later', 1);
+    }
+    inflight += body.length;
+    deps.metrics.inflightBytes.set(inflight);
+    try {
+      let decoded: Decoded<SpanRecord> | Decoded<LogRecord>;
+      try {
+        decoded = DECODERS[signal][format](body);
+      } catch (err) {
+        if (err instanceof OtlpDecodeError) return fail(reply, format, 400, err.message);
+        throw err;
+      }
+      deps.metrics.recordsAccepted.inc({ signal }, decoded.records.length);
+      if (decoded.rejected > 0) deps.metrics.recordsRejected.inc({ signal }, decoded.rejected);
+      const batch: RecordBatch = {
+        spans: signal === 'traces' ? (decoded.records as SpanRecord[]) : [],
+        logs: signal === 'logs' ? (decoded.records as LogRecord[]) : [],
+        summaries: [],
+        metadata: [],
+      };
+      const processed = deps.process(tenantId, batch, receivedAtMs);
+      try {
+        await deps.transport.send(processed.batch, processed.ctx);
+      } catch (err) {
+        if (err instanceof TransportError && err.retryable) {
+          deps.logger.warn({ err }, 'data not stored, answering 503');
+          return fail(reply, format, 503, 'storage unavailable, retry later', 5);
+        }
+        throw err;
+      }
+      return reply
+        .code(200)
+        .type(format === 'proto' ? 'application/x-protobuf' : 'application/json')
+        .send(encodeExportResponse({ signal, format, rejected: decoded.rejected, message: decoded.rejectionMessage }));
+    } finally {
+      inflight -= body.length;
+      deps.metrics.inflightBytes.set(inflight);
+    }
+  };
+
+  app.addHook('onResponse', async (req, reply) => {
+    const signal = req.url.startsWith('/v1/traces') ? 'traces' : req.url.startsWith('/v1/logs') ? 'logs' : 'other';
+    deps.metrics.requests.inc({ signal, code: String(reply.statusCode) });
+  });
+
+  app.post('/v1/traces', handle('traces'));
+  app.post('/v1/logs', handle('logs'));
+}

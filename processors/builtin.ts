@@ -1,0 +1,27 @@
+// Every processor a tier YAML may name, by name.
+import type { ProcessorFactory } from './processor.ts';
+import { captureBodies } from './capture-bodies/processor.ts';
+import { clientNetwork } from './client-network/processor.ts';
+import { drop } from './drop/processor.ts';
+import { filterAttributes } from './filter-attributes/processor.ts';
+import { gatewayMetadata } from './gateway-metadata/processor.ts';
+import { hashApiKeys } from './hash-api-keys/processor.ts';
+import { maskPii } from './mask-pii/processor.ts';
+import { retention } from './retention/processor.ts';
+import { stripTraceContext } from './strip-trace-context/processor.ts';
+import { summarize } from './summarize/processor.ts';
+
+const ALL: ProcessorFactory[] = [
+  captureBodies,
+  clientNetwork,
+  drop,
+  filterAttributes,
+  gatewayMetadata,
+  hashApiKeys,
+  maskPii,
+  retention,
+  stripTraceContext,
+  summarize,
+] as unknown as ProcessorFactory[];
+
+export const BUILTIN_PROCESSORS: ReadonlyMap<string, ProcessorFactory> = new Map(ALL.map((f) => [f.name, f]));

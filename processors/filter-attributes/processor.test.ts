@@ -1,0 +1,177 @@
+import { describe, expect, it } from 'vitest';
+import { Value } from '@sinclair/typebox/value';
+import type { Static } from '@sinclair/typebox';
+import type { Attributes, BatchContext, LogRecord, RecordBatch, Resource, Scope, SpanRecord } from '../record.ts';
+import type { ProcessorEnv } from '../processor.ts';
+import { filterAttributes, filterAttributesSchema } from './processor.ts';
+
+type Config = Static<typeof filterAttributesSchema>;
+const ctx: BatchContext = { tenantId: 't1', tier: 'minimal', tierVersion: 1, receivedAtMs: 1_700_000_000_000 };
+
+function fixture(): RecordBatch {
+  const resource: Resource = { attributes: { 'service.name': 'gw', 'host.name': 'h1', 'cloud.region': 'eu-west-1' }, schemaUrl: '' };
+  const scope: Scope = { name: 'gw', version: '1.0', attributes: { 'otel.library': 'x', 'lib.build': '7' }, schemaUrl: '' };
+  const span = (id: string): SpanRecord => ({
+    resource,
+    scope,
+    traceId: '0af7651916cd43dd8448eb211c80319c',
+    spanId: id,
+    parentSpanId: '',
+    traceState: '',
+    name: 'POST /v1/chat/completions',
+    kind: 2,
+    startTimeUnixNano: 1n,
+    endTimeUnixNano: 2n,
+    attributes: { 'http.route': '/v1/chat/completions', 'user.id': 'u-42', 'exception.type': 'Timeout', 'http.request.header.x-trace': 'abc' },
+    events: [{ timeUnixNano: 1n, name: 'exception', attributes: { 'exception.message': 'boom', 'user.id': 'u-42' } }],
+    links: [{ traceId: '1'.repeat(32), spanId: '2'.repeat(16), traceState: '', attributes: { 'link.kind': 'retry', 'user.id': 'u-42' } }],
+    statusCode: 0,
+    statusMessage: '',
+  });
+  const log: LogRecord = {
+    resource,
+    scope,
+    timeUnixNano: 1n,
+    observedTimeUnixNano: 1n,
+    severityNumber: 17,
+    severityText: 'ERROR',
+    body: 'upstream failed',
+    attributes: { 'exception.type': 'Timeout', 'user.id': 'u-42', 'code.function': 'forward' },
+    traceId: '',
+    spanId: '',
+    flags: 0,
+  };
+  return { spans: [span('b7ad6b7169203331'), span('b7ad6b7169203332')], logs: [log], summaries: [], metadata: [] };
+}
+
+function testEnv(): { env: ProcessorEnv; counts: Map<string, number> } {
+  const counts = new Map<string, number>();
+  return { env: { hmacKey: Buffer.alloc(32, 1), count: (name, n) => counts.set(name, (counts.get(name) ?? 0) + n) }, counts };
+}
+
+interface Expected {
+  span?: Attributes;
+  event?: Attributes;
+  link?: Attributes;
+  log?: Attributes;
+  resource?: Attributes;
+  scope?: Attributes;
+  removed: number;
+}
+
+const input = fixture();
+const original = { span: input.spans[0]!, log: input.logs[0]! };
+
+const cases: [string, Config, Expected][] = [
+  [
+    'allow by key and prefix (record, events, links by default)',
+    { mode: 'allow', keys: ['http.route'], prefixes: ['exception.'] },
+    {
+      span: { 'http.route': '/v1/chat/completions', 'exception.type': 'Timeout' },
+      event: { 'exception.message': 'boom' },
+      link: {},
+      log: { 'exception.type': 'Timeout' },
+      // 2 spans x (2 record + 1 event + 2 link) + 2 log
+      removed: 12,
+    },
+  ],
+  [
+    'deny by pattern',
+    { mode: 'deny', patterns: ['^http\\.request\\.header\\.', '^user\\.id$'] },
+    {
+      span: { 'http.route': '/v1/chat/completions', 'exception.type': 'Timeout' },
+      event: { 'exception.message': 'boom' },
+      link: { 'link.kind': 'retry' },
+      log: { 'exception.type': 'Timeout', 'code.function': 'forward' },
+      removed: 9,
+    },
+  ],
+  [
+    'allow-list naming nothing removes everything (fail closed)',
+    { mode: 'allow' },
+    { span: {}, event: {}, link: {}, log: {}, removed: 2 * (4 + 2 + 2) + 3 },
+  ],
+  ['deny-list naming nothing removes nothing', { mode: 'deny' }, { removed: 0 }],
+  [
+    'resource scope only: shared resource filtered once',
+    { mode: 'allow', prefixes: ['service.'], keys: ['host.name'], scopes: ['resource'] },
+    { resource: { 'service.name': 'gw', 'host.name': 'h1' }, removed: 1 },
+  ],
+  [
+    'instrumentation scope only',
+    { mode: 'deny', keys: ['lib.build'], scopes: ['scope'] },
+    { scope: { 'otel.library': 'x' }, removed: 1 },
+  ],
+  [
+    'logs only',
+    { mode: 'deny', keys: ['user.id'], signals: ['logs'] },
+    { log: { 'exception.type': 'Timeout', 'code.function': 'forward' }, removed: 1 },
+  ],
+  [
+    'record only: events and links untouched',
+    { mode: 'deny', keys: ['user.id'], scopes: ['record'] },
+    {
+      span: { 'http.route': '/v1/chat/completions', 'exception.type': 'Timeout', 'http.request.header.x-trace': 'abc' },
+      log: { 'exception.type': 'Timeout', 'code.function': 'forward' },
+      removed: 3,
+    },
+  ],
+];
+
+describe('filter-attributes', () => {
+  it.each(cases)('%s', (_name, config, want) => {
+    expect(Value.Check(filterAttributesSchema, config)).toBe(true);
+    const { env, counts } = testEnv();
+    const before = structuredClone(input);
+    const out = filterAttributes.create(config, env)(input, ctx);
+
+    expect(input).toEqual(before); // purity
+    const s = out.spans[0]!;
+    const l = out.logs[0]!;
+    expect(s.attributes).toEqual(want.span ?? original.span.attributes);
+    expect(s.events[0]!.attributes).toEqual(want.event ?? original.span.events[0]!.attributes);
+    expect(s.links[0]!.attributes).toEqual(want.link ?? original.span.links[0]!.attributes);
+    expect(l.attributes).toEqual(want.log ?? original.log.attributes);
+    expect(s.resource.attributes).toEqual(want.resource ?? original.span.resource.attributes);
+    expect(s.scope.attributes).toEqual(want.scope ?? original.span.scope.attributes);
+    // Records that shared a Resource/Scope still share one.
+    expect(out.spans[1]!.resource).toBe(s.resource);
+    expect(l.resource).toBe(s.resource);
+    expect(out.spans[1]!.scope).toBe(s.scope);
+    // Unchanged maps are not copied.
+    if (want.resource === undefined) expect(s.resource).toBe(original.span.resource);
+    if (want.log === undefined) expect(l).toBe(original.log);
+    expect(counts.get('filter-attributes.removed') ?? 0).toBe(want.removed);
+  });
+
+  const invalid: [string, unknown, string, string][] = [
+    ['mode missing', {}, '/mode', 'Expected required property'],
+    ['unknown mode', { mode: 'keep' }, '/mode', 'Expected union value'],
+    ['unknown key', { mode: 'allow', key: ['a'] }, '/key', 'Unexpected property'],
+    ['invalid regex', { mode: 'deny', patterns: ['(unclosed'] }, '/patterns/0', "Expected string to match 'regex' format"],
+    ['unknown scope', { mode: 'deny', scopes: ['body'] }, '/scopes/0', 'Expected union value'],
+    ['empty signals', { mode: 'deny', signals: [] }, '/signals', 'Expected array length to be greater or equal to 1'],
+    ['empty key string', { mode: 'allow', keys: [''] }, '/keys/0', 'Expected string length greater or equal to 1'],
+  ];
+  it.each(invalid)('rejects config: %s', (_name, config, path, message) => {
+    expect(Value.Check(filterAttributesSchema, config)).toBe(false);
+    expect([...Value.Errors(filterAttributesSchema, config)].map((e) => [e.path, e.message])).toContainEqual([path, message]);
+  });
+
+  it('create refuses an invalid pattern even without validation', () => {
+    expect(() => filterAttributes.create({ mode: 'deny', patterns: ['('] }, testEnv().env)).toThrow(/patterns\/0/);
+  });
+
+  it('two distinct resources get two replacements, each shared by its records', () => {
+    const b = fixture();
+    const other: Resource = { attributes: { 'service.name': 'gw2', secret: 'x' }, schemaUrl: '' };
+    b.spans[1] = { ...b.spans[1]!, resource: other };
+    b.logs.push({ ...b.logs[0]!, resource: other });
+    const { env } = testEnv();
+    const out = filterAttributes.create({ mode: 'allow', prefixes: ['service.'], scopes: ['resource'] }, env)(b, ctx);
+    expect(out.spans[0]!.resource).toBe(out.logs[0]!.resource);
+    expect(out.spans[1]!.resource).toBe(out.logs[1]!.resource);
+    expect(out.spans[1]!.resource.attributes).toEqual({ 'service.name': 'gw2' });
+    expect(other.attributes).toEqual({ 'service.name': 'gw2', secret: 'x' });
+  });
+});

@@ -1,0 +1,162 @@
+// The internal record: what the collector decodes OTLP into, what processors
+// transform, what transports carry and what sinks encode into rows. Wire formats
+// (OTLP protobuf/JSON, the Kafka encoding, ClickHouse rows) convert to and from
+// these types and nothing else.
+
+/**
+ * Attribute values flattened to strings, as the OpenTelemetry Collector's
+ * ClickHouse exporter stores them (`Map(LowCardinality(String), String)`):
+ * strings as they are, booleans `true`/`false`, integers in decimal, doubles in
+ * shortest round-trip form, bytes in base64, arrays and maps as JSON.
+ */
+export type Attributes = Record<string, string>;
+
+/** Shared by every span or log of one ResourceSpans / ResourceLogs. Treat as immutable. */
+export interface Resource {
+  readonly attributes: Attributes;
+  readonly schemaUrl: string;
+}
+
+/** Shared by every span or log of one ScopeSpans / ScopeLogs. Treat as immutable. */
+export interface Scope {
+  readonly name: string;
+  readonly version: string;
+  readonly attributes: Attributes;
+  readonly schemaUrl: string;
+}
+
+export interface SpanEvent {
+  timeUnixNano: bigint;
+  name: string;
+  attributes: Attributes;
+}
+
+export interface SpanLink {
+  traceId: string;
+  spanId: string;
+  traceState: string;
+  attributes: Attributes;
+}
+
+/** OTLP `Span.SpanKind` numbers. */
+export const SpanKind = {
+  UNSPECIFIED: 0,
+  INTERNAL: 1,
+  SERVER: 2,
+  CLIENT: 3,
+  PRODUCER: 4,
+  CONSUMER: 5,
+} as const;
+
+/** OTLP `Status.StatusCode` numbers. */
+export const StatusCode = { UNSET: 0, OK: 1, ERROR: 2 } as const;
+
+export interface SpanRecord {
+  resource: Resource;
+  scope: Scope;
+  /** Lower-case hex, 32 characters. */
+  traceId: string;
+  /** Lower-case hex, 16 characters. */
+  spanId: string;
+  /** Lower-case hex, 16 characters, or empty for a root span. */
+  parentSpanId: string;
+  traceState: string;
+  name: string;
+  kind: number;
+  startTimeUnixNano: bigint;
+  endTimeUnixNano: bigint;
+  attributes: Attributes;
+  events: SpanEvent[];
+  links: SpanLink[];
+  statusCode: number;
+  statusMessage: string;
+}
+
+export interface LogRecord {
+  resource: Resource;
+  scope: Scope;
+  /** Event time; falls back to the observed time when the sender left it zero. */
+  timeUnixNano: bigint;
+  observedTimeUnixNano: bigint;
+  severityNumber: number;
+  severityText: string;
+  /** Body as a string; non-string bodies are JSON, as the exporter stores them. */
+  body: string;
+  attributes: Attributes;
+  /** Lower-case hex or empty. */
+  traceId: string;
+  spanId: string;
+  flags: number;
+}
+
+/** What a decoder hands back: the records it could read and those it rejected. */
+export interface Decoded<T> {
+  records: T[];
+  /** Records dropped as invalid (bad ids, ...): reported as OTLP partial success. */
+  rejected: number;
+  /** Why the first rejected record was rejected, for the partial-success message. */
+  rejectionMessage: string;
+}
+
+/**
+ * One row of the `summary` tier: requests of one minute folded together per
+ * tenant, provider, endpoint (route template), model and status class. Every
+ * field merges by addition, so minutes and collector instances combine in SQL.
+ */
+export interface SummaryRecord {
+  /** Start of the minute, Unix seconds. */
+  minute: number;
+  provider: string;
+  /** Route template (`/v1/chat/completions`, `/users/:id`), never a raw path. */
+  endpoint: string;
+  model: string;
+  /** `2xx`, `4xx`, `5xx`, ... or `error` for a failed request without a status. */
+  statusClass: string;
+  requests: number;
+  errors: number;
+  /** Log-scale latency bucket index -> count (see processors/summarize/sketch.ts). */
+  latencyBuckets: Map<number, number>;
+  inputTokens: number;
+  outputTokens: number;
+  requestBytes: number;
+  responseBytes: number;
+}
+
+/** Gateway metadata kept in every tier: version, instance, uptime, restarts. */
+export interface GatewayMetadataRecord {
+  timeUnixNano: bigint;
+  serviceName: string;
+  serviceVersion: string;
+  instanceId: string;
+  uptimeSeconds: number;
+  unexpectedRestarts: number;
+  /** Allow-listed, scrubbed environment variables. */
+  environment: Attributes;
+  /** Policy configuration snapshot as sent by the gateway (scrubbed). */
+  policyConfig: string;
+}
+
+/** Everything one request produced, after decoding or after a processor. */
+export interface RecordBatch {
+  spans: SpanRecord[];
+  logs: LogRecord[];
+  summaries: SummaryRecord[];
+  metadata: GatewayMetadataRecord[];
+  /** Unix seconds after which storage removes these rows (set by the retention processor); unset: kept. */
+  expireAt?: number;
+}
+
+/** Who and when a batch belongs to: one request, one tenant, one tier. */
+export interface BatchContext {
+  tenantId: string;
+  /** Name of the tier in force when the collector received the request. */
+  tier: string;
+  /** Monotonic version of the tenant's tier assignment, for the downgrade check. */
+  tierVersion: number;
+  /** Receipt time, Unix milliseconds. */
+  receivedAtMs: number;
+}
+
+export function emptyBatch(): RecordBatch {
+  return { spans: [], logs: [], summaries: [], metadata: [] };
+}

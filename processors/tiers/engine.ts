@@ -1,0 +1,130 @@
+// The tier engine: compiles every tier's pipelines once, applies the tier in
+// force at receipt, and reduces in-flight data when a tenant was downgraded
+// since (the same pipelines, run by the sink).
+//
+// Order at receipt, in every tier: gateway metadata extraction -> API-key HMAC
+// (tiers that keep it; must see the raw header) -> secret scrubbing -> the
+// tier's span and log pipelines -> retention.
+import type { BatchContext, RecordBatch } from '../record.ts';
+import { emptyBatch } from '../record.ts';
+import type { Processor, ProcessorEnv, ProcessorFactory } from '../processor.ts';
+import type { LoadedTier, TierConfig } from './config.ts';
+
+export interface CompiledTier {
+  config: TierConfig;
+  file: string;
+  metadata: Processor;
+  hashApiKeys: Processor | undefined;
+  spans: Processor[];
+  logs: Processor[];
+  retention: Processor;
+}
+
+export interface TierEngineOptions {
+  tiers: LoadedTier[];
+  factories: ReadonlyMap<string, ProcessorFactory>;
+  env: ProcessorEnv;
+  /** The secret scrubber, run in every tier. */
+  scrub: Processor;
+  /** Counts records a pipeline step removed (by signal and tier; never by tenant). */
+  onDrop?: (signal: string, tier: string, n: number) => void;
+}
+
+const SIGNALS = ['spans', 'logs', 'summaries', 'metadata'] as const;
+
+export class TierEngine {
+  private readonly tiers = new Map<string, CompiledTier>();
+
+  constructor(private readonly opts: TierEngineOptions) {
+    for (const t of opts.tiers) this.tiers.set(t.config.name, this.compile(t));
+  }
+
+  private factory(name: string): ProcessorFactory {
+    const f = this.opts.factories.get(name);
+    if (f === undefined) throw new Error(`processor "${name}" is not registered`);
+    return f;
+  }
+
+  private compile(t: LoadedTier): CompiledTier {
+    const step = (s: Record<string, unknown>): Processor => {
+      const [name, config] = Object.entries(s)[0]!;
+      return this.factory(name).create(config ?? {}, this.opts.env);
+    };
+    const c = t.config;
+    return {
+      config: c,
+      file: t.file,
+      metadata: this.factory('gateway-metadata').create(
+        c.environmentAllowList === undefined ? {} : { environmentAllowList: c.environmentAllowList },
+        this.opts.env,
+      ),
+      hashApiKeys: c.hashApiKeys === true ? this.factory('hash-api-keys').create({}, this.opts.env) : undefined,
+      spans: c.spans.map(step),
+      logs: c.logs.map(step),
+      retention: this.factory('retention').create({ days: c.retentionDays }, this.opts.env),
+    };
+  }
+
+  names(): string[] {
+    return [...this.tiers.keys()].sort();
+  }
+
+  get(name: string): CompiledTier | undefined {
+    return this.tiers.get(name);
+  }
+
+  /** Applies tier `ctx.tier` to a batch as received. An unknown tier stores nothing (fail closed). */
+  process(batch: RecordBatch, ctx: BatchContext): RecordBatch {
+    const tier = this.tiers.get(ctx.tier);
+    if (tier === undefined) return this.dropAll(batch, ctx.tier);
+    let b = tier.metadata(batch, ctx);
+    if (tier.hashApiKeys !== undefined) b = tier.hashApiKeys(b, ctx);
+    b = this.opts.scrub(b, ctx);
+    return this.applyPipelines(tier, b, ctx);
+  }
+
+  /**
+   * Reduces a batch processed under `ctx.tier` to the tenant's current tier when
+   * that is a downgrade: a different tier of the same or a lower level. An
+   * upgrade changes nothing: a record keeps the tier it was received under.
+   */
+  reduce(batch: RecordBatch, ctx: BatchContext, current: { tier: string; version: number }): { batch: RecordBatch; ctx: BatchContext } {
+    if (current.tier === ctx.tier) return { batch, ctx };
+    const from = this.tiers.get(ctx.tier);
+    const to = this.tiers.get(current.tier);
+    const next: BatchContext = { ...ctx, tier: current.tier, tierVersion: current.version };
+    if (to === undefined) return { batch: this.dropAll(batch, current.tier), ctx: next };
+    if (from !== undefined && to.config.level > from.config.level) return { batch, ctx };
+    return { batch: this.applyPipelines(to, this.opts.scrub(batch, next), next), ctx: next };
+  }
+
+  private applyPipelines(tier: CompiledTier, b: RecordBatch, ctx: BatchContext): RecordBatch {
+    const name = tier.config.name;
+    const spans = this.run(tier.spans, { spans: b.spans, logs: [], summaries: b.summaries, metadata: [] }, ctx, name);
+    const logs = this.run(tier.logs, { spans: [], logs: b.logs, summaries: [], metadata: [] }, ctx, name);
+    const merged: RecordBatch = {
+      spans: spans.spans.concat(logs.spans),
+      logs: spans.logs.concat(logs.logs),
+      summaries: spans.summaries.concat(logs.summaries),
+      metadata: b.metadata,
+    };
+    return tier.retention(merged, ctx);
+  }
+
+  private run(steps: Processor[], batch: RecordBatch, ctx: BatchContext, tier: string): RecordBatch {
+    let b = batch;
+    for (const step of steps) {
+      const out = step(b, ctx);
+      if (this.opts.onDrop !== undefined) {
+        for (const s of SIGNALS) if (out[s].length < b[s].length) this.opts.onDrop(s, tier, b[s].length - out[s].length);
+      }
+      b = out;
+    }
+    return b;
+  }
+
+  private dropAll(batch: RecordBatch, tier: string): RecordBatch {
+    for (const s of SIGNALS) if (batch[s].length > 0) this.opts.onDrop?.(s, tier, batch[s].length);
+    return emptyBatch();
+  }
+}

@@ -1,0 +1,114 @@
+// Embedded-mode writer: rows from many requests are gathered per table and
+// inserted together, by row count or after a delay, whichever comes first.
+// A request's promise settles when the insert holding its rows has settled, so
+// the gateway's 200 means the rows are stored.
+import { randomUUID } from 'node:crypto';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { insertRows } from './insert.ts';
+import { TABLES, type EncodedRows, type Table } from './encode.ts';
+
+export interface BatcherOptions {
+  client: ClickHouseClient;
+  /** Rows that trigger an insert without waiting for the delay. */
+  maxRows: number;
+  /** Longest time a row waits for its batch to fill, ms. */
+  maxDelayMs: number;
+  /** Called after every insert, for metrics. */
+  onInsert?: (table: string, rows: number, seconds: number, error?: unknown) => void;
+}
+
+interface Waiter {
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+class TableBatch {
+  private lines: string[] = [];
+  private waiters: Waiter[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private inflight: Promise<void> | undefined;
+
+  constructor(
+    private readonly table: Table,
+    private readonly opts: BatcherOptions,
+  ) {}
+
+  add(lines: string[]): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      for (const line of lines) this.lines.push(line);
+      this.waiters.push({ resolve, reject });
+      if (this.lines.length >= this.opts.maxRows) this.flush();
+      else this.timer ??= setTimeout(() => this.flush(), this.opts.maxDelayMs);
+    });
+  }
+
+  get pendingRows(): number {
+    return this.lines.length;
+  }
+
+  /** Starts an insert of what is pending, unless one is running (it re-flushes when done). */
+  flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.inflight !== undefined || this.waiters.length === 0) return;
+    // Everything pending goes in one insert: a request's rows are never split
+    // across inserts, so each request settles with exactly one insert. A batch
+    // can exceed maxRows by at most one request (bounded by the body limit).
+    const lines = this.lines;
+    const waiters = this.waiters;
+    this.lines = [];
+    this.waiters = [];
+    const started = performance.now();
+    this.inflight = insertRows(this.opts.client, this.table, lines, randomUUID()).then(
+      () => {
+        this.opts.onInsert?.(this.table, lines.length, (performance.now() - started) / 1000);
+        for (const w of waiters) w.resolve();
+      },
+      (err: unknown) => {
+        this.opts.onInsert?.(this.table, lines.length, (performance.now() - started) / 1000, err);
+        for (const w of waiters) w.reject(err);
+      },
+    );
+    void this.inflight.finally(() => {
+      this.inflight = undefined;
+      if (this.waiters.length > 0 && this.lines.length >= this.opts.maxRows) this.flush();
+      else if (this.waiters.length > 0) this.timer ??= setTimeout(() => this.flush(), this.opts.maxDelayMs);
+    });
+  }
+
+  async drain(): Promise<void> {
+    while (this.waiters.length > 0 || this.inflight !== undefined) {
+      this.flush();
+      await this.inflight?.catch(() => undefined);
+    }
+  }
+}
+
+export class ClickHouseBatcher {
+  private readonly tables: Map<Table, TableBatch>;
+
+  constructor(opts: BatcherOptions) {
+    this.tables = new Map(TABLES.map((t) => [t, new TableBatch(t, opts)]));
+  }
+
+  /** Queues the rows; resolves once every row is inserted, rejects if an insert failed. */
+  async write(rows: EncodedRows): Promise<void> {
+    const pending: Promise<void>[] = [];
+    for (const [table, batch] of this.tables) {
+      const lines = rows[table];
+      if (lines.length > 0) pending.push(batch.add(lines));
+    }
+    await Promise.all(pending);
+  }
+
+  get pendingRows(): number {
+    let n = 0;
+    for (const b of this.tables.values()) n += b.pendingRows;
+    return n;
+  }
+
+  /** Inserts everything pending and waits for it; failed inserts reject their writers, not this. */
+  async drain(): Promise<void> {
+    await Promise.all([...this.tables.values()].map((b) => b.drain()));
+  }
+}

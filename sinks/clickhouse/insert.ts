@@ -1,0 +1,49 @@
+// One INSERT of JSONEachRow lines with a deduplication token. Settings travel
+// inside the statement, never as clickhouse_settings (chdb would keep them for
+// the whole session: DESIGN.md, Engines).
+import { Readable } from 'node:stream';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { DATABASE } from './client.ts';
+
+export interface InsertResult {
+  rows: number;
+  bytes: number;
+}
+
+/**
+ * Inserts `lines` into `table`. The same `token` for the same rows makes a
+ * retried insert a no-op (tables set non_replicated_deduplication_window).
+ */
+export async function insertRows(client: ClickHouseClient, table: string, lines: readonly string[], token: string): Promise<InsertResult> {
+  if (lines.length === 0) return { rows: 0, bytes: 0 };
+  if (!/^[\w.:-]+$/.test(token)) throw new Error(`invalid deduplication token "${token}"`);
+  const body = lines.join('\n');
+  await client.exec({
+    query:
+      `INSERT INTO ${DATABASE}.${table} SETTINGS insert_deduplication_token='${token}', ` +
+      `input_format_parallel_parsing=1, date_time_input_format='best_effort' FORMAT JSONEachRow`,
+    values: Readable.from([body]),
+  });
+  return { rows: lines.length, bytes: body.length };
+}
+
+/** Server error codes that mean the rows themselves are bad: retrying cannot help. */
+const PERMANENT_CODES = new Set([
+  '6', // CANNOT_PARSE_TEXT
+  '27', // CANNOT_PARSE_INPUT_ASSERTION_FAILED
+  '26', // CANNOT_PARSE_QUOTED_STRING
+  '53', // TYPE_MISMATCH
+  '62', // SYNTAX_ERROR
+  '117', // INCORRECT_DATA
+  '16', // NO_SUCH_COLUMN_IN_TABLE
+  '60', // UNKNOWN_TABLE
+  '81', // UNKNOWN_DATABASE
+  '69', // ARGUMENT_OUT_OF_BOUND
+  '131', // TOO_LARGE_STRING_SIZE
+]);
+
+/** True when an insert error is about the data, not the connection or the server's state. */
+export function isPermanentInsertError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && PERMANENT_CODES.has(code);
+}

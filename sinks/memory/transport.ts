@@ -1,0 +1,38 @@
+// The embedded default: no broker, the collector writes to ClickHouse itself
+// and answers the gateway once the insert holding its rows succeeded.
+import type { BatchContext, RecordBatch } from '../../processors/record.ts';
+import type { ClickHouseSink } from '../clickhouse/sink.ts';
+import { TransportError, type Transport } from '../transport.ts';
+import { isPermanentInsertError } from '../clickhouse/insert.ts';
+
+export class InProcessTransport implements Transport {
+  readonly name = 'in-process';
+  private healthy = true;
+  private stopped = false;
+
+  constructor(private readonly sink: ClickHouseSink) {}
+
+  async start(): Promise<void> {}
+
+  async send(batch: RecordBatch, ctx: BatchContext): Promise<void> {
+    if (this.stopped) throw new TransportError('shutting down', true);
+    try {
+      await this.sink.write(batch, ctx);
+      this.healthy = true;
+    } catch (err) {
+      const permanent = isPermanentInsertError(err);
+      if (!permanent) this.healthy = false;
+      throw new TransportError(`ClickHouse insert failed: ${(err as Error).message}`, !permanent, { cause: err });
+    }
+  }
+
+  ready(): boolean {
+    return this.healthy && !this.stopped;
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.sink.drain();
+  }
+}
