@@ -58,9 +58,12 @@ export function tierRoutes(deps: { engine: TierEngine; registry: TierRegistry; t
         if (Number.isNaN(until)) throw new ApiError('BAD_REQUEST', `body.until: "${req.body.until}" is not an ISO 8601 time such as 2026-12-01T00:00:00Z`);
         if (until <= now()) throw new ApiError('BAD_REQUEST', `body.until: ${req.body.until} is not in the future`);
       }
-      const current = deps.engine.get(deps.registry.current(id)!.tier);
-      if (until === undefined && current?.config.upgradeRequiresUntil === true && target.config.level > current.config.level) {
-        throw new ApiError('BAD_REQUEST', `tier "${current.config.name}" allows a more permissive tier only for a limited time: add "until"`);
+      // A tier that allows more permissive tiers only for a while is judged by the
+      // tier the tenant returns to, so a temporary switch cannot be made permanent.
+      const assigned = deps.registry.get(id)!;
+      const base = deps.engine.get(assigned.until === undefined ? assigned.tier : assigned.priorTier);
+      if (until === undefined && base?.config.upgradeRequiresUntil === true && target.config.level > base.config.level) {
+        throw new ApiError('BAD_REQUEST', `tier "${base.config.name}" allows a more permissive tier only for a limited time: add "until"`);
       }
       await deps.registry.assign(id, { tier, until, reason, actor: 'admin', action: 'switch' });
       return view(id);

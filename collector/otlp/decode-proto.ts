@@ -24,7 +24,7 @@ import type {
   SpanRecord,
 } from '../../processors/record.ts';
 import { OtlpDecodeError } from './errors.ts';
-import { doubleJson, hexOf, int64Decimal, isAllZero, MAX_ANY_VALUE_DEPTH, setAttribute } from './flatten.ts';
+import { doubleJson, hex16, hex8, hexOf, int64Decimal, isAllZero, MAX_ANY_VALUE_DEPTH, setAttribute } from './flatten.ts';
 
 // ---------------------------------------------------------------------------
 // Schema: field names (for error paths) and expected wire types per message.
@@ -245,6 +245,19 @@ function readTag(r: Reader): number {
   return tag;
 }
 
+/** A length prefix: one-byte lengths (< 128) inline, longer ones through the Reader. */
+function readLength(r: Reader): number {
+  const p = r.pos;
+  if (p < r.len) {
+    const c = r.buf[p]!;
+    if (c < 0x80) {
+      r.pos = p + 1;
+      return c;
+    }
+  }
+  return r.size();
+}
+
 /** Skips a field this decoder does not use, or throws if it is a known field with the wrong wire type. */
 function otherField(r: Reader, tag: number, type: M): void {
   const no = tag >>> 3;
@@ -259,7 +272,7 @@ function otherField(r: Reader, tag: number, type: M): void {
 
 /** Enters a length-delimited sub-message; returns the outer end to hand back to `leave`. */
 function enter(r: Reader, type: M): number {
-  const length = r.size();
+  const length = readLength(r);
   const end = r.pos + length;
   const outer = r.len;
   if (end > outer) throw pastEnd(r, length);
@@ -278,7 +291,7 @@ function leave(r: Reader, outer: number): void {
 }
 
 function readString(r: Reader): string {
-  const length = r.size();
+  const length = readLength(r);
   const start = r.pos;
   const end = start + length;
   if (end > r.len) throw pastEnd(r, length);
@@ -298,17 +311,20 @@ function utf8(r: Reader, start: number, end: number): string {
 }
 
 // Strings that repeat across records (attribute keys, and short values such as
-// methods, hosts, model names) come from small direct-mapped caches keyed by
-// their bytes: a hit costs a hash and a compare, four bytes at a time, instead
-// of a native call and a fresh string.
+// methods, hosts, model names) come from small caches keyed by their bytes: a
+// hit costs a hash and a compare, four bytes at a time, instead of a native
+// call and a fresh string. Two-way set associative with LRU replacement, so two
+// hot strings that hash alike do not evict each other on every record.
 class StringCache {
-  static readonly SLOTS = 2048;
+  static readonly SETS = 1024;
   static readonly MAX_BYTES = 40;
-  private readonly bytes = new Uint8Array(StringCache.SLOTS * StringCache.MAX_BYTES);
+  private readonly bytes = new Uint8Array(2 * StringCache.SETS * StringCache.MAX_BYTES);
   private readonly bytesView = new DataView(this.bytes.buffer);
   /** Byte length of the string in each slot; 0 for an empty slot. */
-  private readonly lengths = new Uint8Array(StringCache.SLOTS);
-  private readonly strings: string[] = new Array<string>(StringCache.SLOTS).fill('');
+  private readonly lengths = new Uint8Array(2 * StringCache.SETS);
+  private readonly strings: string[] = new Array<string>(2 * StringCache.SETS).fill('');
+  /** Per set, the way (0 or 1) used last. */
+  private readonly recent = new Uint8Array(StringCache.SETS);
 
   /**
    * @param intern whether to cache the internalized copy (for property keys):
@@ -317,32 +333,50 @@ class StringCache {
    */
   constructor(private readonly intern: boolean) {}
 
-  /** The string of body bytes `start..end` (at most MAX_BYTES long). */
+  /** The string of body bytes `start..end` (1 to MAX_BYTES long). */
   get(r: Reader, start: number, end: number): string {
     const length = end - start;
+    const b = r.buf;
     const v = view;
-    let h = length;
-    let i = start;
-    for (; i + 4 <= end; i += 4) h = Math.imul(h ^ v.getUint32(i, true), 0x9e3779b1);
-    for (; i < end; i++) h = Math.imul(h ^ r.buf[i]!, 0x9e3779b1);
-    const slot = (h ^ (h >>> 15)) & (StringCache.SLOTS - 1);
-    const base = slot * StringCache.MAX_BYTES;
-    if (this.lengths[slot] === length) {
-      const cv = this.bytesView;
-      let o = base;
-      i = start;
-      for (; i + 4 <= end; i += 4, o += 4) if (cv.getUint32(o, true) !== v.getUint32(i, true)) break;
-      if (i + 4 > end) {
-        for (; i < end; i++, o++) if (this.bytes[o] !== r.buf[i]) break;
-        if (i === end) return this.strings[slot]!;
-      }
+    // Hash the length and three (possibly overlapping) words: start, middle, end.
+    let h: number;
+    if (length >= 4) {
+      h = Math.imul(length ^ v.getUint32(start, true), 0x9e3779b1);
+      h = Math.imul(h ^ v.getUint32(start + ((length - 4) >> 1), true), 0x85ebca6b);
+      h = Math.imul(h ^ v.getUint32(end - 4, true), 0xc2b2ae35);
+    } else {
+      h = length;
+      for (let i = start; i < end; i++) h = Math.imul(h ^ b[i]!, 0x9e3779b1);
+    }
+    const set = (h ^ (h >>> 15)) & (StringCache.SETS - 1);
+    const slot = set << 1;
+    if (this.lengths[slot] === length && this.same(slot, b, start, end)) {
+      this.recent[set] = 0;
+      return this.strings[slot]!;
+    }
+    if (this.lengths[slot + 1] === length && this.same(slot + 1, b, start, end)) {
+      this.recent[set] = 1;
+      return this.strings[slot + 1]!;
     }
     let s = utf8(r, start, end);
     if (this.intern) s = internalized(s);
-    this.bytes.set(r.buf.subarray(start, end), base);
-    this.lengths[slot] = length;
-    this.strings[slot] = s;
+    const way = this.recent[set]! ^ 1;
+    this.recent[set] = way;
+    const cb = this.bytes;
+    for (let i = start, o = (slot + way) * StringCache.MAX_BYTES; i < end; i++, o++) cb[o] = b[i]!;
+    this.lengths[slot + way] = length;
+    this.strings[slot + way] = s;
     return s;
+  }
+
+  private same(slot: number, b: Uint8Array, start: number, end: number): boolean {
+    const cv = this.bytesView;
+    const v = view;
+    let o = slot * StringCache.MAX_BYTES;
+    let i = start;
+    for (; i + 4 <= end; i += 4, o += 4) if (cv.getUint32(o, true) !== v.getUint32(i, true)) return false;
+    for (; i < end; i++, o++) if (this.bytes[o] !== b[i]) return false;
+    return true;
   }
 }
 
@@ -359,7 +393,7 @@ const valueCache = new StringCache(false);
 
 /** An attribute key. */
 function readKey(r: Reader): string {
-  const length = r.size();
+  const length = readLength(r);
   const start = r.pos;
   const end = start + length;
   if (end > r.len) throw pastEnd(r, length);
@@ -370,7 +404,7 @@ function readKey(r: Reader): string {
 
 /** A string attribute value, through the cache when short. */
 function readValue(r: Reader): string {
-  const length = r.size();
+  const length = readLength(r);
   const start = r.pos;
   const end = start + length;
   if (end > r.len) throw pastEnd(r, length);
@@ -381,7 +415,7 @@ function readValue(r: Reader): string {
 
 /** Skips a bytes field, returning its length; it starts at `r.pos - length`. */
 function readBytesLength(r: Reader): number {
-  const length = r.size();
+  const length = readLength(r);
   if (r.pos + length > r.len) throw pastEnd(r, length);
   r.pos += length;
   return length;
@@ -829,10 +863,10 @@ function decodeSpan(r: Reader, resource: MutableResource, scope: MutableScope, o
   out.records.push({
     resource,
     scope,
-    traceId: hexOf(b, traceIdAt, 16),
-    spanId: hexOf(b, spanIdAt, 8),
+    traceId: hex16(b, traceIdAt),
+    spanId: hex8(b, spanIdAt),
     // All zeros is no parent, as the Collector's pdata reads it.
-    parentSpanId: parentLength === 0 || isAllZero(b, parentAt, 8) ? '' : hexOf(b, parentAt, 8),
+    parentSpanId: parentLength === 0 || isAllZero(b, parentAt, 8) ? '' : hex8(b, parentAt),
     traceState,
     name,
     kind,
@@ -1078,8 +1112,8 @@ function decodeLogRecord(r: Reader, resource: MutableResource, scope: MutableSco
     body,
     attributes,
     // All-zero ids mean "no trace context", as the Collector's pdata reads them.
-    traceId: traceIdLength === 0 || isAllZero(b, traceIdAt, 16) ? '' : hexOf(b, traceIdAt, 16),
-    spanId: spanIdLength === 0 || isAllZero(b, spanIdAt, 8) ? '' : hexOf(b, spanIdAt, 8),
+    traceId: traceIdLength === 0 || isAllZero(b, traceIdAt, 16) ? '' : hex16(b, traceIdAt),
+    spanId: spanIdLength === 0 || isAllZero(b, spanIdAt, 8) ? '' : hex8(b, spanIdAt),
     flags,
   });
 }

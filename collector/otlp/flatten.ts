@@ -28,6 +28,35 @@ export const MAX_ANY_VALUE_DEPTH = 32;
 /** Byte -> two lower-case hex digits. */
 export const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
+const HEX_HI = new Uint16Array(256);
+const HEX_LO = new Uint16Array(256);
+for (let i = 0; i < 256; i++) {
+  HEX_HI[i] = HEX[i]!.charCodeAt(0);
+  HEX_LO[i] = HEX[i]!.charCodeAt(1);
+}
+
+/** Lower-case hex of the 16 bytes of `b` from `p` (a trace id), built as one flat string. */
+export function hex16(b: Uint8Array, p: number): string {
+  const H = HEX_HI;
+  const L = HEX_LO;
+  return String.fromCharCode(
+    H[b[p]!]!, L[b[p]!]!, H[b[p + 1]!]!, L[b[p + 1]!]!, H[b[p + 2]!]!, L[b[p + 2]!]!, H[b[p + 3]!]!, L[b[p + 3]!]!,
+    H[b[p + 4]!]!, L[b[p + 4]!]!, H[b[p + 5]!]!, L[b[p + 5]!]!, H[b[p + 6]!]!, L[b[p + 6]!]!, H[b[p + 7]!]!, L[b[p + 7]!]!,
+    H[b[p + 8]!]!, L[b[p + 8]!]!, H[b[p + 9]!]!, L[b[p + 9]!]!, H[b[p + 10]!]!, L[b[p + 10]!]!, H[b[p + 11]!]!, L[b[p + 11]!]!,
+    H[b[p + 12]!]!, L[b[p + 12]!]!, H[b[p + 13]!]!, L[b[p + 13]!]!, H[b[p + 14]!]!, L[b[p + 14]!]!, H[b[p + 15]!]!, L[b[p + 15]!]!,
+  );
+}
+
+/** Lower-case hex of the 8 bytes of `b` from `p` (a span id). */
+export function hex8(b: Uint8Array, p: number): string {
+  const H = HEX_HI;
+  const L = HEX_LO;
+  return String.fromCharCode(
+    H[b[p]!]!, L[b[p]!]!, H[b[p + 1]!]!, L[b[p + 1]!]!, H[b[p + 2]!]!, L[b[p + 2]!]!, H[b[p + 3]!]!, L[b[p + 3]!]!,
+    H[b[p + 4]!]!, L[b[p + 4]!]!, H[b[p + 5]!]!, L[b[p + 5]!]!, H[b[p + 6]!]!, L[b[p + 6]!]!, H[b[p + 7]!]!, L[b[p + 7]!]!,
+  );
+}
+
 /** Lower-case hex of `n` bytes of `b` from `p`. */
 export function hexOf(b: Uint8Array, p: number, n: number): string {
   let s = '';

@@ -9,6 +9,8 @@ import type { Attributes, LogRecord, SpanRecord } from '../record.ts';
 import { defineProcessor } from '../processor.ts';
 
 export const DEFAULT_MAX_BYTES = 16384;
+/** 64 MiB: larger than any body an OTLP request can carry here; a higher value is a typo. */
+export const MAX_MAX_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_BODY_ATTRIBUTES = ['gateway.request.body', 'gateway.response.body'];
 
 export const captureBodiesSchema = Type.Object(
@@ -16,8 +18,9 @@ export const captureBodiesSchema = Type.Object(
     maxBytes: Type.Optional(
       Type.Integer({
         minimum: 0,
+        maximum: MAX_MAX_BYTES,
         default: DEFAULT_MAX_BYTES,
-        description: 'Largest body kept, in UTF-8 bytes; longer ones are cut and flagged. 0 removes bodies entirely. Default 16384.',
+        description: 'Largest body kept, in UTF-8 bytes (at most 64 MiB); longer ones are cut and flagged. 0 removes bodies entirely. Default 16384.',
       }),
     ),
     attributes: Type.Optional(
@@ -38,8 +41,9 @@ export const captureBodies = defineProcessor({
     const maxBytes = config.maxBytes ?? DEFAULT_MAX_BYTES;
     const keys = [...new Set(config.attributes ?? DEFAULT_BODY_ATTRIBUTES)];
     const encoder = new TextEncoder();
-    // Scratch for encodeInto, reused across calls: a processor runs synchronously.
-    const scratch = new Uint8Array(maxBytes);
+    // Scratch for encodeInto, allocated at the first cut and reused: a processor
+    // runs synchronously, so calls never overlap.
+    let scratch: Uint8Array | undefined;
 
     return (batch) => {
       if (keys.length === 0) return batch;
@@ -64,6 +68,7 @@ export const captureBodies = defineProcessor({
             if (size === 0) continue;
           } else {
             // encodeInto writes whole characters only: `read` ends on a character boundary.
+            scratch ??= new Uint8Array(maxBytes);
             const { read, written } = encoder.encodeInto(value, scratch);
             out[key] = value.slice(0, read);
             kept = written;

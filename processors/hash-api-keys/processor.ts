@@ -113,6 +113,6 @@ export function tokenOf(value: string): string {
       // not JSON: a plain value
     }
   }
-  const m = /^(?:bearer|basic)\s+/i.exec(v);
+  const m = /^(?:bearer|basic)(?:\s+|$)/i.exec(v);
   return m === null ? v : v.slice(m[0].length).trim();
 }

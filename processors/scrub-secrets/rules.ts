@@ -6,10 +6,11 @@
 // (https://github.com/gitleaks/gitleaks/blob/master/config/gitleaks.toml, rule ids
 // given in `source`) and secretlint's recommended preset
 // (@secretlint/secretlint-rule-preset-recommend); the patterns are rewritten for
-// one combined JavaScript regex: boundaries as lookbehinds placed after the
-// literal prefix (checked only when the prefix matched), bounded quantifiers
-// only, and the secret as the last part of the match so that its context
-// (`password=`, `Bearer `, `https://user:`) can be kept.
+// one combined JavaScript regex tried only where a keyword starts: every match
+// starts with a keyword (context before it goes in a lookbehind), boundaries are
+// lookbehinds placed after the literal, quantifiers are bounded, and the secret
+// is the last part of the match so that its context (`password=`, `Bearer `,
+// `https://user:`) can be kept.
 
 /** Checks applied to a candidate secret after the pattern matched. */
 export type SecretCheck =
@@ -31,19 +32,14 @@ export interface SecretRule {
    */
   readonly pattern: string;
   /**
-   * Literals, lower case, matched case-insensitively: every match of `pattern`
-   * contains at least one of them. A value containing none is returned as it is
-   * without running the combined regex.
+   * Literal prefixes (ASCII), matched case-insensitively: EVERY match of `pattern`
+   * STARTS with one of them. The scanner finds keyword occurrences in one pass
+   * and tries the combined regex only where one starts; a value holding none is
+   * returned as it is. Context before a keyword goes in a lookbehind.
    */
   readonly keywords: readonly string[];
   /** `keywords` are matched as written (upper/lower case), not case-insensitively. */
   readonly caseSensitive?: boolean;
-  /**
-   * Regex source replacing `keywords` in the pre-filter when the literals alone
-   * are too common (`token` is in every `max_tokens`): a necessary condition of
-   * `pattern`, cheaper than it.
-   */
-  readonly gate?: string;
   /** Extra check on the matched secret; a match failing it is left alone. */
   readonly check?: SecretCheck;
   /** Where the format comes from (gitleaks rule id, vendor docs). */
@@ -86,10 +82,6 @@ function field(names: string): string {
   return `(?:${names})${ASSIGN}${SCHEME}${VALUE}`;
 }
 
-/** Pre-filter of a field rule: the name followed by its separator (so `max_tokens` alone does not pass). */
-function fieldGate(names: string): string {
-  return String.raw`(?:${names})(?:\\?["'])?[ \t]{0,3}[:=]`;
-}
 
 const PASSWORD_NAMES = ['password', 'passwd', 'passphrase'];
 // `pass` and `pwd` only as whole words (`bypass: x` stays).
@@ -194,7 +186,6 @@ export const SECRET_RULES: readonly SecretRule[] = [
     // Only in context: a 40-character base64 string alone is not recognisable.
     pattern: field(AWS_SECRET_NAMES),
     keywords: ['secret', 'aws'],
-    gate: fieldGate(AWS_SECRET_NAMES),
     source: 'gitleaks aws-access-token (context)',
   },
   {
@@ -274,21 +265,19 @@ export const SECRET_RULES: readonly SecretRule[] = [
     kind: 'cookie',
     // `Cookie: a=1; b=2` in a log line: everything to the end of the line.
     pattern: String.raw`(?:${ci('set-')})?${ci('cookie')}[ \t]{0,3}:[ \t]{0,3}(?<secret>[^\s"\\][^\r\n"\\]{0,8191})`,
-    keywords: ['cookie:', 'cookie :', 'cookie\t'],
+    keywords: ['set-cookie', 'cookie'],
   },
   {
     id: 'authorization-field',
     kind: 'authorization',
     pattern: field(alt(['authorization'])),
     keywords: ['authorization'],
-    gate: fieldGate(alt(['authorization'])),
   },
   {
     id: 'password-field',
     kind: 'password',
     pattern: field(PASSWORD_FIELD_NAMES),
     keywords: ['pass', 'pwd'],
-    gate: fieldGate(PASSWORD_FIELD_NAMES),
     source: 'ADO/JDBC `Password=...;`, YAML, JSON, env dumps',
   },
   {
@@ -296,14 +285,12 @@ export const SECRET_RULES: readonly SecretRule[] = [
     kind: 'cookie',
     pattern: field(alt(['cookie'])),
     keywords: ['cookie'],
-    gate: fieldGate(alt(['cookie'])),
   },
   {
     id: 'secret-field',
     kind: 'secret',
     pattern: field(alt(SECRET_NAMES)),
     keywords: SECRET_NAMES,
-    gate: fieldGate(alt(SECRET_NAMES)),
   },
   {
     id: 'url-query-secret',
@@ -311,14 +298,14 @@ export const SECRET_RULES: readonly SecretRule[] = [
     // ?api_key=..., &token=..., &sig=... (Azure SAS), &X-Amz-Signature=...; also the
     // start of a bare query string (`url.query`). `key` alone needs a separator
     // or camelCase before it (`apiKey`), so `monkey=` stays.
-    pattern: String.raw`(?:^|[?&])[A-Za-z0-9_.-]{0,40}?(?:${alt(QUERY_NAMES)}|(?<=[?&_.-]|^)(?:${alt(QUERY_WORDS)})|(?<=[a-z])(?:${QUERY_WORDS.map(capitalised).join('|')}))=(?<secret>[^&#\s"'<>;]{1,8192})`,
-    keywords: [...QUERY_NAMES, ...QUERY_WORDS].map((w) => `${w}=`),
+    pattern: String.raw`(?:(?<=(?:^|[?&])[A-Za-z0-9_.-]{0,40})(?:${alt(QUERY_NAMES)})|(?<=(?:^|[?&])(?:[A-Za-z0-9_.-]{0,40}[_.-])?)(?:${alt(QUERY_WORDS)})|(?<=(?:^|[?&])[A-Za-z0-9_.-]{0,40}[a-z])(?:${QUERY_WORDS.map(capitalised).join('|')}))=(?<secret>[^&#\s"'<>;]{1,8192})`,
+    keywords: [...QUERY_NAMES, ...QUERY_WORDS],
   },
   {
     id: 'bearer-token',
     kind: 'bearer-token',
     pattern: String.raw`${ci('bearer')}(?<![A-Za-z0-9][Bb][Ee][Aa][Rr][Ee][Rr])[ \t]{1,5}(?<secret>[A-Za-z0-9._~+/=-]{8,8192})`,
-    keywords: ['bearer ', 'bearer\t'],
+    keywords: ['bearer'],
     check: 'tokenish',
     source: 'RFC 6750',
   },
@@ -326,7 +313,7 @@ export const SECRET_RULES: readonly SecretRule[] = [
     id: 'basic-credentials',
     kind: 'basic-credentials',
     pattern: String.raw`${ci('basic')}(?<![A-Za-z0-9][Bb][Aa][Ss][Ii][Cc])[ \t]{1,5}(?<secret>[A-Za-z0-9+/]{4,8192}={0,2})`,
-    keywords: ['basic ', 'basic\t'],
+    keywords: ['basic'],
     check: 'basic-credentials',
     source: 'RFC 7617',
   },
@@ -434,5 +421,5 @@ export const ENV_KEY_PREFIXES: readonly string[] = ['env.', 'process.env.', 'env
  */
 export function nameFieldRule(id: string, kind: string, names: readonly string[]): SecretRule {
   const alternation = alt(names);
-  return { id, kind, pattern: field(alternation), keywords: names.map((n) => n.toLowerCase()), gate: fieldGate(alternation) };
+  return { id, kind, pattern: field(alternation), keywords: names.map((n) => n.toLowerCase()) };
 }

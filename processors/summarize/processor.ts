@@ -40,13 +40,10 @@ import { SummarizeConfigSchema } from './config.ts';
 import { endpointOf } from './endpoint.ts';
 import { bucketOf } from './sketch.ts';
 
-const NS_PER_SECOND = 1_000_000_000n;
+const NS_PER_MINUTE = 60_000_000_000n;
 
-/** Unix seconds of the start of the minute of `startTimeUnixNano`; the receipt time when the span has none. */
-function minuteOf(startTimeUnixNano: bigint, receivedAtMs: number): number {
-  const seconds = startTimeUnixNano > 0n ? Number(startTimeUnixNano / NS_PER_SECOND) : Math.floor(receivedAtMs / 1000);
-  return seconds - (seconds % 60);
-}
+/** Distinct raw routes/paths kept templated per processor; past this the cache starts over. */
+const ENDPOINT_CACHE_SIZE = 10_000;
 
 /** A non-negative integer from an attribute; absent, empty, non-numeric, negative or infinite: 0. */
 export function parseCount(value: string | undefined): number {
@@ -82,73 +79,108 @@ function firstOf(a: Attributes, k1: string, k2: string): string {
   return a[k2] ?? '';
 }
 
-/** Folds the request spans of `spans` into summaries, in order of first appearance. */
-export function summarizeSpans(spans: readonly SpanRecord[], receivedAtMs: number): { summaries: SummaryRecord[]; nonRequests: number } {
-  const groups = new Map<string, SummaryRecord>();
-  let spanIds: Set<string> | undefined; // built on first need (rule 2)
-  let nonRequests = 0;
-  for (const span of spans) {
-    const a = span.attributes;
-    if (span.kind !== SpanKind.SERVER) {
-      let counted = false;
-      if (looksLikeRequest(a)) {
-        if (span.parentSpanId === '') counted = true;
-        else if (span.kind === SpanKind.INTERNAL || span.kind === SpanKind.UNSPECIFIED) {
-          spanIds ??= new Set(spans.map((s) => s.spanId));
-          counted = !spanIds.has(span.parentSpanId);
+/**
+ * The fold of one processor: `(spans, receivedAtMs) -> summaries`. Keeps a
+ * bounded cache of templated endpoints (routes repeat in every batch).
+ */
+export function createSpanFolder(): (spans: readonly SpanRecord[], receivedAtMs: number) => { summaries: SummaryRecord[]; nonRequests: number } {
+  const endpoints = new Map<string, string>();
+  const endpoint = (a: Attributes): string => {
+    // The raw source is part of the cache key: http.route and url.path may read the same.
+    const raw = a['http.route'] || a['url.path'] || a['url.full'] || '';
+    let e = endpoints.get(raw);
+    if (e === undefined) {
+      e = endpointOf(a);
+      if (endpoints.size >= ENDPOINT_CACHE_SIZE) endpoints.clear();
+      endpoints.set(raw, e);
+    }
+    return e;
+  };
+
+  return (spans, receivedAtMs) => {
+    const groups = new Map<string, SummaryRecord>();
+    let spanIds: Set<string> | undefined; // built on first need (rule 2)
+    let nonRequests = 0;
+    // Spans of a batch mostly share a minute: floor with bigint division only
+    // when a span starts outside the minute of the previous one.
+    let minuteStartNs = -1n;
+    let minuteEndNs = -1n;
+    let minute = 0;
+    for (const span of spans) {
+      const a = span.attributes;
+      if (span.kind !== SpanKind.SERVER) {
+        let counted = false;
+        if (looksLikeRequest(a)) {
+          if (span.parentSpanId === '') counted = true;
+          else if (span.kind === SpanKind.INTERNAL || span.kind === SpanKind.UNSPECIFIED) {
+            spanIds ??= new Set(spans.map((s) => s.spanId));
+            counted = !spanIds.has(span.parentSpanId);
+          }
+        }
+        if (!counted) {
+          nonRequests++;
+          continue;
         }
       }
-      if (!counted) {
-        nonRequests++;
-        continue;
+
+      const start = span.startTimeUnixNano;
+      if (start <= 0n) {
+        // No start time: the minute of receipt.
+        const seconds = Math.floor(receivedAtMs / 1000);
+        minute = seconds - (seconds % 60);
+        minuteStartNs = minuteEndNs = -1n;
+      } else if (start < minuteStartNs || start >= minuteEndNs) {
+        const m = start / NS_PER_MINUTE;
+        minuteStartNs = m * NS_PER_MINUTE;
+        minuteEndNs = minuteStartNs + NS_PER_MINUTE;
+        minute = Number(m) * 60;
       }
-    }
+      const provider = firstOf(a, 'gen_ai.provider.name', 'gen_ai.system');
+      const route = endpoint(a);
+      const model = firstOf(a, 'gen_ai.response.model', 'gen_ai.request.model');
+      const failed = span.statusCode === StatusCode.ERROR;
+      const http = httpClass(a['http.response.status_code']);
+      const statusClass = http !== '' ? http : failed ? 'error' : 'unset';
+      const isError = http === '5xx' || (failed && http !== '4xx');
 
-    const minute = minuteOf(span.startTimeUnixNano, receivedAtMs);
-    const provider = firstOf(a, 'gen_ai.provider.name', 'gen_ai.system');
-    const endpoint = endpointOf(a);
-    const model = firstOf(a, 'gen_ai.response.model', 'gen_ai.request.model');
-    const failed = span.statusCode === StatusCode.ERROR;
-    const http = httpClass(a['http.response.status_code']);
-    const statusClass = http !== '' ? http : failed ? 'error' : 'unset';
-    const isError = http === '5xx' || (failed && http !== '4xx');
-
-    const key = `${minute}\u0000${provider}\u0000${endpoint}\u0000${model}\u0000${statusClass}`;
-    let g = groups.get(key);
-    if (g === undefined) {
-      g = {
-        minute,
-        provider,
-        endpoint,
-        model,
-        statusClass,
-        requests: 0,
-        errors: 0,
-        latencyBuckets: new Map(),
-        inputTokens: 0,
-        outputTokens: 0,
-        requestBytes: 0,
-        responseBytes: 0,
-      };
-      groups.set(key, g);
+      const key = `${minute}\u0000${provider}\u0000${route}\u0000${model}\u0000${statusClass}`;
+      let g = groups.get(key);
+      if (g === undefined) {
+        g = {
+          minute,
+          provider,
+          endpoint: route,
+          model,
+          statusClass,
+          requests: 0,
+          errors: 0,
+          latencyBuckets: new Map(),
+          inputTokens: 0,
+          outputTokens: 0,
+          requestBytes: 0,
+          responseBytes: 0,
+        };
+        groups.set(key, g);
+      }
+      g.requests++;
+      if (isError) g.errors++;
+      const end = span.endTimeUnixNano;
+      const bucket = bucketOf(end > start ? Number(end - start) / 1e6 : 0);
+      g.latencyBuckets.set(bucket, (g.latencyBuckets.get(bucket) ?? 0) + 1);
+      g.inputTokens += parseCount(a['gen_ai.usage.input_tokens']);
+      g.outputTokens += parseCount(a['gen_ai.usage.output_tokens']);
+      g.requestBytes += bytesOf(a['http.request.body.size'], a['gateway.request.body']);
+      g.responseBytes += bytesOf(a['http.response.body.size'], a['gateway.response.body']);
     }
-    g.requests++;
-    if (isError) g.errors++;
-    const durationNs = span.endTimeUnixNano > span.startTimeUnixNano ? span.endTimeUnixNano - span.startTimeUnixNano : 0n;
-    const bucket = bucketOf(Number(durationNs) / 1e6);
-    g.latencyBuckets.set(bucket, (g.latencyBuckets.get(bucket) ?? 0) + 1);
-    g.inputTokens += parseCount(a['gen_ai.usage.input_tokens']);
-    g.outputTokens += parseCount(a['gen_ai.usage.output_tokens']);
-    g.requestBytes += bytesOf(a['http.request.body.size'], a['gateway.request.body']);
-    g.responseBytes += bytesOf(a['http.response.body.size'], a['gateway.response.body']);
-  }
-  return { summaries: [...groups.values()], nonRequests };
+    return { summaries: [...groups.values()], nonRequests };
+  };
 }
 
 export function createSummarize(env: ProcessorEnv): Processor {
+  const fold = createSpanFolder();
   return (batch: RecordBatch, ctx: BatchContext): RecordBatch => {
     if (batch.spans.length === 0) return batch;
-    const { summaries, nonRequests } = summarizeSpans(batch.spans, ctx.receivedAtMs);
+    const { summaries, nonRequests } = fold(batch.spans, ctx.receivedAtMs);
     if (nonRequests > 0) env.count('non-request-span', nonRequests);
     return { ...batch, spans: [], summaries: batch.summaries.length === 0 ? summaries : batch.summaries.concat(summaries) };
   };

@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import type { SummaryRecord } from '../record.ts';
+import { encodeSummaryRow } from './encode.ts';
+
+const base: SummaryRecord = {
+  minute: 1_700_000_040,
+  provider: 'openai',
+  endpoint: '/v1/chat/"completions"',
+  model: 'gpt-4o',
+  statusClass: '2xx',
+  requests: 3,
+  errors: 1,
+  latencyBuckets: new Map([
+    [-345, 1],
+    [0, 0],
+    [303, 2],
+  ]),
+  inputTokens: 10,
+  outputTokens: 20,
+  requestBytes: 30,
+  responseBytes: 40,
+};
+
+describe('encodeSummaryRow', () => {
+  it('writes every column of request_summaries, the map with string keys and no zero counts', () => {
+    expect(JSON.parse(encodeSummaryRow(base, 'tenant-"a"', 'summary', 4102444800))).toEqual({
+      TenantId: 'tenant-"a"',
+      Tier: 'summary',
+      Minute: 1_700_000_040,
+      Provider: 'openai',
+      Endpoint: '/v1/chat/"completions"',
+      Model: 'gpt-4o',
+      StatusClass: '2xx',
+      Requests: 3,
+      Errors: 1,
+      LatencyBuckets: { '-345': 1, '303': 2 },
+      InputTokens: 10,
+      OutputTokens: 20,
+      RequestBytes: 30,
+      ResponseBytes: 40,
+      ExpireAt: 4102444800,
+    });
+  });
+
+  it.each([
+    { name: 'NaN', value: NaN, want: 0 },
+    { name: 'negative', value: -1, want: 0 },
+    { name: 'fraction', value: 2.9, want: 2 },
+  ])('writes a $name count as $want', ({ value, want }) => {
+    const row = JSON.parse(encodeSummaryRow({ ...base, inputTokens: value }, 't', 'summary', 1)) as { InputTokens: number };
+    expect(row.InputTokens).toBe(want);
+  });
+
+  it('writes an empty map as {}', () => {
+    expect(encodeSummaryRow({ ...base, latencyBuckets: new Map() }, 't', 's', 1)).toContain('"LatencyBuckets":{}');
+  });
+});

@@ -1,0 +1,163 @@
+// The OTLP/HTTP receiver's answers, over real HTTP to a running Consentry:
+// status codes and bodies as the OTLP/HTTP spec asks, malformed input never
+// takes the process down, size limits hold before and after decompression.
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Writer } from 'protobufjs/minimal.js';
+import { startTestConsentry, type TestConsentry } from '../helpers/consentry.ts';
+
+let c: TestConsentry;
+let key: string;
+
+const MAX_BODY = 256 * 1024;
+const MAX_DECOMPRESSED = 1024 * 1024;
+
+beforeAll(async () => {
+  c = await startTestConsentry({ maxBodyBytes: MAX_BODY, maxDecompressedBytes: MAX_DECOMPRESSED, maxInflightBytes: 4096 });
+  key = (await c.createTenant('recv', 'full')).ingestKey;
+});
+afterAll(async () => c?.close());
+
+const span = (name: string, traceId = '0af7651916cd43dd8448eb211c80319c', spanId = 'b7ad6b7169203331') => ({
+  traceId,
+  spanId,
+  name,
+  kind: 2,
+  startTimeUnixNano: '1700000000000000000',
+  endTimeUnixNano: '1700000000100000000',
+});
+const traces = (...spans: object[]) => JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans }] }] });
+
+async function post(path: string, body: string | Uint8Array, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(`${c.otlpUrl}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers },
+    body,
+  });
+}
+
+/** A valid ExportTraceServiceRequest with one span, hand-encoded. */
+function protoTraces(name: string): Uint8Array {
+  const w = Writer.create();
+  w.uint32((1 << 3) | 2).fork(); // resource_spans
+  w.uint32((2 << 3) | 2).fork(); // scope_spans
+  w.uint32((2 << 3) | 2).fork(); // spans
+  w.uint32((1 << 3) | 2).bytes(Buffer.from('0af7651916cd43dd8448eb211c80319c', 'hex'));
+  w.uint32((2 << 3) | 2).bytes(Buffer.from('b7ad6b7169203331', 'hex'));
+  w.uint32((5 << 3) | 2).string(name);
+  w.uint32(6 << 3).int32(2);
+  w.uint32((7 << 3) | 1).fixed64(1);
+  w.uint32((8 << 3) | 1).fixed64(2);
+  w.ldelim().ldelim().ldelim();
+  return w.finish();
+}
+
+describe('answers', () => {
+  it('200 with an empty response for a good JSON request, in JSON', async () => {
+    const res = await post('/v1/traces', traces(span('ok-json')));
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/application\/json/);
+    expect(await res.json()).toEqual({});
+  });
+
+  it('200 for protobuf, answered in protobuf', async () => {
+    const res = await post('/v1/traces', protoTraces('ok-proto'), { 'content-type': 'application/x-protobuf' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/x-protobuf');
+    expect((await res.arrayBuffer()).byteLength).toBe(0);
+  });
+
+  it('200 with partial success when some spans are invalid, and the valid ones stored', async () => {
+    const res = await post('/v1/traces', traces(span('partial-good'), span('partial-bad', '00000000000000000000000000000000')));
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { partialSuccess: { rejectedSpans: string | number; errorMessage: string } };
+    expect(Number(body.partialSuccess.rejectedSpans)).toBe(1);
+    expect(body.partialSuccess.errorMessage).toMatch(/trace_?id/i);
+    const rows = await c.rows(`SELECT SpanName FROM consentry.otel_traces WHERE SpanName LIKE 'partial-%'`);
+    expect(rows).toEqual([{ SpanName: 'partial-good' }]);
+  });
+
+  it('415 for an unknown content type', async () => {
+    const res = await post('/v1/traces', 'hello', { 'content-type': 'text/plain' });
+    expect(res.status).toBe(415);
+    expect(((await res.json()) as { message: string }).message).toMatch(/Content-Type/);
+  });
+
+  it('415 for an unknown content encoding', async () => {
+    const res = await post('/v1/traces', traces(span('br')), { 'content-encoding': 'br' });
+    expect(res.status).toBe(415);
+  });
+
+  it('accepts gzip', async () => {
+    const res = await post('/v1/traces', gzipSync(traces(span('gzipped'))), { 'content-encoding': 'gzip' });
+    expect(res.status).toBe(200);
+    expect(await c.rows(`SELECT SpanName FROM consentry.otel_traces WHERE SpanName = 'gzipped'`)).toHaveLength(1);
+  });
+});
+
+describe('malformed input', () => {
+  const valid = protoTraces('x');
+  const deepJson = '['.repeat(100_000) + ']'.repeat(100_000);
+  const badUtf8 = Buffer.from(protoTraces('AB'));
+  badUtf8[badUtf8.indexOf(Buffer.from('AB'))] = 0xff;
+  const cases: Array<[string, string | Uint8Array, string]> = [
+    ['truncated protobuf', valid.subarray(0, valid.length - 3), 'application/x-protobuf'],
+    ['wrong wire type', Uint8Array.from([(1 << 3) | 0, 1]), 'application/x-protobuf'],
+    ['huge length', Uint8Array.from([(1 << 3) | 2, 0xff, 0xff, 0xff, 0xff, 0x0f]), 'application/x-protobuf'],
+    ['invalid UTF-8 in a name', badUtf8, 'application/x-protobuf'],
+    ['not JSON', '{"resourceSpans": [', 'application/json'],
+    ['deep JSON', deepJson, 'application/json'],
+    ['wrong type in JSON', JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans: [{ ...span('x'), name: 42 }] }] }] }), 'application/json'],
+    ['resourceSpans not an array', JSON.stringify({ resourceSpans: 'nope' }), 'application/json'],
+    ['empty JSON body', '', 'application/json'],
+    ['invalid gzip', 'not gzip at all', 'application/json+gzip'],
+  ];
+  it.each(cases)('%s -> 400 with a message, process stays up', async (_name, body, type) => {
+    const headers: Record<string, string> = type.endsWith('+gzip') ? { 'content-type': 'application/json', 'content-encoding': 'gzip' } : { 'content-type': type };
+    const res = await post('/v1/traces', body, headers);
+    expect(res.status).toBe(400);
+    expect((await res.arrayBuffer()).byteLength).toBeGreaterThan(0);
+  });
+
+  it('an empty protobuf body is a valid empty request', async () => {
+    const res = await post('/v1/traces', new Uint8Array(0), { 'content-type': 'application/x-protobuf' });
+    expect(res.status).toBe(200);
+  });
+
+  it('valid data sent after the corpus is stored', async () => {
+    expect((await post('/v1/traces', traces(span('after-corpus')))).status).toBe(200);
+    expect(await c.rows(`SELECT SpanName FROM consentry.otel_traces WHERE SpanName = 'after-corpus'`)).toHaveLength(1);
+  });
+});
+
+describe('limits', () => {
+  it('413 for a body over the limit as received', async () => {
+    const big = traces({ ...span('big'), attributes: [{ key: 'pad', value: { stringValue: 'x'.repeat(MAX_BODY) } }] });
+    const res = await post('/v1/traces', big);
+    expect(res.status).toBe(413);
+  });
+
+  it('413 for a gzip bomb, without inflating it into memory', async () => {
+    // 200 MB of zeros compresses to about 200 KB: under the body limit, far over the decompressed one.
+    const bomb = gzipSync(Buffer.alloc(200 * 1024 * 1024), { level: 9 });
+    expect(bomb.length).toBeLessThan(MAX_BODY);
+    const before = process.memoryUsage().rss;
+    const res = await post('/v1/traces', bomb, { 'content-encoding': 'gzip' });
+    expect(res.status).toBe(413);
+    expect(process.memoryUsage().rss - before).toBeLessThan(64 * 1024 * 1024);
+  });
+
+  it('429 with Retry-After when the in-flight budget is spent, and every 200 stored', async () => {
+    const bodies = Array.from({ length: 30 }, (_, i) =>
+      traces({ ...span(`inflight-${i}`, undefined, (0x1000000000000000n + BigInt(i)).toString(16)), attributes: [{ key: 'pad', value: { stringValue: 'y'.repeat(1500) } }] }),
+    );
+    const answers = await Promise.all(bodies.map((b) => post('/v1/traces', b)));
+    const codes = answers.map((r) => r.status);
+    expect(codes.filter((s) => s === 429).length).toBeGreaterThan(0);
+    expect(codes.every((s) => s === 200 || s === 429)).toBe(true);
+    for (const r of answers) if (r.status === 429) expect(Number(r.headers.get('retry-after'))).toBeGreaterThan(0);
+    const accepted = answers.flatMap((r, i) => (r.status === 200 ? [`inflight-${i}`] : []));
+    const stored = await c.rows<{ SpanName: string }>(`SELECT SpanName FROM consentry.otel_traces WHERE SpanName LIKE 'inflight-%' ORDER BY SpanName`);
+    expect(stored.map((r) => r.SpanName).sort()).toEqual(accepted.sort());
+  });
+});
