@@ -62,7 +62,7 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
   const metrics = new Metrics();
   const admin = resolveAdminToken(settings.dataDir, settings.adminToken);
 
-  const env: ProcessorEnv = { hmacKey: hmacKey(settings.dataDir), count: () => undefined };
+  const env: ProcessorEnv = { hmacKey: hmacKey(settings.dataDir), count: (name, n) => metrics.processorCounts.inc({ name }, n) };
   const engine = new TierEngine({
     tiers: loadTierFiles(settings.tiersDir === '' ? TIER_DIRS : [...TIER_DIRS, settings.tiersDir], BUILTIN_PROCESSORS),
     factories: BUILTIN_PROCESSORS,

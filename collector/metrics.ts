@@ -35,6 +35,12 @@ export class Metrics {
     labelNames: ['kind'] as const,
     registers: [this.registry],
   });
+  readonly processorCounts = new Counter({
+    name: 'consentry_processor_values_total',
+    help: 'Values processors removed, truncated, hashed or masked on purpose, by processor and what',
+    labelNames: ['name'] as const,
+    registers: [this.registry],
+  });
   readonly inflightBytes = new Gauge({
     name: 'consentry_inflight_bytes',
     help: 'Decompressed bytes of OTLP requests not yet answered',

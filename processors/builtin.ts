@@ -22,6 +22,6 @@ const ALL: ProcessorFactory[] = [
   retention,
   stripTraceContext,
   summarize,
-] as unknown as ProcessorFactory[];
+];
 
 export const BUILTIN_PROCESSORS: ReadonlyMap<string, ProcessorFactory> = new Map(ALL.map((f) => [f.name, f]));

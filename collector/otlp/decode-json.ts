@@ -174,11 +174,16 @@ function asU64(v: unknown): bigint {
   throw fail(`expected an unsigned 64-bit integer, got ${typeName(v)}`);
 }
 
-/** int64 attribute values: exact decimal, also beyond 2^53. */
+/**
+ * int64 attribute values: exact decimal, also beyond 2^53. A JSON number that
+ * is integral but beyond int64 is read as the double it is (OTel JS's JSON
+ * serializer sends integral doubles such as 1e300 as intValue, where its
+ * protobuf serializer sends a double_value), so both encodings agree.
+ */
 function int64Decimal(v: unknown): string {
   if (typeof v === 'number') {
     if (Number.isSafeInteger(v)) return String(v);
-    if (Number.isInteger(v) && v >= -(2 ** 63) && v < 2 ** 63) return BigInt(v).toString();
+    if (Number.isInteger(v)) return v >= -(2 ** 63) && v < 2 ** 63 ? BigInt(v).toString() : String(v);
     throw fail(`expected a 64-bit integer, got ${v}`);
   }
   if (typeof v === 'string' && INT.test(v)) {

@@ -109,27 +109,34 @@ export interface Scanner {
 }
 
 /**
- * Keyword search in one pass: an Aho-Corasick automaton over ASCII with upper
- * case folded to lower case, as a dense transition table. A character outside
- * ASCII sends it back to the root (keywords are ASCII).
+ * Keyword search in one pass: an Aho-Corasick automaton over bytes with ASCII
+ * upper case folded to lower case, as a dense transition table (a DFA), so a
+ * character costs two typed-array loads whatever the number of keywords. (A
+ * regex alternation of the same literals degrades sharply past about ten of
+ * them in V8.) Characters are taken modulo 256, as a latin1 copy has them:
+ * offsets stay those of the string, and a character above 255 can only cause a
+ * false hit, which the combined regex then rejects, never hide a keyword (those
+ * are ASCII).
  */
 class KeywordAutomaton {
-  /** Transition table: state * 128 + folded char code -> next state. */
-  private readonly delta: Int32Array;
-  /** For each state, the keywords ending there (index into `lengths`/`exact`), or undefined. */
-  private readonly outputs: (number[] | undefined)[];
-  private readonly lengths: number[];
+  /** state * 256 + byte -> next state. */
+  private readonly delta: Uint16Array;
+  /** 1 where a keyword ends in that state. */
+  private readonly accepting: Uint8Array;
+  /** For each state, the keywords ending there (index into `lengths`/`exact`). */
+  private readonly outputs: (readonly number[])[];
+  private readonly lengths: number[] = [];
   /** The keyword as written when it must match case-sensitively, else null. */
-  private readonly exact: (string | null)[];
+  private readonly exact: (string | null)[] = [];
   /** Shortest keyword: shorter values cannot hold one. */
   readonly minLength: number;
+  /** latin1 copy of long values, reused (one scan at a time). */
+  private buffer = Buffer.allocUnsafe(4096);
 
   constructor(keywords: readonly { text: string; caseSensitive: boolean }[]) {
     const fold = (c: number): number => (c >= 65 && c <= 90 ? c + 32 : c);
     const goto: Map<number, number>[] = [new Map()];
-    const outputs: (number[] | undefined)[] = [undefined];
-    this.lengths = [];
-    this.exact = [];
+    const outputs: number[][] = [[]];
     keywords.forEach((k, index) => {
       let state = 0;
       for (let i = 0; i < k.text.length; i++) {
@@ -138,43 +145,52 @@ class KeywordAutomaton {
         if (next === undefined) {
           next = goto.length;
           goto.push(new Map());
-          outputs.push(undefined);
+          outputs.push([]);
           goto[state]!.set(c, next);
         }
         state = next;
       }
-      (outputs[state] ??= []).push(index);
+      outputs[state]!.push(index);
       this.lengths.push(k.text.length);
       this.exact.push(k.caseSensitive ? k.text : null);
     });
     this.minLength = keywords.reduce((m, k) => Math.min(m, k.text.length), Number.POSITIVE_INFINITY);
-    // Breadth-first: failure links, then the dense table (a DFA).
-    const delta = new Int32Array(goto.length * 128);
-    const fail = new Int32Array(goto.length);
+    const states = goto.length;
+    // One array type only, so the scan loop stays monomorphic.
+    if (states >= 65536) throw new RangeError(`keyword automaton too large: ${states} states (at most 65535)`);
+    const delta = new Uint16Array(states * 256);
+    const fail = new Int32Array(states);
+    // Breadth-first: a state's failure target is complete before the state itself.
     const queue: number[] = [];
-    for (let c = 0; c < 128; c++) {
-      const next = goto[0]!.get(c) ?? 0;
-      delta[c] = next;
-      if (next !== 0) queue.push(next);
+    for (let b = 0; b < 256; b++) {
+      const next = goto[0]!.get(fold(b)) ?? 0;
+      delta[b] = next;
+      if (next !== 0 && b === fold(b)) queue.push(next);
     }
     for (let q = 0; q < queue.length; q++) {
       const state = queue[q]!;
       const f = fail[state]!;
-      const inherited = outputs[f];
-      if (inherited !== undefined) outputs[state] = [...(outputs[state] ?? []), ...inherited];
-      for (let c = 0; c < 128; c++) {
+      if (outputs[f]!.length > 0) outputs[state] = [...outputs[state]!, ...outputs[f]!];
+      for (let b = 0; b < 256; b++) {
+        const c = fold(b);
         const next = goto[state]!.get(c);
         if (next === undefined) {
-          delta[state * 128 + c] = delta[f * 128 + c]!;
+          delta[state * 256 + b] = delta[f * 256 + b]!;
         } else {
-          fail[next] = delta[f * 128 + c]!;
-          delta[state * 128 + c] = next;
-          queue.push(next);
+          if (b === c) {
+            fail[next] = delta[f * 256 + b]!;
+            queue.push(next);
+          }
+          delta[state * 256 + b] = next;
         }
       }
     }
     this.delta = delta;
     this.outputs = outputs;
+    this.accepting = new Uint8Array(states);
+    outputs.forEach((o, state) => {
+      if (o.length > 0) this.accepting[state] = 1;
+    });
   }
 
   /**
@@ -183,36 +199,45 @@ class KeywordAutomaton {
    */
   find(s: string, firstOnly: boolean): number[] {
     const starts: number[] = [];
-    if (s.length < this.minLength) return starts;
+    const n = s.length;
+    if (n < this.minLength) return starts;
     const delta = this.delta;
+    const accepting = this.accepting;
     let state = 0;
-    let sorted = true;
-    for (let i = 0; i < s.length; i++) {
-      let c = s.charCodeAt(i);
-      if (c >= 128) {
-        state = 0;
-        continue;
+    if (n <= 64) {
+      for (let i = 0; i < n; i++) {
+        state = delta[(state << 8) | (s.charCodeAt(i) & 255)]!;
+        if (accepting[state] !== 0 && this.collect(s, state, i, starts, firstOnly)) return starts;
       }
-      if (c >= 65 && c <= 90) c += 32;
-      state = delta[(state << 7) | c]!;
-      const out = this.outputs[state];
-      if (out === undefined) continue;
-      for (const k of out) {
-        const start = i + 1 - this.lengths[k]!;
-        const exact = this.exact[k]!;
-        if (exact !== null && !s.startsWith(exact, start)) continue;
-        const last = starts.length > 0 ? starts[starts.length - 1]! : -1;
-        if (start === last) continue;
-        if (start < last) sorted = false;
-        starts.push(start);
-        if (firstOnly) return starts;
+    } else {
+      if (this.buffer.length < n) this.buffer = Buffer.allocUnsafe(Math.max(n, this.buffer.length * 2));
+      const buf = this.buffer;
+      buf.latin1Write(s, 0, n);
+      for (let i = 0; i < n; i++) {
+        state = delta[(state << 8) | buf[i]!]!;
+        if (accepting[state] !== 0 && this.collect(s, state, i, starts, firstOnly)) return starts;
       }
     }
-    if (!sorted) {
+    if (starts.length > 1) {
+      // Keywords ending later can start earlier (`set-cookie` after `cookie`).
       starts.sort((x, y) => x - y);
-      return starts.filter((v, i) => i === 0 || v !== starts[i - 1]);
+      let w = 1;
+      for (let r = 1; r < starts.length; r++) if (starts[r] !== starts[w - 1]) starts[w++] = starts[r]!;
+      starts.length = w;
     }
     return starts;
+  }
+
+  /** Records the keywords ending at `end`; true to stop (first one found). */
+  private collect(s: string, state: number, end: number, starts: number[], firstOnly: boolean): boolean {
+    for (const k of this.outputs[state]!) {
+      const start = end + 1 - this.lengths[k]!;
+      const exact = this.exact[k]!;
+      if (exact !== null && !s.startsWith(exact, start)) continue;
+      starts.push(start);
+      if (firstOnly) return true;
+    }
+    return false;
   }
 }
 

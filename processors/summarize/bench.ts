@@ -11,17 +11,17 @@ const BATCH = 512;
 const BATCHES = 200;
 const ROUNDS = 15;
 
-const process = summarize.create({}, { hmacKey: Buffer.alloc(32), count: () => undefined });
+const summarizeBatch = summarize.create({}, { hmacKey: Buffer.alloc(32), count: () => undefined });
 const ctx = ctxFor();
 
 /** Best and median of ROUNDS timed passes over `batches` (the machine is shared: the best is the least disturbed). */
 function measure(name: string, batches: SpanRecord[][]): void {
-  for (const b of batches.slice(0, 50)) process(batchOf(b), ctx); // warm-up
+  for (const b of batches.slice(0, 50)) summarizeBatch(batchOf(b), ctx); // warm-up
   const rates: number[] = [];
   let summaries = 0;
   for (let round = 0; round < ROUNDS; round++) {
     const start = performance.now();
-    for (const b of batches) summaries += process(batchOf(b), ctx).summaries.length;
+    for (const b of batches) summaries += summarizeBatch(batchOf(b), ctx).summaries.length;
     rates.push((batches.length * BATCH) / ((performance.now() - start) / 1000));
   }
   rates.sort((x, y) => y - x);
@@ -45,12 +45,12 @@ function withoutRoute(batches: SpanRecord[][]): SpanRecord[][] {
 const oneMinute = Array.from({ length: BATCHES }, (_, i) => gatewayBatch(BATCH, i, 1));
 const threeMinutes = Array.from({ length: BATCHES }, (_, i) => gatewayBatch(BATCH, i, 3));
 const attrs = oneMinute[0]!.reduce((n, s) => n + Object.keys(s.attributes).length, 0) / BATCH;
-console.log(`node ${globalThis.process.version}, ${BATCH} spans/batch, ${attrs.toFixed(1)} attributes/span, ${ROUNDS} passes over ${BATCHES} batches per case`);
+console.log(`node ${process.version}, ${BATCH} spans/batch, ${attrs.toFixed(1)} attributes/span, ${ROUNDS} passes over ${BATCHES} batches per case`);
 measure('summarize, 1 minute per batch', oneMinute);
 measure('summarize, 3 minutes per batch', threeMinutes);
 measure('summarize, no http.route (every path templated)', withoutRoute(oneMinute));
 
-const rows = oneMinute.flatMap((b) => process(batchOf(b), ctx).summaries);
+const rows = oneMinute.flatMap((b) => summarizeBatch(batchOf(b), ctx).summaries);
 const encodeRates: number[] = [];
 for (let round = 0; round < ROUNDS; round++) {
   const start = performance.now();

@@ -28,7 +28,7 @@ const BATCH = 512;
 const TABLE = 'consentry.request_summaries';
 
 const env = { hmacKey: Buffer.alloc(32), count: () => undefined };
-const process = summarize.create({}, env);
+const summarizeBatch = summarize.create({}, env);
 
 interface Written {
   spans: SpanRecord[];
@@ -42,7 +42,7 @@ function writeData(): Written {
   for (let instance = 0; instance < INSTANCES; instance++) {
     for (let b = 0; b < BATCHES; b++) {
       const spans = gatewayBatch(BATCH, 1000 * instance + b, 3);
-      const out = process(batchOf(spans), ctxFor(TENANT, TIER));
+      const out = summarizeBatch(batchOf(spans), ctxFor(TENANT, TIER));
       w.spans.push(...spans);
       w.summaries.push(...out.summaries);
       w.lines.push(out.summaries.map((s) => encodeSummaryRow(s, TENANT, TIER, EXPIRE)));
@@ -217,7 +217,7 @@ describe('request_summaries in chdb (integration)', () => {
   });
 
   it('keeps the earliest ExpireAt of merged rows and drops expired rows', async () => {
-    const [s] = process(batchOf([makeSpan()]), ctxFor('tenant-ttl', TIER)).summaries;
+    const [s] = summarizeBatch(batchOf([makeSpan()]), ctxFor('tenant-ttl', TIER)).summaries;
     const now = Math.floor(Date.now() / 1000);
     const lines = [encodeSummaryRow(s!, 'tenant-ttl', 'full', now + 7200), encodeSummaryRow(s!, 'tenant-ttl', 'summary', now + 3600)];
     await insertRows(ch.client, 'request_summaries', lines, 'summaries-ttl-1');

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { Attributes } from '../record.ts';
 import { endpointOf, templatePath } from './endpoint.ts';
 
 describe('templatePath', () => {
@@ -32,7 +33,7 @@ describe('templatePath', () => {
 });
 
 describe('endpointOf', () => {
-  it.each([
+  it.each<{ name: string; attrs: Attributes; want: string }>([
     { name: 'http.route first', attrs: { 'http.route': '/users/:id', 'url.path': '/users/42' }, want: '/users/:id' },
     { name: 'raw path in http.route is templated too', attrs: { 'http.route': '/users/42?x=1' }, want: '/users/:id' },
     { name: 'empty route falls back to url.path', attrs: { 'http.route': '', 'url.path': '/users/42' }, want: '/users/:id' },

@@ -76,13 +76,18 @@ function pathOfUrl(url: string): string {
   return url.slice(slash);
 }
 
+/** The raw path an endpoint is made from (route, path, or the path of the URL); '' when none. */
+export function endpointSource(a: Attributes): string {
+  const route = a['http.route'];
+  if (route !== undefined && route !== '') return route;
+  const path = a['url.path'];
+  if (path !== undefined && path !== '') return path;
+  const full = a['url.full'];
+  if (full !== undefined && full !== '') return pathOfUrl(full);
+  return '';
+}
+
 /** The endpoint of a request span, `''` when it has no route, path or URL. */
 export function endpointOf(a: Attributes): string {
-  const route = a['http.route'];
-  if (route !== undefined && route !== '') return templatePath(route);
-  const path = a['url.path'];
-  if (path !== undefined && path !== '') return templatePath(path);
-  const full = a['url.full'];
-  if (full !== undefined && full !== '') return templatePath(pathOfUrl(full));
-  return '';
+  return templatePath(endpointSource(a));
 }

@@ -99,7 +99,7 @@ describe('summarize: status class and errors', () => {
     { name: 'out of range', status: '700', code: StatusCode.ERROR, statusClass: 'error', errors: 1 },
     { name: 'not an integer', status: '200.5', code: StatusCode.UNSET, statusClass: 'unset', errors: 0 },
   ])('$name -> $statusClass, errors $errors', ({ status, code, statusClass, errors }) => {
-    const attributes = status === undefined ? {} : { 'http.response.status_code': status };
+    const attributes: Record<string, string> = status === undefined ? {} : { 'http.response.status_code': status };
     const [s] = run([makeSpan({ status: code, attributes })]).summaries;
     expect(s).toMatchObject({ statusClass, errors, requests: 1 });
   });
@@ -123,7 +123,7 @@ describe('summarize: minutes and latency', () => {
   it('counts durations in ms buckets; end before start is the minimum bucket', () => {
     const backwards = { ...makeSpan(), endTimeUnixNano: T0_NS - 1n };
     const [s] = run([makeSpan({ durationMs: 250 }), makeSpan({ durationMs: 250.1 }), makeSpan({ durationMs: 1000 }), backwards]).summaries;
-    expect(plain(s!).latencyBuckets).toEqual({ [MIN_BUCKET]: 1, [bucketOf(250)]: 2, [bucketOf(1000)]: 1 });
+    expect(plain(s!)['latencyBuckets']).toEqual({ [MIN_BUCKET]: 1, [bucketOf(250)]: 2, [bucketOf(1000)]: 1 });
   });
 });
 
@@ -165,6 +165,13 @@ describe('summarize: the batch', () => {
     expect(out.logs).toBe(input.logs);
     expect(out.metadata).toBe(input.metadata);
     expect(out.expireAt).toBe(123);
+  });
+
+  it('templates every raw path, also past the endpoint cache size', () => {
+    const spans = Array.from({ length: 10_050 }, (_, i) => makeSpan({ attributes: { 'url.path': `/users/${i}/keys` } }));
+    const p = summarize.create({}, recordingEnv());
+    expect(p(batchOf(spans), ctxFor()).summaries.map((s) => [s.endpoint, s.requests])).toEqual([['/users/:id/keys', 10_050]]);
+    expect(p(batchOf(spans.slice(0, 3)), ctxFor()).summaries.map((s) => [s.endpoint, s.requests])).toEqual([['/users/:id/keys', 3]]);
   });
 
   it('returns a batch without spans as it is', () => {

@@ -37,7 +37,7 @@
 import { SpanKind, StatusCode, type Attributes, type BatchContext, type RecordBatch, type SpanRecord, type SummaryRecord } from '../record.ts';
 import { defineProcessor, type Processor, type ProcessorEnv } from '../processor.ts';
 import { SummarizeConfigSchema } from './config.ts';
-import { endpointOf } from './endpoint.ts';
+import { endpointSource, templatePath } from './endpoint.ts';
 import { bucketOf } from './sketch.ts';
 
 const NS_PER_MINUTE = 60_000_000_000n;
@@ -57,8 +57,9 @@ function httpClass(value: string | undefined): string {
   if (value === undefined) return '';
   const n = Number(value);
   if (!Number.isInteger(n) || n < 100 || n > 599) return '';
-  return `${Math.floor(n / 100)}xx`;
+  return HTTP_CLASSES[Math.floor(n / 100)]!;
 }
+const HTTP_CLASSES = ['', '1xx', '2xx', '3xx', '4xx', '5xx'];
 
 /** UTF-8 length of a body attribute, or the declared size when the gateway sent one. */
 function bytesOf(size: string | undefined, body: string | undefined): number {
@@ -79,6 +80,8 @@ function firstOf(a: Attributes, k1: string, k2: string): string {
   return a[k2] ?? '';
 }
 
+type Groups = Map<number, Map<string, Map<string, Map<string, Map<string, SummaryRecord>>>>>;
+
 /**
  * The fold of one processor: `(spans, receivedAtMs) -> summaries`. Keeps a
  * bounded cache of templated endpoints (routes repeat in every batch).
@@ -86,11 +89,10 @@ function firstOf(a: Attributes, k1: string, k2: string): string {
 export function createSpanFolder(): (spans: readonly SpanRecord[], receivedAtMs: number) => { summaries: SummaryRecord[]; nonRequests: number } {
   const endpoints = new Map<string, string>();
   const endpoint = (a: Attributes): string => {
-    // The raw source is part of the cache key: http.route and url.path may read the same.
-    const raw = a['http.route'] || a['url.path'] || a['url.full'] || '';
+    const raw = endpointSource(a);
     let e = endpoints.get(raw);
     if (e === undefined) {
-      e = endpointOf(a);
+      e = templatePath(raw);
       if (endpoints.size >= ENDPOINT_CACHE_SIZE) endpoints.clear();
       endpoints.set(raw, e);
     }
@@ -98,7 +100,11 @@ export function createSpanFolder(): (spans: readonly SpanRecord[], receivedAtMs:
   };
 
   return (spans, receivedAtMs) => {
-    const groups = new Map<string, SummaryRecord>();
+    // Groups by minute -> status class -> provider -> model -> endpoint: nested
+    // maps of short keys are ~5x faster here than one concatenated string key
+    // (building and hashing a ~70-character key per span cost ~0.4 us).
+    const groups: Groups = new Map();
+    const summaries: SummaryRecord[] = [];
     let spanIds: Set<string> | undefined; // built on first need (rule 2)
     let nonRequests = 0;
     // Spans of a batch mostly share a minute: floor with bigint division only
@@ -143,8 +149,15 @@ export function createSpanFolder(): (spans: readonly SpanRecord[], receivedAtMs:
       const statusClass = http !== '' ? http : failed ? 'error' : 'unset';
       const isError = http === '5xx' || (failed && http !== '4xx');
 
-      const key = `${minute}\u0000${provider}\u0000${route}\u0000${model}\u0000${statusClass}`;
-      let g = groups.get(key);
+      let byClass = groups.get(minute);
+      if (byClass === undefined) groups.set(minute, (byClass = new Map()));
+      let byProvider = byClass.get(statusClass);
+      if (byProvider === undefined) byClass.set(statusClass, (byProvider = new Map()));
+      let byModel = byProvider.get(provider);
+      if (byModel === undefined) byProvider.set(provider, (byModel = new Map()));
+      let byEndpoint = byModel.get(model);
+      if (byEndpoint === undefined) byModel.set(model, (byEndpoint = new Map()));
+      let g = byEndpoint.get(route);
       if (g === undefined) {
         g = {
           minute,
@@ -160,7 +173,8 @@ export function createSpanFolder(): (spans: readonly SpanRecord[], receivedAtMs:
           requestBytes: 0,
           responseBytes: 0,
         };
-        groups.set(key, g);
+        byEndpoint.set(route, g);
+        summaries.push(g);
       }
       g.requests++;
       if (isError) g.errors++;
@@ -172,7 +186,7 @@ export function createSpanFolder(): (spans: readonly SpanRecord[], receivedAtMs:
       g.requestBytes += bytesOf(a['http.request.body.size'], a['gateway.request.body']);
       g.responseBytes += bytesOf(a['http.response.body.size'], a['gateway.response.body']);
     }
-    return { summaries: [...groups.values()], nonRequests };
+    return { summaries, nonRequests };
   };
 }
 

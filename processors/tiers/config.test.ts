@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { BUILTIN_PROCESSORS } from '../builtin.ts';
+import { parseTierFile } from './config.ts';
+
+const base = `name: custom
+description: A custom tier.
+level: 1
+stores: [counts]
+omits: [bodies]
+retentionDays: 7
+`;
+
+describe('tier YAML', () => {
+  it('accepts a valid tier', () => {
+    const problems: string[] = [];
+    const t = parseTierFile('custom.yaml', `${base}spans:\n  - summarize: {}\nlogs: []\n`, BUILTIN_PROCESSORS, problems);
+    expect(problems).toEqual([]);
+    expect(t?.config.name).toBe('custom');
+  });
+
+  it.each([
+    ['YAML syntax', `${base}spans: [\nlogs: []\n`, /custom\.yaml:\d+: YAML syntax/],
+    ['unknown processor', `${base}spans:\n  - sumarize: {}\nlogs: []\n`, /custom\.yaml:8: spans\[0\]: unknown processor "sumarize"/],
+    ['bad processor config', `${base}spans:\n  - capture-bodies: { maxBytes: -1 }\nlogs: []\n`, /custom\.yaml:8: spans\[0\]\.capture-bodies\.maxBytes/],
+    ['unknown processor option', `${base}spans:\n  - drop: { signals: [spans], extra: 1 }\nlogs: []\n`, /custom\.yaml:8: spans\[0\]\.drop/],
+    ['unknown top-level key', `${base}retention: 3\nspans: []\nlogs: []\n`, /custom\.yaml:7: unknown key "retention"/],
+    ['missing pipelines', base, /custom\.yaml:1: .*spans/],
+    ['bad retention', base.replace('retentionDays: 7', 'retentionDays: 0') + 'spans: []\nlogs: []\n', /custom\.yaml:6: retentionDays/],
+    ['bad name', base.replace('name: custom', 'name: Custom Tier') + 'spans: []\nlogs: []\n', /custom\.yaml:1: name: .*lower-case/],
+  ])('%s is reported with file and line', (_name, text, expected) => {
+    const problems: string[] = [];
+    expect(parseTierFile('custom.yaml', text, BUILTIN_PROCESSORS, problems)).toBeUndefined();
+    expect(problems.join('\n')).toMatch(expected);
+  });
+});
