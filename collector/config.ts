@@ -17,6 +17,32 @@ export interface Settings {
   clickhouseUrl: string;
   /** Comma-separated Kafka brokers; empty means the in-process transport. */
   kafkaBrokers: string[];
+  /** Prepended to every Kafka topic name (`<prefix>consentry.spans.v1`); empty: none. */
+  kafkaTopicPrefix: string;
+  /** Partitions of the data topics when Consentry creates them. */
+  kafkaPartitions: number;
+  /** Replication factor of the topics Consentry creates; 0 means the broker's default.replication.factor. */
+  kafkaReplicationFactor: number;
+  /** How long the data topics keep records, hours. */
+  kafkaRetentionHours: number;
+  /** Longest wait for the broker to acknowledge a request's records before answering 503, milliseconds. */
+  kafkaSendTimeoutMs: number;
+  /** Encoded bytes waiting for the broker, summed over requests; above it new requests get 503 at once. */
+  kafkaMaxPendingBytes: number;
+  /** Producer compression: gzip or none. */
+  kafkaCompression: string;
+  /** Consumer group of the sink processes. */
+  sinkGroup: string;
+  /** Sink health and metrics port (`/healthz`, `/readyz`, `/metrics`). */
+  sinkPort: number;
+  /** Kafka message bytes a sink gathers per partition before it inserts. */
+  sinkMaxBytes: number;
+  /** Longest time a sink holds a record before inserting, milliseconds. */
+  sinkMaxDelayMs: number;
+  /** Kafka consumer session timeout of the sink: a crashed sink's partitions move after this long, milliseconds. */
+  sinkSessionTimeoutMs: number;
+  /** Base64 key (32 bytes or more) for API-key HMACs, shared by every instance; empty: generated into `<dataDir>/hmac-key`. */
+  hmacKey: string;
   /** Largest request body as received (compressed), bytes. */
   maxBodyBytes: number;
   /** Largest request body after decompression, bytes. */
@@ -51,6 +77,10 @@ const positiveInt = (raw: string): number | Error => {
   const n = Number(raw);
   return Number.isSafeInteger(n) && n > 0 ? n : new Error(`must be a positive integer, got "${raw}"`);
 };
+const nonNegativeInt = (raw: string): number | Error => {
+  const n = Number(raw);
+  return Number.isSafeInteger(n) && n >= 0 ? n : new Error(`must be a non-negative integer, got "${raw}"`);
+};
 const text = (raw: string): string => raw;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -63,6 +93,19 @@ export const SETTINGS: { [K in keyof Settings]: SettingSpec<K> }[keyof Settings]
   { key: 'adminToken', env: 'CONSENTRY_ADMIN_TOKEN', default: '', parse: text, doc: 'admin token; unset: generated at first start into `<data>/admin-token`' },
   { key: 'clickhouseUrl', env: 'CONSENTRY_CLICKHOUSE_URL', default: '', parse: (raw) => validUrl(raw), doc: 'ClickHouse server over HTTP, e.g. `http://default:@127.0.0.1:8123`; unset: embedded chdb' },
   { key: 'kafkaBrokers', env: 'CONSENTRY_KAFKA_BROKERS', default: '', parse: (raw) => raw.split(',').map((s) => s.trim()).filter(Boolean), doc: 'comma-separated brokers; unset: in-process transport' },
+  { key: 'kafkaTopicPrefix', env: 'CONSENTRY_KAFKA_TOPIC_PREFIX', default: '', parse: (raw) => (/^[\w.-]*$/.test(raw) ? raw : new Error(`must be letters, digits, '.', '_' or '-', got "${raw}"`)), doc: 'prefix of every Kafka topic name (`<prefix>consentry.spans.v1`); unset: none' },
+  { key: 'kafkaPartitions', env: 'CONSENTRY_KAFKA_PARTITIONS', default: '6', parse: positiveInt, doc: 'partitions of the data topics when Consentry creates them (the most sink processes that share the work)' },
+  { key: 'kafkaReplicationFactor', env: 'CONSENTRY_KAFKA_REPLICATION_FACTOR', default: '0', parse: nonNegativeInt, doc: "replication factor of the topics Consentry creates; 0: the broker's default.replication.factor" },
+  { key: 'kafkaRetentionHours', env: 'CONSENTRY_KAFKA_RETENTION_HOURS', default: '24', parse: positiveInt, doc: 'how long the data topics keep records, hours (how long a sink outage can last without loss)' },
+  { key: 'kafkaSendTimeoutMs', env: 'CONSENTRY_KAFKA_SEND_TIMEOUT_MS', default: '5000', parse: positiveInt, doc: 'longest wait for the broker to acknowledge a request before answering 503 + Retry-After, ms' },
+  { key: 'kafkaMaxPendingBytes', env: 'CONSENTRY_KAFKA_MAX_PENDING_BYTES', default: String(64 << 20), parse: positiveInt, doc: 'encoded bytes waiting for the broker; above it new requests get 503 at once (bounded memory while the broker is slow or down)' },
+  { key: 'kafkaCompression', env: 'CONSENTRY_KAFKA_COMPRESSION', default: 'gzip', parse: (raw) => (['gzip', 'none'].includes(raw) ? raw : new Error(`must be gzip or none, got "${raw}"`)), doc: 'producer compression: gzip or none' },
+  { key: 'sinkGroup', env: 'CONSENTRY_SINK_GROUP', default: 'consentry-sink', parse: (raw) => (/^[\w.-]+$/.test(raw) ? raw : new Error(`must be letters, digits, '.', '_' or '-', got "${raw}"`)), doc: 'Kafka consumer group of the sink processes (`npm run sink`)' },
+  { key: 'sinkPort', env: 'CONSENTRY_SINK_PORT', default: '8081', parse: port, doc: 'sink health and metrics port (`/healthz`, `/readyz`, `/metrics`); 0 picks a free port' },
+  { key: 'sinkMaxBytes', env: 'CONSENTRY_SINK_MAX_BYTES', default: String(16 << 20), parse: positiveInt, doc: 'Kafka message bytes a sink gathers per partition before it inserts (rows: CONSENTRY_BATCH_MAX_ROWS)' },
+  { key: 'sinkMaxDelayMs', env: 'CONSENTRY_SINK_MAX_DELAY_MS', default: '1000', parse: positiveInt, doc: 'longest time a sink holds a record before inserting, ms' },
+  { key: 'sinkSessionTimeoutMs', env: 'CONSENTRY_SINK_SESSION_TIMEOUT_MS', default: '30000', parse: (raw) => { const n = positiveInt(raw); return typeof n === 'number' && n < 6000 ? new Error(`must be at least 6000 (the broker's group.min.session.timeout.ms), got "${raw}"`) : n; }, doc: "sink's Kafka session timeout: a crashed sink's partitions move to the others after this long, ms" },
+  { key: 'hmacKey', env: 'CONSENTRY_HMAC_KEY', default: '', parse: (raw) => (raw === '' || Buffer.from(raw, 'base64').length >= 32 ? raw : new Error('must be base64 of at least 32 bytes, e.g. `openssl rand -base64 32`')), doc: 'base64 key (32 bytes or more) for API-key HMACs; set the same one on every instance; unset: generated into `<data>/hmac-key`' },
   { key: 'maxBodyBytes', env: 'CONSENTRY_MAX_BODY_BYTES', default: String(8 << 20), parse: positiveInt, doc: 'largest OTLP body as received, bytes (413 above)' },
   { key: 'maxDecompressedBytes', env: 'CONSENTRY_MAX_DECOMPRESSED_BYTES', default: String(32 << 20), parse: positiveInt, doc: 'largest OTLP body after gzip decompression, bytes (413 above)' },
   { key: 'maxInflightBytes', env: 'CONSENTRY_MAX_INFLIGHT_BYTES', default: String(128 << 20), parse: positiveInt, doc: 'decompressed bytes of unanswered OTLP requests; above it new requests get 429 + Retry-After' },

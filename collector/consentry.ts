@@ -127,6 +127,12 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
       metrics,
       logger,
     });
+    // GET /v1/consentry/capture: what the tenant's tier keeps, for interceptors (minimisation at the source).
+    await otlp.register((await import('./otlp/capture-endpoint.ts')).captureEndpoint, {
+      authenticate: (key: string) => tenants.tenantOfIngestKey(key),
+      tierOf: (id: string) => registry.get(id),
+      engine,
+    });
     const api = buildApiApp({
       adminToken: admin.token,
       tenants,
@@ -167,11 +173,19 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
       stop: () => (stopping ??= stopInOrder()),
     };
 
-    // Close the ingest port first (no new data), then drain what was accepted.
+    // Stop taking connections first, then drain what was accepted: requests
+    // still waiting for their insert are answered as the last batches flush,
+    // which lets the ingest server finish closing.
     async function stopInOrder(): Promise<void> {
-      await otlp.close().catch(() => undefined);
-      await api.close().catch(() => undefined);
+      const closingOtlp = otlp.close().catch(() => undefined);
       await transport.shutdown();
+      // Every accepted request is answered now; keep-alive connections that
+      // became idle after close() began would otherwise hold it open.
+      otlp.server.closeIdleConnections();
+      const grace = setTimeout(() => otlp.server.closeAllConnections(), 5000);
+      await closingOtlp;
+      clearTimeout(grace);
+      await api.close().catch(() => undefined);
       registry.stop();
       await clickhouse.close();
     }

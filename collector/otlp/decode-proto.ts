@@ -302,11 +302,22 @@ function readString(r: Reader): string {
 
 /** UTF-8 bytes `start..end` of the body as a string; throws on invalid UTF-8. */
 function utf8(r: Reader, start: number, end: number): string {
-  const s = utf8Slice.call(sbuf, start, end);
-  if (s.indexOf('\uFFFD') !== -1 && !isUtf8(sbuf.subarray(start, end))) {
+  const s = utf8OrNull(start, end);
+  if (s === null) {
     r.pos = start;
     throw fail(r, 'invalid UTF-8');
   }
+  return s;
+}
+
+/**
+ * UTF-8 bytes `start..end` of the body as a string, or null if they are not
+ * valid UTF-8. The native slice replaces bad sequences with U+FFFD, so only a
+ * string containing one is checked further.
+ */
+function utf8OrNull(start: number, end: number): string | null {
+  const s = utf8Slice.call(sbuf, start, end);
+  if (s.indexOf('\uFFFD') !== -1 && !isUtf8(sbuf.subarray(start, end))) return null;
   return s;
 }
 
@@ -333,10 +344,9 @@ class StringCache {
    */
   constructor(private readonly intern: boolean) {}
 
-  /** The string of body bytes `start..end` (1 to MAX_BYTES long). */
-  get(r: Reader, start: number, end: number): string {
+  /** The string of body bytes `start..end` (1 to MAX_BYTES long), or null if not valid UTF-8. */
+  get(b: Uint8Array, start: number, end: number): string | null {
     const length = end - start;
-    const b = r.buf;
     const v = view;
     // Hash the length and three (possibly overlapping) words: start, middle, end.
     let h: number;
@@ -358,7 +368,8 @@ class StringCache {
       this.recent[set] = 1;
       return this.strings[slot + 1]!;
     }
-    let s = utf8(r, start, end);
+    let s = utf8OrNull(start, end);
+    if (s === null) return null;
     if (this.intern) s = internalized(s);
     const way = this.recent[set]! ^ 1;
     this.recent[set] = way;
@@ -391,26 +402,20 @@ function internalized(s: string): string {
 const keyCache = new StringCache(true);
 const valueCache = new StringCache(false);
 
-/** An attribute key. */
-function readKey(r: Reader): string {
+/** A string field through `cache` when short: attribute keys and string values. */
+function readCached(r: Reader, cache: StringCache): string {
   const length = readLength(r);
   const start = r.pos;
   const end = start + length;
   if (end > r.len) throw pastEnd(r, length);
   r.pos = end;
   if (length === 0) return '';
-  return length > StringCache.MAX_BYTES ? utf8(r, start, end) : keyCache.get(r, start, end);
-}
-
-/** A string attribute value, through the cache when short. */
-function readValue(r: Reader): string {
-  const length = readLength(r);
-  const start = r.pos;
-  const end = start + length;
-  if (end > r.len) throw pastEnd(r, length);
-  r.pos = end;
-  if (length === 0) return '';
-  return length > StringCache.MAX_BYTES ? utf8(r, start, end) : valueCache.get(r, start, end);
+  const s = length > StringCache.MAX_BYTES ? utf8OrNull(start, end) : cache.get(r.buf, start, end);
+  if (s === null) {
+    r.pos = start;
+    throw fail(r, 'invalid UTF-8');
+  }
+  return s;
 }
 
 /** Skips a bytes field, returning its length; it starts at `r.pos - length`. */
@@ -479,12 +484,97 @@ function skipVarint(r: Reader): void {
 // ---------------------------------------------------------------------------
 // Common messages.
 
+/**
+ * One element of a `repeated KeyValue` (the tag is read). Most attributes are
+ * a short key and a value of one scalar field, in that order; `fastKeyValue`
+ * reads those straight from the bytes, and anything else, including every
+ * malformed case, goes through the general path, which also names the field in
+ * its errors.
+ */
+function readAttribute(r: Reader, attrs: Attributes): void {
+  const p = r.pos;
+  if (p < r.len) {
+    const n = r.buf[p]!;
+    if (n < 0x80 && p + 1 + n <= r.len && fastKeyValue(r, attrs, p + 1, p + 1 + n)) {
+      r.pos = p + 1 + n;
+      return;
+    }
+  }
+  const o = enter(r, M.KeyValue);
+  decodeKeyValue(r, attrs);
+  leave(r, o);
+}
+
+/**
+ * Reads the KeyValue in bytes `p..end` if it is `key` (1..40 bytes) then
+ * `value` holding exactly one string, int, double or bool field; returns false,
+ * having stored nothing, for any other shape.
+ */
+function fastKeyValue(r: Reader, attrs: Attributes, p: number, end: number): boolean {
+  const b = r.buf;
+  if (end - p < 4 || b[p] !== 0x0a) return false;
+  const keyLength = b[p + 1]!;
+  const keyStart = p + 2;
+  const keyEnd = keyStart + keyLength;
+  if (keyLength === 0 || keyLength > StringCache.MAX_BYTES || keyEnd + 2 > end || b[keyEnd] !== 0x12) return false;
+  // The AnyValue: a length of one or two bytes, running exactly to the end.
+  let q = keyEnd + 1;
+  let c = b[q++]!;
+  let valueLength = c;
+  if (c >= 0x80) {
+    c = b[q++]!;
+    if (c >= 0x80) return false;
+    valueLength = (valueLength & 0x7f) | (c << 7);
+  }
+  if (q + valueLength !== end || valueLength < 2) return false;
+  let value: string | null;
+  switch (b[q]) {
+    case 0x0a: {
+      q++;
+      c = b[q++]!;
+      let length = c;
+      if (c >= 0x80) {
+        c = b[q++]!;
+        if (c >= 0x80) return false;
+        length = (length & 0x7f) | (c << 7);
+      }
+      if (q + length !== end) return false;
+      value = length === 0 ? '' : length > StringCache.MAX_BYTES ? utf8OrNull(q, end) : valueCache.get(b, q, end);
+      if (value === null) return false;
+      break;
+    }
+    case 0x18: {
+      // A varint ending exactly at the end, at most 10 bytes.
+      let e = q + 1;
+      while (e < end && b[e]! >= 0x80) e++;
+      if (e !== end - 1 || e - q > 10) return false;
+      r.pos = q + 1;
+      value = readInt64Decimal(r);
+      break;
+    }
+    case 0x21:
+      if (valueLength !== 9) return false;
+      value = String(view.getFloat64(q + 1, true));
+      break;
+    case 0x10:
+      if (valueLength !== 2 || b[q + 1]! >= 0x80) return false;
+      value = b[q + 1] === 0 ? 'false' : 'true';
+      break;
+    default:
+      return false;
+  }
+  const key = keyCache.get(b, keyStart, keyEnd);
+  if (key === null) return false;
+  setAttribute(attrs, key, value);
+  return true;
+}
+
 function decodeKeyValue(r: Reader, attrs: Attributes): void {
   let key = '';
   let value = '';
   while (r.pos < r.len) {
     const tag = readTag(r);
-    if (tag === 0x0a) key = readKey(r);
+    if (tag === 0x0a) key = readCached(r, keyCache);
     else if (tag === 0x12) {
       const o = enter(r, M.AnyValue);
       value = anyValueString(r, 1);
@@ -502,7 +592,7 @@ function anyValueString(r: Reader, depth: number): string {
     const tag = readTag(r);
     switch (tag) {
       case 0x0a:
-        s = readValue(r);
+        s = readCached(r, valueCache);
         break;
       case 0x10:
         s = r.bool() ? 'true' : 'false';
@@ -637,9 +727,7 @@ function decodeResource(r: Reader, resource: MutableResource): void {
     const tag = readTag(r);
     if (tag === 0x0a) {
       I[lv] = i++;
-      const o = enter(r, M.KeyValue);
-      decodeKeyValue(r, resource.attributes);
-      leave(r, o);
+      readAttribute(r, resource.attributes);
     } else otherField(r, tag, M.Resource);
   }
 }
@@ -657,9 +745,7 @@ function decodeScope(r: Reader, scope: MutableScope): void {
         break;
       case 0x1a: {
         I[lv] = i++;
-        const o = enter(r, M.KeyValue);
-        decodeKeyValue(r, scope.attributes);
-        leave(r, o);
+        readAttribute(r, scope.attributes);
         break;
       }
       default:
@@ -812,9 +898,7 @@ function decodeSpan(r: Reader, resource: MutableResource, scope: MutableScope, o
         break;
       case 0x4a: {
         I[lv] = na++;
-        const o = enter(r, M.KeyValue);
-        decodeKeyValue(r, attributes);
-        leave(r, o);
+        readAttribute(r, attributes);
         break;
       }
       case 0x5a: {
@@ -896,9 +980,7 @@ function decodeEvent(r: Reader): SpanEvent {
         break;
       case 0x1a: {
         I[lv] = na++;
-        const o = enter(r, M.KeyValue);
-        decodeKeyValue(r, attributes);
-        leave(r, o);
+        readAttribute(r, attributes);
         break;
       }
       default:
@@ -937,9 +1019,7 @@ function decodeLink(r: Reader): SpanLink {
         break;
       case 0x22: {
         I[lv] = na++;
-        const o = enter(r, M.KeyValue);
-        decodeKeyValue(r, attributes);
-        leave(r, o);
+        readAttribute(r, attributes);
         break;
       }
       default: // dropped_attributes_count, flags, unknown
@@ -1063,9 +1143,7 @@ function decodeLogRecord(r: Reader, resource: MutableResource, scope: MutableSco
       }
       case 0x32: {
         I[lv] = na++;
-        const o = enter(r, M.KeyValue);
-        decodeKeyValue(r, attributes);
-        leave(r, o);
+        readAttribute(r, attributes);
         break;
       }
       case 0x38: // dropped_attributes_count

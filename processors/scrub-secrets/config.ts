@@ -4,7 +4,7 @@
 
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import type { SecretRule } from './rules.ts';
+import { SECRET_RULES, type SecretRule } from './rules.ts';
 import { checkRules } from './scanner.ts';
 
 const RuleSchema = Type.Object(
@@ -82,10 +82,18 @@ export function validateScrubSecretsConfig(input: unknown): ConfigResult {
   const config = input === undefined ? {} : input;
   const errors: ConfigError[] = [];
   for (const e of Value.Errors(ScrubSecretsConfigSchema, config)) errors.push({ path: e.path === '' ? '/' : e.path, message: e.message });
+  // Rules well-formed as data are also checked as regexes, even when something
+  // else is wrong: every error at once.
+  const rules = typeof config === 'object' && config !== null ? (config as { extraRules?: unknown }).extraRules : undefined;
+  if (Array.isArray(rules)) {
+    const wellFormed = rules.flatMap((r: unknown, index) => (Value.Check(RuleSchema, r) ? [{ rule: r, index }] : []));
+    for (const p of checkRules(wellFormed.map((w) => w.rule))) errors.push({ path: `/extraRules/${wellFormed[p.index]!.index}/${p.path}`, message: p.message });
+    const builtIn = new Set([...SECRET_RULES.map((r) => r.id), 'config-extra-key-names', 'config-extra-header-names']);
+    for (const w of wellFormed) if (builtIn.has(w.rule.id)) errors.push({ path: `/extraRules/${w.index}/id`, message: `"${w.rule.id}" is a built-in rule id` });
+  }
   if (errors.length > 0) return { ok: false, errors };
   const valid: ScrubSecretsConfig = config as Static<typeof ScrubSecretsConfigSchema>;
-  for (const p of checkRules(valid.extraRules ?? [])) errors.push({ path: `/extraRules/${p.index}/${p.path}`, message: p.message });
-  return errors.length > 0 ? { ok: false, errors } : { ok: true, config: valid };
+  return { ok: true, config: valid };
 }
 
 /** Thrown by `createSecretScrubber` for an invalid configuration: all errors, with paths. */

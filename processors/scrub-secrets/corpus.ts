@@ -71,6 +71,8 @@ export interface SecretKind {
   patterned: boolean;
   /** Can stand in a URL (query value or userinfo) as it is. */
   urlSafe: boolean;
+  /** A leading part that is not secret and may stay (the host of a webhook URL). */
+  keeps?: string;
 }
 
 const pem = (g: Gen, label: string): string => {
@@ -90,7 +92,7 @@ export const SECRET_KINDS: readonly SecretKind[] = [
   { name: 'github-fine-grained', make: (g) => `github_pat_${g.key(ALNUM, 22)}_${g.key(ALNUM, 59)}`, patterned: true, urlSafe: true },
   { name: 'slack-token', make: (g) => `${g.pick(['xoxb', 'xoxp', 'xoxa', 'xoxr'])}-${g.str('0123456789', 12)}-${g.str('0123456789', 12)}-${g.key(ALNUM, 24)}`, patterned: true, urlSafe: true },
   { name: 'slack-app-token', make: (g) => `xapp-1-A${g.str(UPPER32, 10)}-${g.str('0123456789', 13)}-${g.hex(64)}`, patterned: true, urlSafe: true },
-  { name: 'slack-webhook', make: (g) => `https://hooks.slack.com/services/T${g.str(UPPER32, 8)}/B${g.str(UPPER32, 8)}/${g.key(ALNUM, 24)}`, patterned: true, urlSafe: false },
+  { name: 'slack-webhook', make: (g) => `https://hooks.slack.com/services/T${g.str(UPPER32, 8)}/B${g.str(UPPER32, 8)}/${g.key(ALNUM, 24)}`, patterned: true, urlSafe: false, keeps: 'https://hooks.slack.com/' },
   { name: 'google-api-key', make: (g) => `AIza${g.key(URLSAFE, 35)}`, patterned: true, urlSafe: true },
   { name: 'stripe-secret', make: (g) => `${g.pick(['sk_live', 'sk_test', 'rk_live'])}_${g.key(ALNUM, 48)}`, patterned: true, urlSafe: true },
   { name: 'stripe-webhook', make: (g) => `whsec_${g.key(ALNUM, 32)}`, patterned: true, urlSafe: true },
@@ -224,7 +226,10 @@ export const PLACEMENTS: readonly Placement[] = [
 export interface Planted {
   kind: string;
   placement: string;
+  /** What was planted. */
   secret: string;
+  /** The part of it that must vanish (all of it but a non-secret prefix such as a webhook host). */
+  mustVanish: string;
   /** Index of the request (batch) it was planted in. */
   request: number;
 }
@@ -286,7 +291,8 @@ export function secretCorpus(seed = 1, perKind = 8): SecretCorpus {
       const target = emptyRecords(g);
       placement.plant(target, secret, g);
       batches.push({ spans: [target.span], logs: [target.log], summaries: [], metadata: [target.meta] });
-      planted.push({ kind: kind.name, placement: placement.name, secret, request: batches.length - 1 });
+      const mustVanish = kind.keeps !== undefined && secret.startsWith(kind.keeps) ? secret.slice(kind.keeps.length) : secret;
+      planted.push({ kind: kind.name, placement: placement.name, secret, mustVanish, request: batches.length - 1 });
     }
   }
   // Context text: the same records with a fixed placeholder for a secret.
@@ -366,7 +372,7 @@ export function lookAlikes(seed = 2): LookAlike[] {
     'gpt-4o', 'gpt-4o-mini-2024-07-18', 'claude-3-5-sonnet-20241022', 'claude-sonnet-4-5', 'o1-preview', 'text-embedding-3-large', 'gemini-1.5-pro', 'meta-llama/Llama-3.1-70B-Instruct', 'mistral-large-latest',
     '/v1/chat/completions', '/v1/messages', '/users/:id/keys', '/api/tenants/{tenantId}/tier', '/v1/models/{model}:generateContent', '/tokens/:tokenId', '/auth/password-reset',
     'Your token usage this month: 1,234,567 tokens', 'Click the link to complete your password reset.', 'The secret to good pasta is salt.', 'Use the sk- prefix to recognise OpenAI keys.', 'sk-', 'risk-adjusted returns', 'task-runner-service', 'ask-me-anything', 'desk-booking',
-    'Bearer tokens are described in RFC 6750.', 'basic authentication is disabled', 'Basic auth', 'Token: see the docs', 'token expired', 'password: <hidden>', 'max_tokens', 'input_tokens',
+    'Bearer tokens are described in RFC 6750.', 'basic authentication is disabled', 'Basic auth', 'token expired', 'Token expiry: 3600s', 'password: <hidden>', 'max_tokens', 'input_tokens',
     '{"model":"gpt-4o","max_tokens":512,"temperature":0.7,"messages":[{"role":"user","content":"What is a token bucket?"}]}',
     '{"id":"chatcmpl-9x","object":"chat.completion","usage":{"prompt_tokens":12,"completion_tokens":34,"total_tokens":46}}',
     '{"type":"message","usage":{"input_tokens":10,"output_tokens":25,"cache_read_input_tokens":0},"stop_reason":"end_turn"}',
@@ -400,7 +406,7 @@ export function lookAlikeAttributes(): Attributes[] {
 
 export interface SpanMix {
   count: number;
-  /** Request and response bodies of about 1-2 KB each. */
+  /** Request and response bodies, about 1-2 KB together. */
   bodies: boolean;
   /** Fraction of spans carrying one planted secret (0.01 = 1 %). */
   secretRate: number;
@@ -432,7 +438,7 @@ function body(g: Gen, target: number, response: boolean): string {
     : JSON.stringify({ model: 'gpt-4o', max_tokens: 512, temperature: 0.7, stream: false, messages });
 }
 
-/** Gateway spans of about 20 attributes; with bodies about 1.5-3 KB per span. */
+/** Gateway spans of 20 attributes (about 0.7 KB); with bodies 22 attributes, about 2-3 KB. */
 export function gatewaySpans(mix: SpanMix): { spans: SpanRecord[]; secrets: number } {
   const g = new Gen(mix.seed ?? 3);
   const spans: SpanRecord[] = [];
@@ -469,8 +475,8 @@ export function gatewaySpans(mix: SpanMix): { spans: SpanRecord[]; secrets: numb
       'gateway.latency_ms': String(g.int(4000)),
     };
     if (mix.bodies) {
-      attributes['gateway.request.body'] = body(g, 700 + g.int(500), false);
-      attributes['gateway.response.body'] = body(g, 700 + g.int(500), true);
+      attributes['gateway.request.body'] = body(g, 350 + g.int(400), false);
+      attributes['gateway.response.body'] = body(g, 350 + g.int(400), true);
     }
     if (g.next() < mix.secretRate) {
       secrets++;

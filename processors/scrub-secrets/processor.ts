@@ -213,6 +213,10 @@ class Scrubber implements SecretScrubber {
       if (verdict.kind !== null && value !== '' && !isMarker(value)) {
         scrubbed = marker(verdict.kind);
         this.hit(verdict.kind);
+      } else if (key === 'url.query' && value !== '') {
+        // A bare query string: scanned as one, so `token=...` at its start is a parameter.
+        const q = this.scanner.scan(`?${value}`, this.hit);
+        scrubbed = q.length === value.length + 1 && q.endsWith(value) ? value : q.slice(1);
       } else {
         scrubbed = this.scanner.scan(value, this.hit);
       }

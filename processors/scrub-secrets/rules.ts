@@ -76,7 +76,7 @@ const SCHEME = String.raw`(?:(?:${SCHEME_WORDS})[ \t]{1,3})?`;
  * `true`/`false`/`null` or a JSON number (a marker there would break the JSON),
  * never a bare scheme word (`Bearer [REDACTED:x]` must stay as it is).
  */
-const VALUE = String.raw`(?!(?:${SCHEME_WORDS})[ \t])(?<secret>(?<=[^\\]")(?:[^"\\\r\n]|\\.){1,8192}|(?<=\\")(?:[^"\\\r\n]|\\[^"\r\n]){1,8192}|(?<=')[^'\r\n]{1,8192}|(?![\[{])(?!(?:true|false|null)(?![\w-]))(?![0-9.eE+-]{1,40}[ \t]*[,}\]])[^\s"'\\,;&<>{}\]]{1,8192})`;
+const VALUE = String.raw`(?!(?:${SCHEME_WORDS})[ \t])(?<secret>(?<=[^\\]")(?:[^"\\\r\n]|\\.){1,8192}|(?<=\\")(?:[^"\\\r\n]|\\[^"\r\n]){1,8192}|(?<=')[^'\r\n]{1,8192}|(?![\[{])(?!(?:true|false|null)(?![\w-]))(?![0-9.eE+-]{1,40}[ \t]{0,3}[,}\]])[^\s"'\\,;&<>{}\]]{1,8192})`;
 
 function field(names: string): string {
   return `(?:${names})${ASSIGN}${SCHEME}${VALUE}`;
@@ -175,7 +175,7 @@ export const SECRET_RULES: readonly SecretRule[] = [
   {
     id: 'aws-access-key-id',
     kind: 'aws-access-key-id',
-    pattern: String.raw`(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)(?<![A-Za-z0-9+/=](?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA))[A-Z2-7]{16}(?![A-Za-z0-9+/])`,
+    pattern: String.raw`(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)(?<![A-Za-z0-9](?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA))[A-Z2-7]{16}(?![A-Za-z0-9])`,
     keywords: ['A3T', 'AKIA', 'ASIA', 'ABIA', 'ACCA'],
     caseSensitive: true,
     source: 'gitleaks aws-access-token',
@@ -191,7 +191,7 @@ export const SECRET_RULES: readonly SecretRule[] = [
   {
     id: 'google-api-key',
     kind: 'google-api-key',
-    pattern: String.raw`AIza(?<![A-Za-z0-9+/=]AIza)[0-9A-Za-z_-]{35}(?![A-Za-z0-9_+/-])`,
+    pattern: String.raw`AIza(?<![A-Za-z0-9]AIza)[0-9A-Za-z_-]{35}(?![A-Za-z0-9_-])`,
     keywords: ['AIza'],
     caseSensitive: true,
     source: 'gitleaks gcp-api-key',
@@ -238,7 +238,7 @@ export const SECRET_RULES: readonly SecretRule[] = [
   { id: 'stripe-key', kind: 'stripe-key', pattern: String.raw`[rs]k_(?:live|test)_(?<![A-Za-z0-9][rs]k_(?:live|test)_)[A-Za-z0-9]{10,250}`, keywords: ['sk_live_', 'sk_test_', 'rk_live_', 'rk_test_'], source: 'gitleaks stripe-access-token' },
   { id: 'stripe-webhook-secret', kind: 'stripe-webhook-secret', pattern: String.raw`whsec_[A-Za-z0-9+/=]{20,250}`, keywords: ['whsec_'] },
   { id: 'sendgrid-key', kind: 'sendgrid-key', pattern: String.raw`SG\.(?<![A-Za-z0-9]SG\.)[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{16,64}`, keywords: ['SG.'], caseSensitive: true, source: 'gitleaks sendgrid-api-token' },
-  { id: 'twilio-key', kind: 'twilio-key', pattern: String.raw`SK(?<![A-Za-z0-9+/=]SK)[0-9a-fA-F]{32}(?![A-Za-z0-9+/])`, keywords: ['SK'], caseSensitive: true, source: 'gitleaks twilio-api-key' },
+  { id: 'twilio-key', kind: 'twilio-key', pattern: String.raw`SK(?<![A-Za-z0-9]SK)[0-9a-fA-F]{32}(?![A-Za-z0-9])`, keywords: ['SK'], caseSensitive: true, source: 'gitleaks twilio-api-key' },
   { id: 'shopify-token', kind: 'shopify-token', pattern: String.raw`shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}`, keywords: ['shpat_', 'shpca_', 'shppa_', 'shpss_'], source: 'gitleaks shopify-*' },
   { id: 'linear-key', kind: 'linear-key', pattern: String.raw`lin_api_[A-Za-z0-9]{40}`, keywords: ['lin_api_'] },
   // --- generic formats -----------------------------------------------------
@@ -295,10 +295,10 @@ export const SECRET_RULES: readonly SecretRule[] = [
   {
     id: 'url-query-secret',
     kind: 'url-query-secret',
-    // ?api_key=..., &token=..., &sig=... (Azure SAS), &X-Amz-Signature=...; also the
-    // start of a bare query string (`url.query`). `key` alone needs a separator
-    // or camelCase before it (`apiKey`), so `monkey=` stays.
-    pattern: String.raw`(?:(?<=(?:^|[?&])[A-Za-z0-9_.-]{0,40})(?:${alt(QUERY_NAMES)})|(?<=(?:^|[?&])(?:[A-Za-z0-9_.-]{0,40}[_.-])?)(?:${alt(QUERY_WORDS)})|(?<=(?:^|[?&])[A-Za-z0-9_.-]{0,40}[a-z])(?:${QUERY_WORDS.map(capitalised).join('|')}))=(?<secret>[^&#\s"'<>;]{1,8192})`,
+    // ?api_key=..., &token=..., &sig=... (Azure SAS), &X-Amz-Signature=... (a bare
+    // `url.query` attribute is scanned with a `?` in front). `key` alone needs a
+    // separator or camelCase before it (`apiKey`), so `monkey=` stays.
+    pattern: String.raw`(?:(?<=[?&][A-Za-z0-9_.-]{0,40})(?:${alt(QUERY_NAMES)})|(?<=[?&](?:[A-Za-z0-9_.-]{0,40}[_.-])?)(?:${alt(QUERY_WORDS)})|(?<=[?&][A-Za-z0-9_.-]{0,40}[a-z])(?:${QUERY_WORDS.map(capitalised).join('|')}))=(?<secret>[^&#\s"'<>;]{1,8192})`,
     keywords: [...QUERY_NAMES, ...QUERY_WORDS],
   },
   {

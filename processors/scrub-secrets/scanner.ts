@@ -212,7 +212,7 @@ class KeywordAutomaton {
     } else {
       if (this.buffer.length < n) this.buffer = Buffer.allocUnsafe(Math.max(n, this.buffer.length * 2));
       const buf = this.buffer;
-      buf.latin1Write(s, 0, n);
+      buf.write(s, 0, n, 'latin1');
       for (let i = 0; i < n; i++) {
         state = delta[(state << 8) | buf[i]!]!;
         if (accepting[state] !== 0 && this.collect(s, state, i, starts, firstOnly)) return starts;
@@ -264,6 +264,23 @@ export function compileScanner(rules: readonly SecretRule[]): Scanner {
   const secretGroup = rules.map((_, i) => `s${i}`);
   const markers = rules.map((r) => marker(r.kind));
 
+  /** A whole-match rule (no context) matching at `at`: its index and end, or null. */
+  // A whole-match rule (no context) matching at `at`: its index and end, or null.
+  const formatAt = (value: string, at: number): { rule: number; end: number } | null => {
+    combined.lastIndex = at;
+    const m = combined.exec(value);
+    if (m === null) return null;
+    const groups = m.groups!;
+    let i = 0;
+    while (i < ruleGroup.length && groups[ruleGroup[i]!] === undefined) i++;
+    const rule = rules[i];
+    if (rule === undefined) return null;
+    const secret = groups[secretGroup[i]!];
+    if (secret !== undefined && secret.length !== m[0].length) return null;
+    if (isMarker(m[0]) || !passes(rule.check, m[0])) return null;
+    return { rule: i, end: at + m[0].length };
+  };
+
   return {
     mayContain: (value) => automaton.find(value, true).length > 0,
     scan(value, hit) {
@@ -287,9 +304,21 @@ export function compileScanner(rules: readonly SecretRule[]): Scanner {
         // The secret ends the match (rules keep trailing context in lookaheads); if a
         // rule breaks that, the whole match goes rather than risk keeping a part.
         const secretStart = match.endsWith(secret) ? start + match.length - secret.length : start;
-        out += value.slice(copied, secretStart) + markers[i]!;
-        copied = start + match.length;
-        hit(rule.kind);
+        let end = start + match.length;
+        let kind = i;
+        if (secretStart > start) {
+          // A value found by its context (`X-Api-Key: `, `token=`) may be a token of a
+          // known format that runs past where the context rule stops (a PEM block
+          // with spaces): the format wins, so no part of it stays.
+          const inner = formatAt(value, secretStart);
+          if (inner !== null) {
+            end = Math.max(end, inner.end);
+            kind = inner.rule;
+          }
+        }
+        out += value.slice(copied, secretStart) + markers[kind]!;
+        copied = end;
+        hit(rules[kind]!.kind);
       }
       if (copied === 0) return value;
       return out + value.slice(copied);

@@ -1,0 +1,429 @@
+// The Kafka record encoding: one Kafka message carries many internal records
+// (processors/record.ts) of one tenant plus their BatchContext, in a compact,
+// versioned binary layout written with protobufjs' Writer/Reader primitives
+// (varints, length-prefixed UTF-8, fixed32, doubles). It is not protobuf
+// messages: fields are positional, so there are no tags to write or skip.
+//
+//   magic "CS" | version u8 (=1) | counts: spans, logs, summaries, metadata (varints)
+//   | context: tenant, tier, tierVersion, receivedAtMs, expireAt+1 (0 = unset)
+//   | spans | logs | summaries | metadata
+//
+// Repetition inside a message is written once: Resources and Scopes are
+// numbered in order of first use (a reference is 0 followed by the object, or
+// index+1), and so are attribute keys. Decoded records of one message share
+// their Resource objects, which the ClickHouse encoder relies on to serialise
+// each resource once. Trace and span ids travel as bytes when they are hex.
+// Times are bigint nanoseconds, written as two fixed32 halves: exact.
+//
+// The counts sit in front so that a sink can size its batches (rows) without
+// decoding. A new layout gets a new version byte; decoders reject versions they
+// do not know (the sink sends such messages to the dead-letter topic).
+import { Reader, Writer } from 'protobufjs/minimal.js';
+import type {
+  Attributes,
+  BatchContext,
+  GatewayMetadataRecord,
+  LogRecord,
+  RecordBatch,
+  Resource,
+  Scope,
+  SpanEvent,
+  SpanLink,
+  SpanRecord,
+  SummaryRecord,
+} from '../../processors/record.ts';
+
+
+export const CODEC_VERSION = 1;
+const MAGIC0 = 0x43; // C
+const MAGIC1 = 0x53; // S
+
+export class CodecError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CodecError';
+  }
+}
+
+/** Records per signal in one message, readable without decoding it. */
+export interface RecordCounts {
+  spans: number;
+  logs: number;
+  summaries: number;
+  metadata: number;
+}
+
+const HEX = /^(?:[0-9a-f]{2})*$/;
+const U32 = 0x1_0000_0000n;
+
+class EncodeState {
+  readonly resources = new Map<Resource, number>();
+  readonly scopes = new Map<Scope, number>();
+  readonly keys = new Map<string, number>();
+  constructor(readonly w: Writer) {}
+
+  resource(r: Resource): void {
+    const i = this.resources.get(r);
+    if (i !== undefined) {
+      this.w.uint32(i + 1);
+      return;
+    }
+    this.resources.set(r, this.resources.size);
+    this.w.uint32(0);
+    this.attrs(r.attributes);
+    this.w.string(r.schemaUrl);
+  }
+
+  scope(s: Scope): void {
+    const i = this.scopes.get(s);
+    if (i !== undefined) {
+      this.w.uint32(i + 1);
+      return;
+    }
+    this.scopes.set(s, this.scopes.size);
+    this.w.uint32(0);
+    this.w.string(s.name);
+    this.w.string(s.version);
+    this.attrs(s.attributes);
+    this.w.string(s.schemaUrl);
+  }
+
+  attrs(a: Attributes): void {
+    let n = 0;
+    for (const _ in a) n++;
+    this.w.uint32(n);
+    for (const k in a) {
+      const i = this.keys.get(k);
+      if (i === undefined) {
+        this.keys.set(k, this.keys.size);
+        this.w.uint32(0);
+        this.w.string(k);
+      } else {
+        this.w.uint32(i + 1);
+      }
+      this.w.string(a[k]!);
+    }
+  }
+
+  id(s: string): void {
+    if (HEX.test(s)) {
+      this.w.uint32(0);
+      this.w.bytes(Buffer.from(s, 'hex'));
+    } else {
+      this.w.uint32(1);
+      this.w.string(s);
+    }
+  }
+
+  time(t: bigint): void {
+    this.w.fixed32(Number(t % U32));
+    this.w.fixed32(Number(t / U32));
+  }
+}
+
+class DecodeState {
+  readonly resources: Resource[] = [];
+  readonly scopes: Scope[] = [];
+  readonly keys: string[] = [];
+  constructor(readonly r: Reader) {}
+
+  resource(): Resource {
+    const ref = this.r.uint32();
+    if (ref > 0) return this.ref(this.resources, ref, 'resource');
+    const res: Resource = { attributes: this.attrs(), schemaUrl: this.r.string() };
+    this.resources.push(res);
+    return res;
+  }
+
+  scope(): Scope {
+    const ref = this.r.uint32();
+    if (ref > 0) return this.ref(this.scopes, ref, 'scope');
+    const s: Scope = { name: this.r.string(), version: this.r.string(), attributes: this.attrs(), schemaUrl: this.r.string() };
+    this.scopes.push(s);
+    return s;
+  }
+
+  attrs(): Attributes {
+    const n = this.count();
+    const a: Attributes = {};
+    for (let i = 0; i < n; i++) {
+      const ref = this.r.uint32();
+      let k: string;
+      if (ref === 0) {
+        k = this.r.string();
+        this.keys.push(k);
+      } else {
+        k = this.ref(this.keys, ref, 'attribute key');
+      }
+      a[k] = this.r.string();
+    }
+    return a;
+  }
+
+  id(): string {
+    const kind = this.r.uint32();
+    if (kind === 0) return Buffer.from(this.r.bytes()).toString('hex');
+    if (kind === 1) return this.r.string();
+    throw new CodecError(`invalid id kind ${kind}`);
+  }
+
+  time(): bigint {
+    const lo = this.r.fixed32();
+    const hi = this.r.fixed32();
+    return BigInt(hi) * U32 + BigInt(lo);
+  }
+
+  /** A length that must fit in what is left of the message (each element takes at least one byte). */
+  count(): number {
+    const n = this.r.uint32();
+    if (n > this.r.len - this.r.pos) throw new CodecError(`count ${n} exceeds the message`);
+    return n;
+  }
+
+  private ref<T>(table: T[], ref: number, what: string): T {
+    const v = table[ref - 1];
+    if (v === undefined) throw new CodecError(`${what} reference ${ref} before its definition`);
+    return v;
+  }
+}
+
+function writeSpan(st: EncodeState, s: SpanRecord): void {
+  const w = st.w;
+  st.resource(s.resource);
+  st.scope(s.scope);
+  st.id(s.traceId);
+  st.id(s.spanId);
+  st.id(s.parentSpanId);
+  w.string(s.traceState);
+  w.string(s.name);
+  w.uint32(s.kind);
+  st.time(s.startTimeUnixNano);
+  st.time(s.endTimeUnixNano);
+  st.attrs(s.attributes);
+  w.uint32(s.events.length);
+  for (const e of s.events) {
+    st.time(e.timeUnixNano);
+    w.string(e.name);
+    st.attrs(e.attributes);
+  }
+  w.uint32(s.links.length);
+  for (const l of s.links) {
+    st.id(l.traceId);
+    st.id(l.spanId);
+    w.string(l.traceState);
+    st.attrs(l.attributes);
+  }
+  w.uint32(s.statusCode);
+  w.string(s.statusMessage);
+}
+
+function readSpan(st: DecodeState): SpanRecord {
+  const r = st.r;
+  const resource = st.resource();
+  const scope = st.scope();
+  const traceId = st.id();
+  const spanId = st.id();
+  const parentSpanId = st.id();
+  const traceState = r.string();
+  const name = r.string();
+  const kind = r.uint32();
+  const startTimeUnixNano = st.time();
+  const endTimeUnixNano = st.time();
+  const attributes = st.attrs();
+  const nEvents = st.count();
+  const events: SpanEvent[] = [];
+  for (let i = 0; i < nEvents; i++) events.push({ timeUnixNano: st.time(), name: r.string(), attributes: st.attrs() });
+  const nLinks = st.count();
+  const links: SpanLink[] = [];
+  for (let i = 0; i < nLinks; i++) links.push({ traceId: st.id(), spanId: st.id(), traceState: r.string(), attributes: st.attrs() });
+  const statusCode = r.uint32();
+  const statusMessage = r.string();
+  return { resource, scope, traceId, spanId, parentSpanId, traceState, name, kind, startTimeUnixNano, endTimeUnixNano, attributes, events, links, statusCode, statusMessage };
+}
+
+function writeLog(st: EncodeState, l: LogRecord): void {
+  const w = st.w;
+  st.resource(l.resource);
+  st.scope(l.scope);
+  st.time(l.timeUnixNano);
+  st.time(l.observedTimeUnixNano);
+  w.uint32(l.severityNumber);
+  w.string(l.severityText);
+  w.string(l.body);
+  st.attrs(l.attributes);
+  st.id(l.traceId);
+  st.id(l.spanId);
+  w.uint32(l.flags);
+}
+
+function readLog(st: DecodeState): LogRecord {
+  const r = st.r;
+  return {
+    resource: st.resource(),
+    scope: st.scope(),
+    timeUnixNano: st.time(),
+    observedTimeUnixNano: st.time(),
+    severityNumber: r.uint32(),
+    severityText: r.string(),
+    body: r.string(),
+    attributes: st.attrs(),
+    traceId: st.id(),
+    spanId: st.id(),
+    flags: r.uint32(),
+  };
+}
+
+function writeSummary(w: Writer, s: SummaryRecord): void {
+  w.double(s.minute);
+  w.string(s.provider);
+  w.string(s.endpoint);
+  w.string(s.model);
+  w.string(s.statusClass);
+  w.double(s.requests);
+  w.double(s.errors);
+  w.uint32(s.latencyBuckets.size);
+  for (const [bucket, n] of s.latencyBuckets) {
+    w.sint32(bucket);
+    w.double(n);
+  }
+  w.double(s.inputTokens);
+  w.double(s.outputTokens);
+  w.double(s.requestBytes);
+  w.double(s.responseBytes);
+}
+
+function readSummary(st: DecodeState): SummaryRecord {
+  const r = st.r;
+  const minute = r.double();
+  const provider = r.string();
+  const endpoint = r.string();
+  const model = r.string();
+  const statusClass = r.string();
+  const requests = r.double();
+  const errors = r.double();
+  const n = st.count();
+  const latencyBuckets = new Map<number, number>();
+  for (let i = 0; i < n; i++) latencyBuckets.set(r.sint32(), r.double());
+  return {
+    minute,
+    provider,
+    endpoint,
+    model,
+    statusClass,
+    requests,
+    errors,
+    latencyBuckets,
+    inputTokens: r.double(),
+    outputTokens: r.double(),
+    requestBytes: r.double(),
+    responseBytes: r.double(),
+  };
+}
+
+function writeMetadata(st: EncodeState, m: GatewayMetadataRecord): void {
+  const w = st.w;
+  st.time(m.timeUnixNano);
+  w.string(m.serviceName);
+  w.string(m.serviceVersion);
+  w.string(m.instanceId);
+  w.double(m.uptimeSeconds);
+  w.double(m.unexpectedRestarts);
+  st.attrs(m.environment);
+  w.string(m.policyConfig);
+}
+
+function readMetadata(st: DecodeState): GatewayMetadataRecord {
+  const r = st.r;
+  return {
+    timeUnixNano: st.time(),
+    serviceName: r.string(),
+    serviceVersion: r.string(),
+    instanceId: r.string(),
+    uptimeSeconds: r.double(),
+    unexpectedRestarts: r.double(),
+    environment: st.attrs(),
+    policyConfig: r.string(),
+  };
+}
+
+/** Encodes one batch and its context as one message value. */
+export function encodeBatchMessage(batch: RecordBatch, ctx: BatchContext): Buffer {
+  const w = Writer.create();
+  w.uint32(MAGIC0).uint32(MAGIC1).uint32(CODEC_VERSION); // each < 128: one byte
+  w.uint32(batch.spans.length).uint32(batch.logs.length).uint32(batch.summaries.length).uint32(batch.metadata.length);
+  w.string(ctx.tenantId);
+  w.string(ctx.tier);
+  w.double(ctx.tierVersion);
+  w.double(ctx.receivedAtMs);
+  w.double(batch.expireAt === undefined ? 0 : batch.expireAt + 1);
+  const st = new EncodeState(w);
+  for (const s of batch.spans) writeSpan(st, s);
+  for (const l of batch.logs) writeLog(st, l);
+  for (const s of batch.summaries) writeSummary(w, s);
+  for (const m of batch.metadata) writeMetadata(st, m);
+  const out = w.finish();
+  return Buffer.isBuffer(out) ? out : Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+}
+
+function header(r: Reader): RecordCounts {
+  if (r.len < 3) throw new CodecError('message too short');
+  const m0 = r.uint32();
+  const m1 = r.uint32();
+  if (m0 !== MAGIC0 || m1 !== MAGIC1) throw new CodecError('not a Consentry record message (bad magic)');
+  const version = r.uint32();
+  if (version !== CODEC_VERSION) throw new CodecError(`unknown encoding version ${version} (this build reads ${CODEC_VERSION})`);
+  return { spans: r.uint32(), logs: r.uint32(), summaries: r.uint32(), metadata: r.uint32() };
+}
+
+/** Record counts of a message, reading only its header. Throws CodecError. */
+export function peekCounts(value: Uint8Array): RecordCounts {
+  try {
+    return header(Reader.create(value));
+  } catch (err) {
+    throw err instanceof CodecError ? err : new CodecError(`unreadable header: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Decodes a message value; throws CodecError on anything it cannot read completely. */
+export function decodeBatchMessage(value: Uint8Array): { batch: RecordBatch; ctx: BatchContext } {
+  const r = Reader.create(value);
+  try {
+    const counts = header(r);
+    const st = new DecodeState(r);
+    const ctx: BatchContext = { tenantId: r.string(), tier: r.string(), tierVersion: r.double(), receivedAtMs: r.double() };
+    const expire = r.double();
+    for (const n of [counts.spans, counts.logs, counts.summaries, counts.metadata]) {
+      if (n > r.len - r.pos) throw new CodecError(`record count ${n} exceeds the message`);
+    }
+    const batch: RecordBatch = { spans: [], logs: [], summaries: [], metadata: [] };
+    for (let i = 0; i < counts.spans; i++) batch.spans.push(readSpan(st));
+    for (let i = 0; i < counts.logs; i++) batch.logs.push(readLog(st));
+    for (let i = 0; i < counts.summaries; i++) batch.summaries.push(readSummary(st));
+    for (let i = 0; i < counts.metadata; i++) batch.metadata.push(readMetadata(st));
+    if (expire !== 0) batch.expireAt = expire - 1;
+    if (r.pos !== r.len) throw new CodecError(`${r.len - r.pos} bytes left after the last record`);
+    return { batch, ctx };
+  } catch (err) {
+    if (err instanceof CodecError) throw err;
+    throw new CodecError(`truncated or corrupt message: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * Encodes a batch as one or more message values of at most about `maxBytes`
+ * each (a single record larger than that still makes one message). Spans and
+ * logs are split; summaries and metadata ride with the first part.
+ */
+export function encodeBatchMessages(batch: RecordBatch, ctx: BatchContext, maxBytes: number): Buffer[] {
+  const whole = encodeBatchMessage(batch, ctx);
+  const records = batch.spans.length + batch.logs.length;
+  if (whole.length <= maxBytes || records <= 1) return [whole];
+  const half = Math.ceil(records / 2);
+  const first: RecordBatch = { spans: batch.spans.slice(0, half), logs: batch.logs.slice(0, Math.max(0, half - batch.spans.length)), summaries: batch.summaries, metadata: batch.metadata };
+  const second: RecordBatch = { spans: batch.spans.slice(half), logs: batch.logs.slice(Math.max(0, half - batch.spans.length)), summaries: [], metadata: [] };
+  if (batch.expireAt !== undefined) {
+    first.expireAt = batch.expireAt;
+    second.expireAt = batch.expireAt;
+  }
+  return [...encodeBatchMessages(first, ctx, maxBytes), ...encodeBatchMessages(second, ctx, maxBytes)];
+}
