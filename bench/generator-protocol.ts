@@ -27,6 +27,8 @@ export interface GeneratorConfig {
   poolSpans: number;
   /** A marker span every this many ms (0: none). */
   markerIntervalMs: number;
+  /** Tenants (ids) that get markers, in turn; empty: none. */
+  markerTenants: string[];
   /** Keep-alive connections to the receiver, at most. */
   connections: number;
   /** Requests sent and not answered, at most; past it a due request is skipped and counted. */

@@ -1,10 +1,6 @@
 // Builds and starts a whole Consentry instance from Settings: storage,
 // tenants, tiers, pipeline, transport, the OTLP receiver and the management
 // API. server.ts runs it as a process; tests start it in-process.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Settings } from './config.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -21,14 +17,12 @@ import { ClickHouseBatcher } from '../sinks/clickhouse/batcher.ts';
 import { ClickHouseSink } from '../sinks/clickhouse/sink.ts';
 import { InProcessTransport } from '../sinks/memory/transport.ts';
 import type { Transport } from '../sinks/transport.ts';
-import { BUILTIN_PROCESSORS } from '../processors/builtin.ts';
-import { createSecretScrubber, scrubSecretsProcessor } from '../processors/scrub-secrets/processor.ts';
-import { loadTierFiles } from '../processors/tiers/config.ts';
-import { TierEngine } from '../processors/tiers/engine.ts';
-import type { ProcessorEnv } from '../processors/processor.ts';
+import { createSecretScrubber } from '../processors/scrub-secrets/processor.ts';
+import type { TierEngine } from '../processors/tiers/engine.ts';
+import { buildTierEngine, reduceToCurrent } from './pipeline.ts';
+import { SharedTenantStore } from './tenants/shared-store.ts';
+import { createCollectorKafka } from '../sinks/kafka/mode.ts';
 import type { BatchContext, RecordBatch } from '../processors/record.ts';
-
-const TIER_DIRS = [fileURLToPath(new URL('../processors/tiers/builtin/', import.meta.url)), fileURLToPath(new URL('../processors/tiers/presets/', import.meta.url))];
 
 export interface Consentry {
   settings: Settings;
@@ -46,33 +40,18 @@ export interface Consentry {
   stop(): Promise<void>;
 }
 
-/** The per-deployment HMAC key (API-key hashes): generated once into <data>/hmac-key. */
-function hmacKey(dataDir: string): Buffer {
-  const file = join(dataDir, 'hmac-key');
-  if (existsSync(file)) return Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
-  mkdirSync(dataDir, { recursive: true });
-  const key = randomBytes(32);
-  writeFileSync(file, key.toString('base64') + '\n', { mode: 0o600 });
-  return key;
-}
-
 export async function startConsentry(settings: Settings): Promise<Consentry> {
   const scrubber = createSecretScrubber();
   const logger = createLogger({ level: settings.logLevel, scrub: (s) => scrubber.scrubString(s) });
   const metrics = new Metrics();
   const admin = resolveAdminToken(settings.dataDir, settings.adminToken);
 
-  const env: ProcessorEnv = { hmacKey: hmacKey(settings.dataDir), count: (name, n) => metrics.processorCounts.inc({ name }, n) };
-  const engine = new TierEngine({
-    tiers: loadTierFiles(settings.tiersDir === '' ? TIER_DIRS : [...TIER_DIRS, settings.tiersDir], BUILTIN_PROCESSORS),
-    factories: BUILTIN_PROCESSORS,
-    env,
-    scrub: scrubSecretsProcessor({ onRedact: (kind, n) => metrics.secretsRedacted.inc({ kind }, n) }),
+  // Built the same way by the sink process (collector/pipeline.ts).
+  const engine = buildTierEngine(settings, {
+    count: (name, n) => metrics.processorCounts.inc({ name }, n),
+    onRedact: (kind, n) => metrics.secretsRedacted.inc({ kind }, n),
     onDrop: (signal, tier, n) => metrics.recordsDropped.inc({ signal, tier }, n),
   });
-  if (engine.get(settings.defaultTier) === undefined) {
-    throw new Error(`CONSENTRY_DEFAULT_TIER: unknown tier "${settings.defaultTier}"; one of ${engine.names().join(', ')}`);
-  }
 
   const clickhouse = openClickHouse({ url: settings.clickhouseUrl, dataDir: settings.dataDir });
   // What to undo if starting fails half-way, in reverse order.
@@ -84,12 +63,26 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
     const applied = await migrate(clickhouse.client);
     if (applied.length > 0) logger.info({ versions: applied }, 'schema migrations applied');
 
-    const tenants = new TenantStore(clickhouse.client);
+    // Kafka mode (CONSENTRY_KAFKA_BROKERS): records go to Kafka (a sink process
+    // writes them), and tenants and tier switches are shared with the other
+    // instances through the control channel. Otherwise the embedded path.
+    const kafka = settings.kafkaBrokers.length > 0 ? createCollectorKafka(settings, logger, metrics.registry) : undefined;
+    const tenants = kafka === undefined ? new TenantStore(clickhouse.client) : new SharedTenantStore(clickhouse.client, kafka.control);
     await tenants.load();
-    const registry = new TierRegistry({ client: clickhouse.client, onError: (err) => logger.error({ err }, 'recording a tier revert failed; will retry') });
+    const registry = new TierRegistry({
+      client: clickhouse.client,
+      onError: (err) => logger.error({ err }, 'recording a tier revert failed; will retry'),
+      broadcast: kafka?.control,
+      // Instances write an expired switch's revert at different moments: the first broadcasts it.
+      sweepDelayMs: kafka === undefined ? 0 : Math.floor(Math.random() * 2000),
+    });
     await registry.load();
     registry.start();
     started.push(async () => registry.stop());
+    if (kafka !== undefined) {
+      await kafka.control.start({ registry, tenants });
+      started.push(() => kafka.control.shutdown());
+    }
 
     const batcher = new ClickHouseBatcher({
       client: clickhouse.client,
@@ -99,14 +92,10 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
     });
     const sink = new ClickHouseSink({
       batcher,
-      downgrade: (batch, ctx) => {
-        const current = registry.current(ctx.tenantId);
-        // A tenant deleted while its data was in flight: nothing is written.
-        if (current === undefined) return { batch: { spans: [], logs: [], summaries: [], metadata: [] }, ctx };
-        return engine.reduce(batch, ctx, current);
-      },
+      // A tenant deleted while its data was in flight: nothing is written.
+      downgrade: (batch, ctx) => reduceToCurrent(engine, registry)(batch, ctx) ?? { batch: { spans: [], logs: [], summaries: [], metadata: [] }, ctx },
     });
-    const transport: Transport = new InProcessTransport(sink);
+    const transport: Transport = kafka?.transport ?? new InProcessTransport(sink);
     await transport.start();
     started.push(() => transport.shutdown());
 
@@ -147,6 +136,10 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
       ready: async () => {
         const ping = await clickhouse.client.ping();
         const checks = { clickhouse: ping.success ? 'ok' : `unreachable: ${ping.error.message}`, migrations: 'ok', transport: transport.ready() ? 'ok' : 'degraded' };
+        if (kafka !== undefined) {
+          // Ingest depends on the broker, not on ClickHouse (the sink writes).
+          return { ok: transport.ready(), checks: { ...checks, transport: kafka.transport.status(), control: kafka.control.ready() ? 'ok' : 'not subscribed' } };
+        }
         return { ok: ping.success, checks };
       },
       routes: [tierRoutes({ engine, registry, tenants })],
@@ -187,6 +180,7 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
       clearTimeout(grace);
       await api.close().catch(() => undefined);
       registry.stop();
+      await kafka?.control.shutdown();
       await clickhouse.close();
     }
   } catch (err) {

@@ -159,7 +159,7 @@ export function observeWebStream(source: ReadableStream<Uint8Array>, observer: B
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
-        let next: ReadableStreamReadResult<Uint8Array>;
+        let next: Awaited<ReturnType<typeof reader.read>>;
         try {
           next = await reader.read();
         } catch (err) {

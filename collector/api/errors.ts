@@ -9,6 +9,10 @@ export const API_ERRORS = {
   UNKNOWN_TIER: { status: 400, message: 'unknown tier: list tiers with GET /api/tiers' },
   NOT_FOUND: { status: 404, message: 'no such endpoint' },
   UNAVAILABLE: { status: 503, message: 'storage unavailable, retry later' },
+  QUERY_REJECTED: { status: 400, message: 'the query is not allowed: send one SELECT over the tenant tables, without SETTINGS, FORMAT or table functions' },
+  QUERY_FAILED: { status: 400, message: 'ClickHouse could not run the query: fix the SQL as the message says' },
+  QUERY_LIMIT: { status: 422, message: 'the query exceeded a limit (time, result size or memory): filter, aggregate or add LIMIT' },
+  NOT_ACCEPTABLE: { status: 406, message: 'unsupported Accept: ask for application/json, application/x-ndjson or text/csv' },
 } as const;
 
 export type ApiErrorCode = keyof typeof API_ERRORS;

@@ -91,18 +91,21 @@ function isObject(v: unknown): v is JsonObject {
 // ---------------------------------------------------------------------------
 // Body -> JSON value.
 
-function checkDepth(b: Uint8Array): void {
+function checkDepth(b: Buffer): void {
   let depth = 0;
   const n = b.length;
   for (let i = 0; i < n; i++) {
     const c = b[i]!;
     if (c === 0x22) {
-      // Skip the string: to the next quote not escaped by a backslash.
-      for (i++; i < n; i++) {
+      // Skip the string, to the next quote not escaped by a backslash: byte by
+      // byte for a short one, then by the native search.
+      const stop = Math.min(n, i + 33);
+      for (i++; i < stop; i++) {
         const s = b[i]!;
         if (s === 0x22) break;
         if (s === 0x5c) i++;
       }
+      if (i >= stop && stop < n) i = skipLongString(b, i);
     } else if (c === 0x5b || c === 0x7b) {
       if (++depth > MAX_JSON_DEPTH) {
         throw new OtlpDecodeError('', `JSON nested deeper than ${MAX_JSON_DEPTH} levels (at byte ${i})`);
@@ -113,10 +116,24 @@ function checkDepth(b: Uint8Array): void {
   }
 }
 
+/** From `i` inside a string, the index of its closing quote (or the end of `b`). */
+function skipLongString(b: Buffer, i: number): number {
+  for (;;) {
+    const q = b.indexOf(0x22, i);
+    if (q === -1) return b.length;
+    // The quote is escaped if an odd number of backslashes precede it.
+    let k = q - 1;
+    while (k >= i && b[k] === 0x5c) k--;
+    // Backslashes before `i` belong to the scanned part, which ended outside an escape.
+    if (((q - 1 - k) & 1) === 0) return q;
+    i = q + 1;
+  }
+}
+
 function parseBody(buf: Uint8Array): JsonObject {
   if (buf.length === 0) throw new OtlpDecodeError('', 'empty body: an OTLP/JSON request is a JSON object');
-  checkDepth(buf);
   const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  checkDepth(b);
   let text = b.toString('utf8');
   if (text.indexOf('\uFFFD') !== -1 && !isUtf8(b)) throw new OtlpDecodeError('', 'invalid UTF-8 in JSON body');
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);

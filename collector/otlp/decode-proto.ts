@@ -5,13 +5,20 @@
 // opentelemetry-proto v1 (collector/{trace,logs}/v1, trace/v1, logs/v1,
 // common/v1, resource/v1); `SCHEMAS` below is the single table of them.
 //
-// Speed notes: fields are dispatched on the whole tag value (field << 3 | wire
-// type) in a switch, so the common case costs one comparison chain and no
-// wire-type check of its own; ids are kept as byte ranges and turned into hex
-// only for valid records; times are read as BigInt directly; strings use
+// Speed notes (bench/decode.ts measures them): fields are dispatched on the
+// whole tag value (field << 3 | wire type) in a switch, so the common case
+// needs no wire-type check of its own; the usual attribute shape (short key, one
+// scalar value) is read straight from the bytes without entering sub-messages;
+// attribute keys and short string values come from byte-keyed caches of
+// strings; ids stay byte ranges until a record is known to be valid and then
+// become hex through a table; times are read as BigInt directly; strings use
 // Buffer's native UTF-8 slice and are validated only when it produced U+FFFD.
 // The path of the field being read is kept as three small typed arrays (message
-// type, field number, index) and turned into text only for an error.
+// type, field number, index) and becomes text only for an error.
+//
+// What remains is mostly V8 building the `Attributes` objects: a plain object
+// that gets more than 16 properties through keyed stores turns into a
+// dictionary, and each store then costs a hash-table insert.
 
 import { isUtf8 } from 'node:buffer';
 import { Reader } from 'protobufjs/minimal.js';
@@ -171,10 +178,11 @@ const utf8Slice: Utf8Slice =
       };
 
 const EMPTY = Buffer.alloc(0);
+const EMPTY_VIEW: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
 /** The body as a Buffer (no copy), for native string slicing. */
 let sbuf: Buffer = EMPTY;
-/** The body as a DataView, for fixed64 / double. */
-let view: DataView<ArrayBufferLike> = new DataView(EMPTY.buffer, 0, 0);
+/** The body as a DataView, for fixed64 / double and the string caches. */
+let view = EMPTY_VIEW;
 
 function begin(buf: Uint8Array, top: M): Reader {
   sbuf = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -186,9 +194,10 @@ function begin(buf: Uint8Array, top: M): Reader {
   return new Reader(buf);
 }
 
+/** Lets go of the body, which may be large. */
 function end(): void {
   sbuf = EMPTY;
-  view = new DataView(EMPTY.buffer, 0, 0);
+  view = EMPTY_VIEW;
 }
 
 // ---------------------------------------------------------------------------
@@ -493,12 +502,20 @@ function skipVarint(r: Reader): void {
  */
 function readAttribute(r: Reader, attrs: Attributes): void {
   const p = r.pos;
-  if (p < r.len) {
-    const n = r.buf[p]!;
-    if (n < 0x80 && p + 1 + n <= r.len && fastKeyValue(r, attrs, p + 1, p + 1 + n)) {
-      r.pos = p + 1 + n;
+  if (p + 1 < r.len) {
+    // A length of one or two bytes (KeyValues under 16 KiB).
+    const b = r.buf;
+    let n = b[p]!;
+    let start = p + 1;
+    if (n >= 0x80) {
+      const c = b[start++]!;
+      n = c < 0x80 ? (n & 0x7f) | (c << 7) : -1;
+    }
+    if (n >= 0 && start + n <= r.len && fastKeyValue(r, attrs, start, start + n)) {
+      r.pos = start + n;
       return;
     }
+    r.pos = p; // fastKeyValue may have moved it before giving up
   }
   const o = enter(r, M.KeyValue);
   decodeKeyValue(r, attrs);

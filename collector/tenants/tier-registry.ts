@@ -47,11 +47,45 @@ interface AssignmentRow {
 const toDateTime64 = (ms: number): string => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 const fromDateTime64 = (s: string): number => Date.parse(s.replace(' ', 'T') + 'Z');
 
+function fromRow(r: AssignmentRow): Assignment {
+  return {
+    tenantId: r.TenantId,
+    tier: r.Tier,
+    version: Number(r.Version),
+    effectiveAt: fromDateTime64(r.EffectiveAt),
+    until: r.Until === null ? undefined : fromDateTime64(r.Until),
+    priorTier: r.PriorTier,
+    reason: r.Reason,
+    actor: r.Actor,
+  };
+}
+
+/**
+ * How a registry tells the other instances (collectors and sinks) about a
+ * change (with Kafka: the compacted tiers topic, sinks/kafka/control.ts). They
+ * apply it with applyRemote / forgetRemote.
+ */
+export interface TierBroadcast {
+  /** Resolves once the change is on its way to every instance (acknowledged by the broker). */
+  publishAssignment(a: Assignment): Promise<void>;
+  /** The tenant's assignment is gone (tenant deleted). */
+  publishForget(tenantId: string): Promise<void>;
+}
+
 export interface TierRegistryOptions {
   client: ClickHouseClient;
   now?: () => number;
   /** How often expired temporary switches are written down as reverts, ms. */
   sweepMs?: number;
+  /**
+   * How long after `until` this instance waits before writing the revert down,
+   * ms (default 0). With several instances, each gets a different delay so that
+   * the first to write it broadcasts it and the others find it done. current()
+   * applies `until` at once regardless.
+   */
+  sweepDelayMs?: number;
+  /** Shares changes with other instances; none: this instance is alone. */
+  broadcast?: TierBroadcast;
   onError?: (err: unknown) => void;
 }
 
@@ -60,6 +94,8 @@ export class TierRegistry {
   private readonly now: () => number;
   private sweeper: NodeJS.Timeout | undefined;
   private sweeping = false;
+  /** Tenants forgotten since start: a refresh from ClickHouse does not bring them back. */
+  private readonly forgotten = new Set<string>();
 
   constructor(private readonly opts: TierRegistryOptions) {
     this.now = opts.now ?? Date.now;
@@ -71,18 +107,34 @@ export class TierRegistry {
       format: 'JSONEachRow',
     });
     this.assignments.clear();
-    for (const r of await res.json<AssignmentRow>()) {
-      this.assignments.set(r.TenantId, {
-        tenantId: r.TenantId,
-        tier: r.Tier,
-        version: Number(r.Version),
-        effectiveAt: fromDateTime64(r.EffectiveAt),
-        until: r.Until === null ? undefined : fromDateTime64(r.Until),
-        priorTier: r.PriorTier,
-        reason: r.Reason,
-        actor: r.Actor,
-      });
-    }
+    for (const r of await res.json<AssignmentRow>()) this.assignments.set(r.TenantId, fromRow(r));
+  }
+
+  /**
+   * Reads the assignments from ClickHouse again and applies those newer than
+   * the ones in memory: the safety net when a broadcast was lost.
+   */
+  async refresh(): Promise<void> {
+    const res = await this.opts.client.query({
+      query: `SELECT TenantId, Tier, Version, toString(EffectiveAt) AS EffectiveAt, if(isNull(Until), NULL, toString(Until)) AS Until, PriorTier, Reason, Actor FROM ${DATABASE}.tier_assignments FINAL`,
+      format: 'JSONEachRow',
+    });
+    for (const r of await res.json<AssignmentRow>()) if (!this.forgotten.has(r.TenantId)) this.applyRemote(fromRow(r));
+  }
+
+  /** Applies an assignment made by another instance; an older or equal version changes nothing. Returns whether it applied. */
+  applyRemote(a: Assignment): boolean {
+    const mine = this.assignments.get(a.tenantId);
+    if (mine !== undefined && mine.version >= a.version) return false;
+    this.forgotten.delete(a.tenantId);
+    this.assignments.set(a.tenantId, a);
+    return true;
+  }
+
+  /** Another instance forgot the tenant (deleted). */
+  forgetRemote(tenantId: string): void {
+    this.assignments.delete(tenantId);
+    this.forgotten.add(tenantId);
   }
 
   start(): void {
@@ -130,12 +182,18 @@ export class TierRegistry {
       actor: change.actor,
     };
     await this.persist(next, change.action, before?.tier ?? '');
+    this.forgotten.delete(tenantId);
     this.assignments.set(tenantId, next);
+    // In force here from now; the others apply it when the broadcast reaches them
+    // (their periodic refresh() catches up if it never does).
+    await this.opts.broadcast?.publishAssignment(next);
     return next;
   }
 
   forget(tenantId: string): void {
     this.assignments.delete(tenantId);
+    this.forgotten.add(tenantId);
+    this.opts.broadcast?.publishForget(tenantId).catch((err: unknown) => this.opts.onError?.(err));
   }
 
   async audit(tenantId: string): Promise<AuditEntry[]> {
@@ -168,10 +226,11 @@ export class TierRegistry {
     try {
       const now = this.now();
       for (const a of [...this.assignments.values()]) {
-        if (a.until === undefined || now < a.until) continue;
+        if (a.until === undefined || now < a.until + (this.opts.sweepDelayMs ?? 0)) continue;
         const revert: Assignment = { ...a, tier: a.priorTier, version: a.version + 1, effectiveAt: a.until, until: undefined, reason: `until ${new Date(a.until).toISOString()} reached`, actor: 'system' };
         await this.persist(revert, 'revert', a.tier);
         if (this.assignments.get(a.tenantId) === a) this.assignments.set(a.tenantId, revert);
+        await this.opts.broadcast?.publishAssignment(revert);
       }
     } catch (err) {
       this.opts.onError?.(err);

@@ -1,53 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { Value } from '@sinclair/typebox/value';
 import type { Static } from '@sinclair/typebox';
-import type { Attributes, BatchContext, LogRecord, RecordBatch, Resource, Scope, SpanRecord } from '../record.ts';
-import type { ProcessorEnv } from '../processor.ts';
+import type { Attributes } from '../record.ts';
+import { TEST_CTX, testBatch, testEnv, testLog, testSpan } from '../testing/records.ts';
 import { captureBodies, captureBodiesSchema } from './processor.ts';
 
 type Config = Static<typeof captureBodiesSchema>;
-const ctx: BatchContext = { tenantId: 't1', tier: 'full', tierVersion: 1, receivedAtMs: 1_700_000_000_000 };
-const resource: Resource = { attributes: { 'service.name': 'gw' }, schemaUrl: '' };
-const scope: Scope = { name: 'gw', version: '1.0', attributes: {}, schemaUrl: '' };
-
-function span(attributes: Attributes): SpanRecord {
-  return {
-    resource,
-    scope,
-    traceId: '0af7651916cd43dd8448eb211c80319c',
-    spanId: 'b7ad6b7169203331',
-    parentSpanId: '',
-    traceState: '',
-    name: 'POST /v1/chat/completions',
-    kind: 2,
-    startTimeUnixNano: 1n,
-    endTimeUnixNano: 2n,
-    attributes,
-    events: [],
-    links: [],
-    statusCode: 0,
-    statusMessage: '',
-  };
-}
-function log(attributes: Attributes): LogRecord {
-  return {
-    resource,
-    scope,
-    timeUnixNano: 1n,
-    observedTimeUnixNano: 1n,
-    severityNumber: 9,
-    severityText: 'INFO',
-    body: 'request done',
-    attributes,
-    traceId: '',
-    spanId: '',
-    flags: 0,
-  };
-}
-function testEnv(): { env: ProcessorEnv; counts: Map<string, number> } {
-  const counts = new Map<string, number>();
-  return { env: { hmacKey: Buffer.alloc(32, 1), count: (name, n) => counts.set(name, (counts.get(name) ?? 0) + n) }, counts };
-}
 
 const REQ = 'gateway.request.body';
 const RES = 'gateway.response.body';
@@ -97,10 +55,10 @@ const cases: [string, Config, Attributes, Attributes, Record<string, number>][] 
 describe('capture-bodies', () => {
   it.each(cases)('%s', (_name, config, attrs, want, wantCounts) => {
     expect(Value.Check(captureBodiesSchema, config)).toBe(true);
-    const input: RecordBatch = { spans: [span(attrs), span(attrs)], logs: [log(attrs)], summaries: [], metadata: [] };
+    const input = testBatch({ spans: [testSpan(attrs), testSpan(attrs)], logs: [testLog(attrs)] });
     const before = structuredClone(input);
     const { env, counts } = testEnv();
-    const out = captureBodies.create(config, env)(input, ctx);
+    const out = captureBodies.create(config, env)(input, TEST_CTX);
 
     expect(input).toEqual(before); // purity
     for (const r of [...out.spans, ...out.logs]) expect(r.attributes).toEqual(want);

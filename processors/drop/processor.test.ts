@@ -1,35 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { Value } from '@sinclair/typebox/value';
 import type { Static } from '@sinclair/typebox';
-import type { BatchContext, RecordBatch, Resource, Scope } from '../record.ts';
-import type { ProcessorEnv } from '../processor.ts';
+import type { RecordBatch } from '../record.ts';
+import { TEST_CTX, testBatch, testEnv, testLog, testSpan } from '../testing/records.ts';
 import { drop, dropSchema } from './processor.ts';
 
 type Config = Static<typeof dropSchema>;
-const ctx: BatchContext = { tenantId: 't1', tier: 'minimal', tierVersion: 1, receivedAtMs: 1_700_000_000_000 };
-const resource: Resource = { attributes: { 'service.name': 'gw' }, schemaUrl: '' };
-const scope: Scope = { name: 'gw', version: '1.0', attributes: {}, schemaUrl: '' };
 
 function fixture(): RecordBatch {
-  const span = {
-    resource,
-    scope,
-    traceId: '0af7651916cd43dd8448eb211c80319c',
-    spanId: 'b7ad6b7169203331',
-    parentSpanId: '',
-    traceState: '',
-    name: 'GET /',
-    kind: 2,
-    startTimeUnixNano: 1n,
-    endTimeUnixNano: 2n,
-    attributes: { 'http.route': '/' },
-    events: [],
-    links: [],
-    statusCode: 0,
-    statusMessage: '',
-  };
-  const log = { resource, scope, timeUnixNano: 1n, observedTimeUnixNano: 1n, severityNumber: 9, severityText: 'INFO', body: 'hi', attributes: {}, traceId: '', spanId: '', flags: 0 };
-  return {
+  const span = testSpan({ 'http.route': '/' }, { name: 'GET /' });
+  const log = testLog({}, { body: 'hi' });
+  return testBatch({
     spans: [span, { ...span, spanId: 'b7ad6b7169203332' }, { ...span, spanId: 'b7ad6b7169203333' }],
     logs: [log, { ...log, body: 'again' }],
     summaries: [
@@ -48,13 +29,8 @@ function fixture(): RecordBatch {
         responseBytes: 900,
       },
     ],
-    metadata: [],
     expireAt: 1_800_000_000,
-  };
-}
-function testEnv(): { env: ProcessorEnv; counts: Map<string, number> } {
-  const counts = new Map<string, number>();
-  return { env: { hmacKey: Buffer.alloc(32, 1), count: (name, n) => counts.set(name, (counts.get(name) ?? 0) + n) }, counts };
+  });
 }
 
 const cases: [string, Config, { spans: number; logs: number; summaries: number }, Record<string, number>][] = [
@@ -69,7 +45,7 @@ describe('drop', () => {
     const input = fixture();
     const before = structuredClone(input);
     const { env, counts } = testEnv();
-    const out = drop.create(config, env)(input, ctx);
+    const out = drop.create(config, env)(input, TEST_CTX);
 
     expect(input).toEqual(before); // purity
     expect({ spans: out.spans.length, logs: out.logs.length, summaries: out.summaries.length }).toEqual(want);

@@ -1,52 +1,31 @@
 import { describe, expect, it } from 'vitest';
 import { Value } from '@sinclair/typebox/value';
 import type { Static } from '@sinclair/typebox';
-import type { Attributes, BatchContext, LogRecord, RecordBatch, Resource, Scope, SpanRecord } from '../record.ts';
-import type { ProcessorEnv } from '../processor.ts';
+import type { Attributes, RecordBatch, Resource, Scope, SpanRecord } from '../record.ts';
+import { TEST_CTX, TEST_RESOURCE, TEST_SCOPE, testBatch, testEnv, testLog, testSpan } from '../testing/records.ts';
 import { filterAttributes, filterAttributesSchema } from './processor.ts';
 
 type Config = Static<typeof filterAttributesSchema>;
-const ctx: BatchContext = { tenantId: 't1', tier: 'minimal', tierVersion: 1, receivedAtMs: 1_700_000_000_000 };
 
 function fixture(): RecordBatch {
-  const resource: Resource = { attributes: { 'service.name': 'gw', 'host.name': 'h1', 'cloud.region': 'eu-west-1' }, schemaUrl: '' };
-  const scope: Scope = { name: 'gw', version: '1.0', attributes: { 'otel.library': 'x', 'lib.build': '7' }, schemaUrl: '' };
-  const span = (id: string): SpanRecord => ({
-    resource,
-    scope,
-    traceId: '0af7651916cd43dd8448eb211c80319c',
-    spanId: id,
-    parentSpanId: '',
-    traceState: '',
-    name: 'POST /v1/chat/completions',
-    kind: 2,
-    startTimeUnixNano: 1n,
-    endTimeUnixNano: 2n,
-    attributes: { 'http.route': '/v1/chat/completions', 'user.id': 'u-42', 'exception.type': 'Timeout', 'http.request.header.x-trace': 'abc' },
-    events: [{ timeUnixNano: 1n, name: 'exception', attributes: { 'exception.message': 'boom', 'user.id': 'u-42' } }],
-    links: [{ traceId: '1'.repeat(32), spanId: '2'.repeat(16), traceState: '', attributes: { 'link.kind': 'retry', 'user.id': 'u-42' } }],
-    statusCode: 0,
-    statusMessage: '',
-  });
-  const log: LogRecord = {
-    resource,
-    scope,
-    timeUnixNano: 1n,
-    observedTimeUnixNano: 1n,
-    severityNumber: 17,
-    severityText: 'ERROR',
-    body: 'upstream failed',
-    attributes: { 'exception.type': 'Timeout', 'user.id': 'u-42', 'code.function': 'forward' },
-    traceId: '',
-    spanId: '',
-    flags: 0,
-  };
-  return { spans: [span('b7ad6b7169203331'), span('b7ad6b7169203332')], logs: [log], summaries: [], metadata: [] };
-}
-
-function testEnv(): { env: ProcessorEnv; counts: Map<string, number> } {
-  const counts = new Map<string, number>();
-  return { env: { hmacKey: Buffer.alloc(32, 1), count: (name, n) => counts.set(name, (counts.get(name) ?? 0) + n) }, counts };
+  const resource: Resource = { ...TEST_RESOURCE, attributes: { 'service.name': 'gw', 'host.name': 'h1', 'cloud.region': 'eu-west-1' } };
+  const scope: Scope = { ...TEST_SCOPE, attributes: { 'otel.library': 'x', 'lib.build': '7' } };
+  const span = (spanId: string): SpanRecord =>
+    testSpan(
+      { 'http.route': '/v1/chat/completions', 'user.id': 'u-42', 'exception.type': 'Timeout', 'http.request.header.x-trace': 'abc' },
+      {
+        resource,
+        scope,
+        spanId,
+        events: [{ timeUnixNano: 1n, name: 'exception', attributes: { 'exception.message': 'boom', 'user.id': 'u-42' } }],
+        links: [{ traceId: '1'.repeat(32), spanId: '2'.repeat(16), traceState: '', attributes: { 'link.kind': 'retry', 'user.id': 'u-42' } }],
+      },
+    );
+  const log = testLog(
+    { 'exception.type': 'Timeout', 'user.id': 'u-42', 'code.function': 'forward' },
+    { resource, scope, severityNumber: 17, severityText: 'ERROR', body: 'upstream failed' },
+  );
+  return testBatch({ spans: [span('b7ad6b7169203331'), span('b7ad6b7169203332')], logs: [log] });
 }
 
 interface Expected {
@@ -123,7 +102,7 @@ describe('filter-attributes', () => {
     expect(Value.Check(filterAttributesSchema, config)).toBe(true);
     const { env, counts } = testEnv();
     const before = structuredClone(input);
-    const out = filterAttributes.create(config, env)(input, ctx);
+    const out = filterAttributes.create(config, env)(input, TEST_CTX);
 
     expect(input).toEqual(before); // purity
     const s = out.spans[0]!;
@@ -168,7 +147,7 @@ describe('filter-attributes', () => {
     b.spans[1] = { ...b.spans[1]!, resource: other };
     b.logs.push({ ...b.logs[0]!, resource: other });
     const { env } = testEnv();
-    const out = filterAttributes.create({ mode: 'allow', prefixes: ['service.'], scopes: ['resource'] }, env)(b, ctx);
+    const out = filterAttributes.create({ mode: 'allow', prefixes: ['service.'], scopes: ['resource'] }, env)(b, TEST_CTX);
     expect(out.spans[0]!.resource).toBe(out.logs[0]!.resource);
     expect(out.spans[1]!.resource).toBe(out.logs[1]!.resource);
     expect(out.spans[1]!.resource.attributes).toEqual({ 'service.name': 'gw2' });

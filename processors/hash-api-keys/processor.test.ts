@@ -2,54 +2,14 @@ import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Value } from '@sinclair/typebox/value';
 import type { Static } from '@sinclair/typebox';
-import type { Attributes, BatchContext, LogRecord, RecordBatch, Resource, Scope, SpanRecord } from '../record.ts';
-import type { ProcessorEnv } from '../processor.ts';
+import type { Attributes, SpanRecord } from '../record.ts';
+import { TEST_CTX, testBatch, testEnv, testLog, testSpan } from '../testing/records.ts';
 import { hashApiKeys, hashApiKeysSchema } from './processor.ts';
 
 type Config = Static<typeof hashApiKeysSchema>;
-const ctx: BatchContext = { tenantId: 't1', tier: 'full', tierVersion: 1, receivedAtMs: 1_700_000_000_000 };
-const resource: Resource = { attributes: { 'service.name': 'gw' }, schemaUrl: '' };
-const scope: Scope = { name: 'gw', version: '1.0', attributes: {}, schemaUrl: '' };
 const KEY = Buffer.from('0123456789abcdef0123456789abcdef');
 
-function span(attributes: Attributes): SpanRecord {
-  return {
-    resource,
-    scope,
-    traceId: '0af7651916cd43dd8448eb211c80319c',
-    spanId: 'b7ad6b7169203331',
-    parentSpanId: '',
-    traceState: '',
-    name: 'POST /v1/messages',
-    kind: 2,
-    startTimeUnixNano: 1n,
-    endTimeUnixNano: 2n,
-    attributes,
-    events: [],
-    links: [],
-    statusCode: 0,
-    statusMessage: '',
-  };
-}
-function log(attributes: Attributes): LogRecord {
-  return {
-    resource,
-    scope,
-    timeUnixNano: 1n,
-    observedTimeUnixNano: 1n,
-    severityNumber: 9,
-    severityText: 'INFO',
-    body: 'request done',
-    attributes,
-    traceId: '',
-    spanId: '',
-    flags: 0,
-  };
-}
-function testEnv(): { env: ProcessorEnv; counts: Map<string, number> } {
-  const counts = new Map<string, number>();
-  return { env: { hmacKey: KEY, count: (name, n) => counts.set(name, (counts.get(name) ?? 0) + n) }, counts };
-}
+const span = (attributes: Attributes): SpanRecord => testSpan(attributes, { name: 'POST /v1/messages' });
 /** Reference: first 32 hex characters of HMAC-SHA256(key, token). */
 const h = (token: string): string => createHmac('sha256', KEY).update(token).digest('hex').slice(0, 32);
 
@@ -105,10 +65,10 @@ const cases: [string, Config, Attributes, Attributes | undefined][] = [
 describe('hash-api-keys', () => {
   it.each(cases)('%s', (_name, config, attrs, want) => {
     expect(Value.Check(hashApiKeysSchema, config)).toBe(true);
-    const input: RecordBatch = { spans: [span(attrs), span(attrs)], logs: [log(attrs)], summaries: [], metadata: [] };
+    const input = testBatch({ spans: [span(attrs), span(attrs)], logs: [testLog(attrs)] });
     const before = structuredClone(input);
-    const { env, counts } = testEnv();
-    const out = hashApiKeys.create(config, env)(input, ctx);
+    const { env, counts } = testEnv(KEY);
+    const out = hashApiKeys.create(config, env)(input, TEST_CTX);
 
     expect(input).toEqual(before); // purity
     for (const r of [...out.spans, ...out.logs]) expect(r.attributes).toEqual(want ?? attrs);

@@ -1,57 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import { Value } from '@sinclair/typebox/value';
 import type { Static } from '@sinclair/typebox';
-import type { Attributes, BatchContext, LogRecord, RecordBatch, Resource, Scope, SpanRecord } from '../record.ts';
-import type { ProcessorEnv } from '../processor.ts';
+import type { Attributes, LogRecord, Resource, SpanRecord } from '../record.ts';
+import { TEST_CTX, TEST_RESOURCE, testBatch, testEnv, testLog, testSpan } from '../testing/records.ts';
 import { luhn, maskPii, maskPiiSchema } from './processor.ts';
 
 type Config = Static<typeof maskPiiSchema>;
-const ctx: BatchContext = { tenantId: 't1', tier: 'minimal', tierVersion: 1, receivedAtMs: 1_700_000_000_000 };
-const resource: Resource = { attributes: { 'service.name': 'gw', 'host.ip': '10.0.0.9' }, schemaUrl: '' };
-const scope: Scope = { name: 'gw', version: '1.0', attributes: {}, schemaUrl: '' };
+const resource: Resource = { ...TEST_RESOURCE, attributes: { 'service.name': 'gw', 'host.ip': '10.0.0.9' } };
 
 function span(attributes: Attributes, eventAttributes: Attributes = {}): SpanRecord {
-  return {
-    resource,
-    scope,
-    traceId: '0af7651916cd43dd8448eb211c80319c',
-    spanId: 'b7ad6b7169203331',
-    parentSpanId: '',
-    traceState: '',
-    name: 'POST /users',
-    kind: 2,
-    startTimeUnixNano: 1n,
-    endTimeUnixNano: 2n,
-    attributes,
-    events: [{ timeUnixNano: 1n, name: 'exception', attributes: eventAttributes }],
-    links: [],
-    statusCode: 0,
-    statusMessage: '',
-  };
+  return testSpan(attributes, { resource, name: 'POST /users', events: [{ timeUnixNano: 1n, name: 'exception', attributes: eventAttributes }] });
 }
 function log(body: string, attributes: Attributes = {}): LogRecord {
-  return {
-    resource,
-    scope,
-    timeUnixNano: 1n,
-    observedTimeUnixNano: 1n,
-    severityNumber: 17,
-    severityText: 'ERROR',
-    body,
-    attributes,
-    traceId: '',
-    spanId: '',
-    flags: 0,
-  };
-}
-function testEnv(): { env: ProcessorEnv; counts: Map<string, number> } {
-  const counts = new Map<string, number>();
-  return { env: { hmacKey: Buffer.alloc(32, 1), count: (name, n) => counts.set(name, (counts.get(name) ?? 0) + n) }, counts };
+  return testLog(attributes, { resource, severityNumber: 17, severityText: 'ERROR', body });
 }
 /** Masks one log body with the given config. */
 function maskBody(text: string, config: Config = {}): string {
-  const b: RecordBatch = { spans: [], logs: [log(text)], summaries: [], metadata: [] };
-  return maskPii.create(config, testEnv().env)(b, ctx).logs[0]!.body;
+  return maskPii.create(config, testEnv().env)(testBatch({ logs: [log(text)] }), TEST_CTX).logs[0]!.body;
 }
 
 const texts: [string, string, string][] = [
@@ -85,8 +50,8 @@ describe('mask-pii', () => {
 
   it('returns the same string, record and attribute map when nothing matches', () => {
     const attrs = { 'http.route': '/v1/chat', 'gen_ai.usage.input_tokens': '1234' };
-    const input: RecordBatch = { spans: [span(attrs)], logs: [log('no personal data 42', attrs)], summaries: [], metadata: [] };
-    const out = maskPii.create({}, testEnv().env)(input, ctx);
+    const input = testBatch({ spans: [span(attrs)], logs: [log('no personal data 42', attrs)] });
+    const out = maskPii.create({}, testEnv().env)(input, TEST_CTX);
     expect(out.spans[0]).toBe(input.spans[0]);
     expect(out.logs[0]).toBe(input.logs[0]);
   });
@@ -152,10 +117,10 @@ describe('mask-pii', () => {
 
   it.each(cases)('config: %s', (_name, config, wantAttrs, wantEvent, wantBody, wantCounts) => {
     expect(Value.Check(maskPiiSchema, config)).toBe(true);
-    const input: RecordBatch = { spans: [span(attrs, ev)], logs: [log(body, attrs)], summaries: [], metadata: [] };
+    const input = testBatch({ spans: [span(attrs, ev)], logs: [log(body, attrs)] });
     const before = structuredClone(input);
     const { env, counts } = testEnv();
-    const out = maskPii.create(config, env)(input, ctx);
+    const out = maskPii.create(config, env)(input, TEST_CTX);
 
     expect(input).toEqual(before); // purity
     expect(out.spans[0]!.attributes).toEqual(wantAttrs);

@@ -1,18 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { Value } from '@sinclair/typebox/value';
 import type { Static } from '@sinclair/typebox';
-import type { BatchContext, RecordBatch, Resource, Scope } from '../record.ts';
-import type { ProcessorEnv } from '../processor.ts';
+import type { BatchContext, RecordBatch } from '../record.ts';
+import { TEST_CTX, testBatch, testEnv, testLog } from '../testing/records.ts';
 import { retention, retentionSchema } from './processor.ts';
 
 type Config = Static<typeof retentionSchema>;
-const resource: Resource = { attributes: { 'service.name': 'gw' }, schemaUrl: '' };
-const scope: Scope = { name: 'gw', version: '1.0', attributes: {}, schemaUrl: '' };
-const env: ProcessorEnv = { hmacKey: Buffer.alloc(32, 1), count: () => undefined };
+const { env } = testEnv();
 
 function fixture(expireAt?: number): RecordBatch {
-  const log = { resource, scope, timeUnixNano: 1n, observedTimeUnixNano: 1n, severityNumber: 9, severityText: 'INFO', body: 'hi', attributes: {}, traceId: '', spanId: '', flags: 0 };
-  const b: RecordBatch = { spans: [], logs: [log, { ...log }], summaries: [], metadata: [] };
+  const log = testLog({}, { body: 'hi' });
+  const b = testBatch({ logs: [log, { ...log }] });
   if (expireAt !== undefined) b.expireAt = expireAt;
   return b;
 }
@@ -34,7 +32,7 @@ describe('retention', () => {
     expect(Value.Check(retentionSchema, config)).toBe(true);
     const input = fixture(before);
     const snapshot = structuredClone(input);
-    const ctx: BatchContext = { tenantId: 't1', tier: 'full', tierVersion: 1, receivedAtMs };
+    const ctx: BatchContext = { ...TEST_CTX, receivedAtMs };
     const out = retention.create(config, env)(input, ctx);
 
     expect(input).toEqual(snapshot); // purity

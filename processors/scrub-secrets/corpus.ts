@@ -75,9 +75,10 @@ export interface SecretKind {
   keeps?: string;
 }
 
-const pem = (g: Gen, label: string): string => {
+/** A PEM block shaped like a real one: the base64 body starts as DER (`MII...`) or OpenSSH key data does. */
+const pem = (g: Gen, label: string, start: string): string => {
   const lines: string[] = [];
-  for (let i = 0; i < 6; i++) lines.push(g.str(B64, 64));
+  for (let i = 0; i < 6; i++) lines.push(i === 0 ? start + g.str(B64, 64 - start.length) : g.str(B64, 64));
   return `-----BEGIN ${label}-----\n${lines.join('\n')}\n${g.str(B64, 20)}==\n-----END ${label}-----`;
 };
 
@@ -105,9 +106,9 @@ export const SECRET_KINDS: readonly SecretKind[] = [
     patterned: true,
     urlSafe: true,
   },
-  { name: 'pem-rsa', make: (g) => pem(g, 'RSA PRIVATE KEY'), patterned: true, urlSafe: false },
-  { name: 'pem-pkcs8', make: (g) => pem(g, 'PRIVATE KEY'), patterned: true, urlSafe: false },
-  { name: 'pem-openssh', make: (g) => pem(g, 'OPENSSH PRIVATE KEY'), patterned: true, urlSafe: false },
+  { name: 'pem-rsa', make: (g) => pem(g, 'RSA PRIVATE KEY', 'MIIEpAIBAAKCAQEA'), patterned: true, urlSafe: false },
+  { name: 'pem-pkcs8', make: (g) => pem(g, 'PRIVATE KEY', 'MIIEvQIBADANBgkqhkiG9w0BAQEFAASC'), patterned: true, urlSafe: false },
+  { name: 'pem-openssh', make: (g) => pem(g, 'OPENSSH PRIVATE KEY', 'b3BlbnNzaC1rZXktdjEAAAAA'), patterned: true, urlSafe: false },
   { name: 'npm', make: (g) => `npm_${g.key(ALNUM, 36)}`, patterned: true, urlSafe: true },
   { name: 'gitlab', make: (g) => `glpat-${g.key(URLSAFE, 20)}`, patterned: true, urlSafe: true },
   { name: 'sendgrid', make: (g) => `SG.${g.key(URLSAFE, 22)}.${g.key(URLSAFE, 43)}`, patterned: true, urlSafe: true },

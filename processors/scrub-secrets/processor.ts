@@ -9,13 +9,18 @@
 //   URL userinfo and query parameters, PEM blocks, in every string (scanner.ts).
 // Replacements are `[REDACTED:<kind>]`; scrubbing twice changes nothing.
 
+import type { Processor } from '../processor.ts';
 import type {
   Attributes,
-  BatchContext,
   GatewayMetadataRecord,
+  LogRecord,
   RecordBatch,
   Resource,
   Scope,
+  SpanEvent,
+  SpanLink,
+  SpanRecord,
+  SummaryRecord,
 } from '../record.ts';
 import { ScrubSecretsConfigError, validateScrubSecretsConfig, type ScrubSecretsConfig } from './config.ts';
 import { createNameRules } from './names.ts';
@@ -38,9 +43,6 @@ export interface SecretScrubber {
   /** Values redacted since creation, per kind. */
   counts(): Record<string, number>;
 }
-
-/** A processor: a function over a batch; the pipeline calls the next stage. */
-export type BatchProcessor = (batch: RecordBatch, ctx: BatchContext) => RecordBatch;
 
 /** Past this many distinct attribute keys the verdict cache starts over (high-cardinality keys). */
 const KEY_CACHE_LIMIT = 8192;
@@ -67,11 +69,13 @@ export function createSecretScrubber(config: ScrubSecretsConfig = {}): SecretScr
  * The processor form: scrubs every string of every span (name, attributes, events,
  * links, status message, trace state), log (body, severity text, attributes),
  * gateway metadata (environment, policy config, names) and summary, and of their
- * resources and scopes. Spans, logs and metadata are updated in place (the batch
- * owns them); Resource and Scope objects are shared and immutable, so each
- * distinct one is scrubbed once per batch and replaced by a copy if it changed.
+ * resources and scopes. Copy on write, as the processor contract wants: the input
+ * is never modified; a record that changed is a copy, a clean one is returned as
+ * it is, and a clean batch is returned itself. Resource and Scope objects are
+ * shared by the records of a request: each distinct one is scrubbed once per
+ * batch, and its records share the one copy.
  */
-export function scrubSecretsProcessor(config: ScrubSecretsConfig = {}): BatchProcessor {
+export function scrubSecretsProcessor(config: ScrubSecretsConfig = {}): Processor {
   const scrubber = new Scrubber(config);
   return (batch) => scrubber.scrubBatch(batch);
 }
@@ -135,56 +139,85 @@ class Scrubber implements SecretScrubber {
       }
       return done;
     };
-    const scope = (s: Scope): Scope => {
-      let done = scopes.get(s);
+    const scope = (sc: Scope): Scope => {
+      let done = scopes.get(sc);
       if (done === undefined) {
-        done = this.scope(s);
-        scopes.set(s, done);
+        done = this.scope(sc);
+        scopes.set(sc, done);
       }
       return done;
     };
-    const text = (s: string): string => this.scanner.scan(s, this.hit);
-
-    for (const span of batch.spans) {
-      span.resource = resource(span.resource);
-      span.scope = scope(span.scope);
-      span.name = text(span.name);
-      span.traceState = text(span.traceState);
-      span.statusMessage = text(span.statusMessage);
-      span.attributes = this.attributes(span.attributes, false);
-      for (const event of span.events) {
-        event.name = text(event.name);
-        event.attributes = this.attributes(event.attributes, false);
-      }
-      for (const link of span.links) {
-        link.traceState = text(link.traceState);
-        link.attributes = this.attributes(link.attributes, false);
-      }
-    }
-    for (const log of batch.logs) {
-      log.resource = resource(log.resource);
-      log.scope = scope(log.scope);
-      log.body = text(log.body);
-      log.severityText = text(log.severityText);
-      log.attributes = this.attributes(log.attributes, false);
-    }
-    for (const meta of batch.metadata) this.metadata(meta);
-    for (const summary of batch.summaries) {
-      summary.provider = text(summary.provider);
-      summary.endpoint = text(summary.endpoint);
-      summary.model = text(summary.model);
-    }
+    const spans = copyOnWrite(batch.spans, (span) => this.span(span, resource(span.resource), scope(span.scope)));
+    const logs = copyOnWrite(batch.logs, (log) => this.log(log, resource(log.resource), scope(log.scope)));
+    const metadata = copyOnWrite(batch.metadata, (meta) => this.metadata(meta));
+    const summaries = copyOnWrite(batch.summaries, (summary) => this.summary(summary));
     this.flush();
-    return batch;
+    return spans === batch.spans && logs === batch.logs && metadata === batch.metadata && summaries === batch.summaries
+      ? batch
+      : { spans, logs, summaries, metadata };
   }
 
-  private metadata(meta: GatewayMetadataRecord): void {
-    const text = (s: string): string => this.scanner.scan(s, this.hit);
-    meta.serviceName = text(meta.serviceName);
-    meta.serviceVersion = text(meta.serviceVersion);
-    meta.instanceId = text(meta.instanceId);
-    meta.environment = this.attributes(meta.environment, true);
-    meta.policyConfig = text(meta.policyConfig);
+  private text(s: string): string {
+    return this.scanner.scan(s, this.hit);
+  }
+
+  private span(span: SpanRecord, resource: Resource, scope: Scope): SpanRecord {
+    const name = this.text(span.name);
+    const traceState = this.text(span.traceState);
+    const statusMessage = this.text(span.statusMessage);
+    const attributes = this.attributes(span.attributes, false);
+    const events = copyOnWrite(span.events, (e) => this.event(e));
+    const links = copyOnWrite(span.links, (l) => this.link(l));
+    if (
+      resource === span.resource &&
+      scope === span.scope &&
+      name === span.name &&
+      traceState === span.traceState &&
+      statusMessage === span.statusMessage &&
+      attributes === span.attributes &&
+      events === span.events &&
+      links === span.links
+    ) {
+      return span;
+    }
+    return { ...span, resource, scope, name, traceState, statusMessage, attributes, events, links };
+  }
+
+  private event(e: SpanEvent): SpanEvent {
+    const name = this.text(e.name);
+    const attributes = this.attributes(e.attributes, false);
+    return name === e.name && attributes === e.attributes ? e : { ...e, name, attributes };
+  }
+
+  private link(l: SpanLink): SpanLink {
+    const traceState = this.text(l.traceState);
+    const attributes = this.attributes(l.attributes, false);
+    return traceState === l.traceState && attributes === l.attributes ? l : { ...l, traceState, attributes };
+  }
+
+  private log(log: LogRecord, resource: Resource, scope: Scope): LogRecord {
+    const body = this.text(log.body);
+    const severityText = this.text(log.severityText);
+    const attributes = this.attributes(log.attributes, false);
+    if (resource === log.resource && scope === log.scope && body === log.body && severityText === log.severityText && attributes === log.attributes) return log;
+    return { ...log, resource, scope, body, severityText, attributes };
+  }
+
+  private metadata(meta: GatewayMetadataRecord): GatewayMetadataRecord {
+    const serviceName = this.text(meta.serviceName);
+    const serviceVersion = this.text(meta.serviceVersion);
+    const instanceId = this.text(meta.instanceId);
+    const environment = this.attributes(meta.environment, true);
+    const policyConfig = this.text(meta.policyConfig);
+    if (serviceName === meta.serviceName && serviceVersion === meta.serviceVersion && instanceId === meta.instanceId && environment === meta.environment && policyConfig === meta.policyConfig) return meta;
+    return { ...meta, serviceName, serviceVersion, instanceId, environment, policyConfig };
+  }
+
+  private summary(s: SummaryRecord): SummaryRecord {
+    const provider = this.text(s.provider);
+    const endpoint = this.text(s.endpoint);
+    const model = this.text(s.model);
+    return provider === s.provider && endpoint === s.endpoint && model === s.model ? s : { ...s, provider, endpoint, model };
   }
 
   private resource(r: Resource): Resource {
@@ -254,10 +287,21 @@ class Scrubber implements SecretScrubber {
   }
 }
 
+/** `items.map(f)`, but the same array when `f` returned every item itself. */
+function copyOnWrite<T>(items: T[], f: (item: T) => T): T[] {
+  let out: T[] | undefined;
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]!;
+    const next = f(item);
+    if (next !== item && out === undefined) out = items.slice(0, i);
+    if (out !== undefined) out.push(next);
+  }
+  return out ?? items;
+}
+
 function copy(attrs: Attributes): Attributes {
-  const out: Attributes = {};
-  for (const key in attrs) set(out, key, attrs[key]!);
-  return out;
+  // Spread defines own data properties (a `__proto__` key included) on V8's fast clone path.
+  return { ...attrs };
 }
 
 /** Own data property even for `__proto__`, which plain assignment would turn into a prototype change. */

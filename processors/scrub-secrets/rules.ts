@@ -78,10 +78,14 @@ const SCHEME = String.raw`(?:(?:${SCHEME_WORDS})[ \t]{1,3})?`;
  */
 const VALUE = String.raw`(?!(?:${SCHEME_WORDS})[ \t])(?<secret>(?<=[^\\]")(?:[^"\\\r\n]|\\.){1,8192}|(?<=\\")(?:[^"\\\r\n]|\\[^"\r\n]){1,8192}|(?<=')[^'\r\n]{1,8192}|(?![\[{])(?!(?:true|false|null)(?![\w-]))(?![0-9.eE+-]{1,40}[ \t]{0,3}[,}\]])[^\s"'\\,;&<>{}\]]{1,8192})`;
 
+/** Keywords `name` + each character that can follow a name in a field (so `max_tokens` is no hit). */
+function followed(names: readonly string[], next: readonly string[] = ['"', "'", '\\', ' ', '\t', ':', '=']): string[] {
+  return names.flatMap((n) => next.map((c) => n + c));
+}
+
 function field(names: string): string {
   return `(?:${names})${ASSIGN}${SCHEME}${VALUE}`;
 }
-
 
 const PASSWORD_NAMES = ['password', 'passwd', 'passphrase'];
 // `pass` and `pwd` only as whole words (`bypass: x` stays).
@@ -185,7 +189,7 @@ export const SECRET_RULES: readonly SecretRule[] = [
     kind: 'aws-secret-access-key',
     // Only in context: a 40-character base64 string alone is not recognisable.
     pattern: field(AWS_SECRET_NAMES),
-    keywords: ['secret', 'aws'],
+    keywords: ['secret_access_key', 'secret-access-key', 'secret.access.key', 'secretaccesskey', 'aws_secret', 'aws-secret', 'aws.secret', 'awssecret'],
     source: 'gitleaks aws-access-token (context)',
   },
   {
@@ -265,32 +269,32 @@ export const SECRET_RULES: readonly SecretRule[] = [
     kind: 'cookie',
     // `Cookie: a=1; b=2` in a log line: everything to the end of the line.
     pattern: String.raw`(?:${ci('set-')})?${ci('cookie')}[ \t]{0,3}:[ \t]{0,3}(?<secret>[^\s"\\][^\r\n"\\]{0,8191})`,
-    keywords: ['set-cookie', 'cookie'],
+    keywords: followed(['set-cookie', 'cookie'], [' ', '\t', ':']),
   },
   {
     id: 'authorization-field',
     kind: 'authorization',
     pattern: field(alt(['authorization'])),
-    keywords: ['authorization'],
+    keywords: followed(['authorization']),
   },
   {
     id: 'password-field',
     kind: 'password',
     pattern: field(PASSWORD_FIELD_NAMES),
-    keywords: ['pass', 'pwd'],
+    keywords: followed([...PASSWORD_NAMES, 'pass', 'pwd']),
     source: 'ADO/JDBC `Password=...;`, YAML, JSON, env dumps',
   },
   {
     id: 'cookie-field',
     kind: 'cookie',
     pattern: field(alt(['cookie'])),
-    keywords: ['cookie'],
+    keywords: followed(['cookie']),
   },
   {
     id: 'secret-field',
     kind: 'secret',
     pattern: field(alt(SECRET_NAMES)),
-    keywords: SECRET_NAMES,
+    keywords: followed(SECRET_NAMES),
   },
   {
     id: 'url-query-secret',
@@ -299,13 +303,13 @@ export const SECRET_RULES: readonly SecretRule[] = [
     // `url.query` attribute is scanned with a `?` in front). `key` alone needs a
     // separator or camelCase before it (`apiKey`), so `monkey=` stays.
     pattern: String.raw`(?:(?<=[?&][A-Za-z0-9_.-]{0,40})(?:${alt(QUERY_NAMES)})|(?<=[?&](?:[A-Za-z0-9_.-]{0,40}[_.-])?)(?:${alt(QUERY_WORDS)})|(?<=[?&][A-Za-z0-9_.-]{0,40}[a-z])(?:${QUERY_WORDS.map(capitalised).join('|')}))=(?<secret>[^&#\s"'<>;]{1,8192})`,
-    keywords: [...QUERY_NAMES, ...QUERY_WORDS],
+    keywords: followed([...QUERY_NAMES, ...QUERY_WORDS], ['=']),
   },
   {
     id: 'bearer-token',
     kind: 'bearer-token',
     pattern: String.raw`${ci('bearer')}(?<![A-Za-z0-9][Bb][Ee][Aa][Rr][Ee][Rr])[ \t]{1,5}(?<secret>[A-Za-z0-9._~+/=-]{8,8192})`,
-    keywords: ['bearer'],
+    keywords: followed(['bearer'], [' ', '\t']),
     check: 'tokenish',
     source: 'RFC 6750',
   },
@@ -313,7 +317,7 @@ export const SECRET_RULES: readonly SecretRule[] = [
     id: 'basic-credentials',
     kind: 'basic-credentials',
     pattern: String.raw`${ci('basic')}(?<![A-Za-z0-9][Bb][Aa][Ss][Ii][Cc])[ \t]{1,5}(?<secret>[A-Za-z0-9+/]{4,8192}={0,2})`,
-    keywords: ['basic'],
+    keywords: followed(['basic'], [' ', '\t']),
     check: 'basic-credentials',
     source: 'RFC 7617',
   },
@@ -421,5 +425,5 @@ export const ENV_KEY_PREFIXES: readonly string[] = ['env.', 'process.env.', 'env
  */
 export function nameFieldRule(id: string, kind: string, names: readonly string[]): SecretRule {
   const alternation = alt(names);
-  return { id, kind, pattern: field(alternation), keywords: names.map((n) => n.toLowerCase()) };
+  return { id, kind, pattern: field(alternation), keywords: followed(names.map((n) => n.toLowerCase())) };
 }

@@ -62,7 +62,7 @@ export function checkRules(rules: readonly SecretRule[]): RuleProblem[] {
       if (new RegExp(`^(?:${rule.pattern})$`).test('')) bad('pattern', 'must not match the empty string');
     }
     if (rule.keywords.length === 0) bad('keywords', 'need at least one keyword');
-    if (rule.keywords.some((k) => k === '' || !/^[\x20-\x7e]+$/.test(k))) bad('keywords', 'must be non-empty printable ASCII');
+    if (rule.keywords.some((k) => k === '' || !/^[\t\x20-\x7e]+$/.test(k))) bad('keywords', 'must be non-empty printable ASCII (or tab)');
   });
   return problems;
 }
@@ -111,7 +111,8 @@ export interface Scanner {
 /**
  * Keyword search in one pass: an Aho-Corasick automaton over bytes with ASCII
  * upper case folded to lower case, as a dense transition table (a DFA), so a
- * character costs two typed-array loads whatever the number of keywords. (A
+ * character costs one table load and one comparison whatever the number of
+ * keywords. (A
  * regex alternation of the same literals degrades sharply past about ten of
  * them in V8.) Characters are taken modulo 256, as a latin1 copy has them:
  * offsets stay those of the string, and a character above 255 can only cause a
@@ -121,8 +122,8 @@ export interface Scanner {
 class KeywordAutomaton {
   /** state * 256 + byte -> next state. */
   private readonly delta: Uint16Array;
-  /** 1 where a keyword ends in that state. */
-  private readonly accepting: Uint8Array;
+  /** States from this number on are those where a keyword ends (states are numbered so). */
+  private readonly firstAccepting: number;
   /** For each state, the keywords ending there (index into `lengths`/`exact`). */
   private readonly outputs: (readonly number[])[];
   private readonly lengths: number[] = [];
@@ -130,8 +131,9 @@ class KeywordAutomaton {
   private readonly exact: (string | null)[] = [];
   /** Shortest keyword: shorter values cannot hold one. */
   readonly minLength: number;
-  /** latin1 copy of long values, reused (one scan at a time). */
+  /** latin1 copy of long values, reused (one scan at a time), and a plain Uint8Array view of it (monomorphic loads). */
   private buffer = Buffer.allocUnsafe(4096);
+  private bytes = new Uint8Array(this.buffer.buffer, this.buffer.byteOffset, this.buffer.length);
 
   constructor(keywords: readonly { text: string; caseSensitive: boolean }[]) {
     const fold = (c: number): number => (c >= 65 && c <= 90 ? c + 32 : c);
@@ -158,7 +160,7 @@ class KeywordAutomaton {
     const states = goto.length;
     // One array type only, so the scan loop stays monomorphic.
     if (states >= 65536) throw new RangeError(`keyword automaton too large: ${states} states (at most 65535)`);
-    const delta = new Uint16Array(states * 256);
+    const delta = new Int32Array(states * 256);
     const fail = new Int32Array(states);
     // Breadth-first: a state's failure target is complete before the state itself.
     const queue: number[] = [];
@@ -185,37 +187,86 @@ class KeywordAutomaton {
         }
       }
     }
-    this.delta = delta;
-    this.outputs = outputs;
-    this.accepting = new Uint8Array(states);
-    outputs.forEach((o, state) => {
-      if (o.length > 0) this.accepting[state] = 1;
-    });
+    // Renumber: accepting states last, so the scan loop tests acceptance with one
+    // comparison instead of a second table load. The root stays 0.
+    const order = [...Array(states).keys()].sort((x, y) => Number(outputs[x]!.length > 0) - Number(outputs[y]!.length > 0) || x - y);
+    const renumber = new Int32Array(states);
+    order.forEach((old, fresh) => (renumber[old] = fresh));
+    this.delta = new Uint16Array(states * 256);
+    for (let old = 0; old < states; old++) {
+      for (let b = 0; b < 256; b++) this.delta[renumber[old]! * 256 + b] = renumber[delta[old * 256 + b]!]!;
+    }
+    this.outputs = order.map((old) => outputs[old]!);
+    this.firstAccepting = order.findIndex((old) => outputs[old]!.length > 0);
+    if (this.firstAccepting < 0) this.firstAccepting = states;
   }
 
-  /**
-   * Start offsets of keyword occurrences, ascending, deduplicated; empty when
-   * none. `firstOnly` stops at the first occurrence.
-   */
-  find(s: string, firstOnly: boolean): number[] {
-    const starts: number[] = [];
+  /** True when `s` holds a keyword: the hot path, one tight loop, no allocation. */
+  any(s: string): boolean {
     const n = s.length;
-    if (n < this.minLength) return starts;
+    if (n < this.minLength) return false;
     const delta = this.delta;
-    const accepting = this.accepting;
+    const firstAccepting = this.firstAccepting;
     let state = 0;
     if (n <= 64) {
       for (let i = 0; i < n; i++) {
         state = delta[(state << 8) | (s.charCodeAt(i) & 255)]!;
-        if (accepting[state] !== 0 && this.collect(s, state, i, starts, firstOnly)) return starts;
+        if (state >= firstAccepting && this.verified(s, state, i)) return true;
+      }
+      return false;
+    }
+    const buf = this.latin1(s);
+    for (let i = 0; i < n; i++) {
+      state = delta[(state << 8) | buf[i]!]!;
+      if (state >= firstAccepting && this.verified(s, state, i)) return true;
+    }
+    return false;
+  }
+
+  /** `s` as bytes (characters modulo 256) in the reused buffer. */
+  private latin1(s: string): Uint8Array {
+    if (this.buffer.length < s.length) {
+      this.buffer = Buffer.allocUnsafe(Math.max(s.length, this.buffer.length * 2));
+      this.bytes = new Uint8Array(this.buffer.buffer, this.buffer.byteOffset, this.buffer.length);
+    }
+    this.buffer.write(s, 0, s.length, 'latin1');
+    return this.bytes;
+  }
+
+  /** A keyword really ends at `end` (case-sensitive ones compared as written). */
+  private verified(s: string, state: number, end: number): boolean {
+    for (const k of this.outputs[state]!) {
+      const exact = this.exact[k]!;
+      if (exact === null || s.startsWith(exact, end + 1 - this.lengths[k]!)) return true;
+    }
+    return false;
+  }
+
+  /** Reused result of `find` (one scan at a time; no allocation per value). */
+  private readonly starts: number[] = [];
+
+  /**
+   * Start offsets of keyword occurrences, ascending, deduplicated; empty when
+   * none. The array is reused by the next call.
+   */
+  find(s: string): number[] {
+    const starts = this.starts;
+    starts.length = 0;
+    const n = s.length;
+    if (n < this.minLength) return starts;
+    const delta = this.delta;
+    const firstAccepting = this.firstAccepting;
+    let state = 0;
+    if (n <= 64) {
+      for (let i = 0; i < n; i++) {
+        state = delta[(state << 8) | (s.charCodeAt(i) & 255)]!;
+        if (state >= firstAccepting) this.collect(s, state, i, starts);
       }
     } else {
-      if (this.buffer.length < n) this.buffer = Buffer.allocUnsafe(Math.max(n, this.buffer.length * 2));
-      const buf = this.buffer;
-      buf.write(s, 0, n, 'latin1');
+      const buf = this.latin1(s);
       for (let i = 0; i < n; i++) {
         state = delta[(state << 8) | buf[i]!]!;
-        if (accepting[state] !== 0 && this.collect(s, state, i, starts, firstOnly)) return starts;
+        if (state >= firstAccepting) this.collect(s, state, i, starts);
       }
     }
     if (starts.length > 1) {
@@ -228,16 +279,13 @@ class KeywordAutomaton {
     return starts;
   }
 
-  /** Records the keywords ending at `end`; true to stop (first one found). */
-  private collect(s: string, state: number, end: number, starts: number[], firstOnly: boolean): boolean {
+  /** Records where the keywords ending at `end` start. */
+  private collect(s: string, state: number, end: number, starts: number[]): void {
     for (const k of this.outputs[state]!) {
       const start = end + 1 - this.lengths[k]!;
       const exact = this.exact[k]!;
-      if (exact !== null && !s.startsWith(exact, start)) continue;
-      starts.push(start);
-      if (firstOnly) return true;
+      if (exact === null || s.startsWith(exact, start)) starts.push(start);
     }
-    return false;
   }
 }
 
@@ -264,7 +312,6 @@ export function compileScanner(rules: readonly SecretRule[]): Scanner {
   const secretGroup = rules.map((_, i) => `s${i}`);
   const markers = rules.map((r) => marker(r.kind));
 
-  /** A whole-match rule (no context) matching at `at`: its index and end, or null. */
   // A whole-match rule (no context) matching at `at`: its index and end, or null.
   const formatAt = (value: string, at: number): { rule: number; end: number } | null => {
     combined.lastIndex = at;
@@ -282,10 +329,13 @@ export function compileScanner(rules: readonly SecretRule[]): Scanner {
   };
 
   return {
-    mayContain: (value) => automaton.find(value, true).length > 0,
+    mayContain: (value) => automaton.any(value),
     scan(value, hit) {
-      const starts = automaton.find(value, false);
-      if (starts.length === 0) return value;
+      // Most values hold no keyword: one tight pass, then out. The offsets are
+      // collected in a second pass only for the few that do.
+      if (!automaton.any(value)) return value;
+      const found = automaton.find(value);
+      const starts = [...found]; // the automaton reuses its array; hits are rare, a copy is cheap
       let out = '';
       let copied = 0; // value[0, copied) is in `out`
       for (const start of starts) {

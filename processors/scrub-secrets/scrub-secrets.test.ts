@@ -246,11 +246,13 @@ describe('scrubSecretsProcessor', () => {
     return { batch: { spans, logs, summaries: [], metadata: [t.meta] }, resource, scope, spans };
   }
 
-  it('scrubs each shared Resource and Scope once, replaces them by one copy, leaves the originals alone', () => {
+  it('scrubs each shared Resource and Scope once, replaces them by one copy, never modifies its input', () => {
     const { batch, resource, scope } = batchSharingResource();
+    const before = structuredClone(batch);
     const counts: Record<string, number> = {};
     const out = scrubSecretsProcessor({ onRedact: (k, n) => (counts[k] = (counts[k] ?? 0) + n) })(batch, ctx);
-    expect(out).toBe(batch);
+    expect(batch).toEqual(before);
+    expect(out).not.toBe(batch);
     const resources = new Set([...out.spans.map((s) => s.resource), ...out.logs.map((l) => l.resource)]);
     const scopes = new Set([...out.spans.map((s) => s.scope), ...out.logs.map((l) => l.scope)]);
     expect(resources.size).toBe(1);
@@ -264,15 +266,30 @@ describe('scrubSecretsProcessor', () => {
     expect(counts).toEqual({ token: 1, 'api-key': 1, password: 1 });
   });
 
-  it('keeps clean records as they are (same attribute objects)', () => {
-    const { batch, resource, spans } = batchSharingResource();
-    const clean = { ...resource, attributes: { 'service.name': 'gw' } };
-    for (const s of spans) s.resource = clean;
-    const attrs = spans.map((s) => s.attributes);
-    scrubSecretsProcessor()(batch, ctx);
-    expect(batch.spans.map((s) => s.attributes)).toEqual(attrs);
-    batch.spans.forEach((s, i) => expect(s.attributes).toBe(attrs[i]));
-    expect(batch.spans[0]!.resource).toBe(clean);
+  it('returns clean records, and a clean batch, as they are', () => {
+    const { batch, resource, scope, spans } = batchSharingResource();
+    const cleanResource = { ...resource, attributes: { 'service.name': 'gw' } };
+    const cleanScope = { ...scope, attributes: {} };
+    for (const s of spans) Object.assign(s, { resource: cleanResource, scope: cleanScope });
+    const clean: RecordBatch = { ...batch, logs: [] };
+    const out = scrubSecretsProcessor()(clean, ctx);
+    expect(out).toBe(clean);
+    out.spans.forEach((s, i) => expect(s).toBe(spans[i]));
+  });
+
+  it('copies only the records that change', () => {
+    const { batch, spans } = batchSharingResource();
+    const resource = { attributes: { 'service.name': 'gw' }, schemaUrl: '' };
+    const scope = { name: 'lib', version: '1', attributes: {}, schemaUrl: '' };
+    const withSecret = { ...spans[1]!, resource, scope, attributes: { 'db.password': 'x' } };
+    const input: RecordBatch = { ...batch, logs: [], spans: [{ ...spans[0]!, resource, scope }, withSecret, { ...spans[2]!, resource, scope }] };
+    const out = scrubSecretsProcessor()(input, ctx);
+    expect(out.spans[0]).toBe(input.spans[0]);
+    expect(out.spans[2]).toBe(input.spans[2]);
+    expect(out.spans[1]).not.toBe(withSecret);
+    expect(out.spans[1]!.attributes).toEqual({ 'db.password': '[REDACTED:password]' });
+    expect(withSecret.attributes['db.password']).toBe('x');
+    expect(out.metadata).toBe(input.metadata);
   });
 
   it('counts totals across calls', () => {

@@ -1,39 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { Value } from '@sinclair/typebox/value';
-import type { BatchContext, LogRecord, RecordBatch, Resource, Scope, SpanRecord } from '../record.ts';
-import type { ProcessorEnv } from '../processor.ts';
+import type { LogRecord } from '../record.ts';
+import { TEST_CTX, TEST_RESOURCE, testBatch, testEnv, testLog, testSpan } from '../testing/records.ts';
 import { stripTraceContext, stripTraceContextSchema } from './processor.ts';
 
-const ctx: BatchContext = { tenantId: 't1', tier: 'minimal', tierVersion: 1, receivedAtMs: 1_700_000_000_000 };
-const resource: Resource = { attributes: { 'service.name': 'gw' }, schemaUrl: '' };
-const scope: Scope = { name: 'gw', version: '1.0', attributes: {}, schemaUrl: '' };
 const TRACE = '0af7651916cd43dd8448eb211c80319c';
 const SPAN = 'b7ad6b7169203331';
 
 function log(traceId: string, spanId: string, flags: number): LogRecord {
-  return { resource, scope, timeUnixNano: 1n, observedTimeUnixNano: 1n, severityNumber: 17, severityText: 'ERROR', body: 'failed', attributes: { 'code.function': 'f' }, traceId, spanId, flags };
+  return testLog({ 'code.function': 'f' }, { severityNumber: 17, severityText: 'ERROR', body: 'failed', traceId, spanId, flags });
 }
-const span: SpanRecord = {
-  resource,
-  scope,
-  traceId: TRACE,
-  spanId: SPAN,
-  parentSpanId: '',
-  traceState: '',
-  name: 'GET /',
-  kind: 2,
-  startTimeUnixNano: 1n,
-  endTimeUnixNano: 2n,
-  attributes: {},
-  events: [],
-  links: [],
-  statusCode: 0,
-  statusMessage: '',
-};
-function testEnv(): { env: ProcessorEnv; counts: Map<string, number> } {
-  const counts = new Map<string, number>();
-  return { env: { hmacKey: Buffer.alloc(32, 1), count: (name, n) => counts.set(name, (counts.get(name) ?? 0) + n) }, counts };
-}
+const span = testSpan({}, { traceId: TRACE, spanId: SPAN, name: 'GET /' });
 
 const cases: [string, LogRecord[], number][] = [
   ['ids and flags cleared', [log(TRACE, SPAN, 1), log(TRACE, SPAN, 1)], 2],
@@ -44,16 +21,16 @@ const cases: [string, LogRecord[], number][] = [
 
 describe('strip-trace-context', () => {
   it.each(cases)('%s', (_name, logs, stripped) => {
-    const input: RecordBatch = { spans: [span], logs, summaries: [], metadata: [] };
+    const input = testBatch({ spans: [span], logs });
     const before = structuredClone(input);
     const { env, counts } = testEnv();
-    const out = stripTraceContext.create({}, env)(input, ctx);
+    const out = stripTraceContext.create({}, env)(input, TEST_CTX);
 
     expect(input).toEqual(before); // purity
     for (const l of out.logs) expect([l.traceId, l.spanId, l.flags]).toEqual(['', '', 0]);
     out.logs.forEach((l, i) => expect({ ...l, traceId: '', spanId: '', flags: 0 }).toEqual({ ...logs[i]!, traceId: '', spanId: '', flags: 0 }));
     if (stripped === 0) out.logs.forEach((l, i) => expect(l).toBe(logs[i]));
-    for (const l of out.logs) expect(l.resource).toBe(resource);
+    for (const l of out.logs) expect(l.resource).toBe(TEST_RESOURCE);
     expect(out.spans[0]).toBe(span); // spans untouched
     expect(counts.get('strip-trace-context.logs') ?? 0).toBe(stripped);
   });

@@ -1,6 +1,7 @@
-// Test and benchmark inputs for `summarize`: span builders, a seeded PRNG and
-// realistic gateway batches. Not used by the processor itself.
+// Test and benchmark inputs for `summarize`: span builders and realistic gateway
+// batches. Not used by the processor itself.
 import { SpanKind, StatusCode, type Attributes, type BatchContext, type RecordBatch, type Resource, type Scope, type SpanRecord } from '../record.ts';
+import { prng, testBatch, testSpan } from '../testing/records.ts';
 
 export const RESOURCE: Resource = {
   attributes: { 'service.name': 'gateway', 'service.version': '1.4.2', 'service.instance.id': 'gw-1' },
@@ -39,39 +40,22 @@ export interface SpanInput {
 export function makeSpan(i: SpanInput = {}): SpanRecord {
   const id = nextId++;
   const start = i.startNs ?? T0_NS + BigInt(Math.round((i.atMs ?? 0) * 1e6));
-  return {
+  return testSpan(i.attributes, {
     resource: RESOURCE,
     scope: SCOPE,
     traceId: i.traceId ?? hex(id, 32),
     spanId: i.spanId ?? hex(id, 16),
     parentSpanId: i.parentSpanId ?? '',
-    traceState: '',
     name: 'POST',
     kind: i.kind ?? SpanKind.SERVER,
     startTimeUnixNano: start,
     endTimeUnixNano: start + BigInt(Math.round((i.durationMs ?? 100) * 1e6)),
-    attributes: i.attributes ?? {},
-    events: [],
-    links: [],
     statusCode: i.status ?? StatusCode.UNSET,
-    statusMessage: '',
-  };
+  });
 }
 
 export function batchOf(spans: SpanRecord[]): RecordBatch {
-  return { spans, logs: [], summaries: [], metadata: [] };
-}
-
-/** mulberry32: small, fast, seeded; good enough for test data. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return testBatch({ spans });
 }
 
 /** Lognormal latencies in ms: median `medianMs`, log-space standard deviation `sigma`. */

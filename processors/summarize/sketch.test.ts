@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { lognormal, prng } from './fixtures.ts';
+import { prng } from '../testing/records.ts';
+import { lognormal } from './fixtures.ts';
 import {
   GAMMA,
   MAX_BUCKET,

@@ -2,7 +2,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { BUILTIN_PROCESSORS } from '../builtin.ts';
 import { scrubSecretsProcessor } from '../scrub-secrets/processor.ts';
-import type { BatchContext, RecordBatch, Resource, Scope, SpanRecord } from '../record.ts';
+import type { BatchContext, RecordBatch, SpanRecord } from '../record.ts';
+import { TEST_CTX, testBatch, testSpan } from '../testing/records.ts';
 import { loadTierFiles } from './config.ts';
 import { TierEngine } from './engine.ts';
 
@@ -16,33 +17,24 @@ const engine = new TierEngine({
   onDrop: (signal, tier, n) => drops.push([signal, tier, n]),
 });
 
-const resource: Resource = { attributes: { 'service.name': 'gw' }, schemaUrl: '' };
-const scope: Scope = { name: 's', version: '', attributes: {}, schemaUrl: '' };
-const span = (i: number): SpanRecord => ({
-  resource,
-  scope,
-  traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
-  spanId: `00000000000000${String(i).padStart(2, '0')}`,
-  parentSpanId: '',
-  traceState: '',
-  name: 'POST /v1/chat/completions',
-  kind: 2,
-  startTimeUnixNano: 1_763_892_000_000_000_000n,
-  endTimeUnixNano: 1_763_892_000_250_000_000n,
-  attributes: {
-    'http.route': '/v1/chat/completions',
-    'http.response.status_code': '200',
-    'gateway.request.body': '{"messages":[]}',
-    'client.address': '203.0.113.9',
-    'http.request.header.authorization': 'Bearer sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD',
-  },
-  events: [],
-  links: [],
-  statusCode: 0,
-  statusMessage: '',
-});
-const batch = (): RecordBatch => ({ spans: [span(1), span(2)], logs: [], summaries: [], metadata: [] });
-const ctx = (tier: string): BatchContext => ({ tenantId: 't', tier, tierVersion: 1, receivedAtMs: 1_763_892_000_000 });
+const span = (i: number): SpanRecord =>
+  testSpan(
+    {
+      'http.route': '/v1/chat/completions',
+      'http.response.status_code': '200',
+      'gateway.request.body': '{"messages":[]}',
+      'client.address': '203.0.113.9',
+      'http.request.header.authorization': 'Bearer sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD',
+    },
+    {
+      traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+      spanId: `00000000000000${String(i).padStart(2, '0')}`,
+      startTimeUnixNano: 1_763_892_000_000_000_000n,
+      endTimeUnixNano: 1_763_892_000_250_000_000n,
+    },
+  );
+const batch = (): RecordBatch => testBatch({ spans: [span(1), span(2)] });
+const ctx = (tier: string): BatchContext => ({ ...TEST_CTX, tenantId: 't', tier, receivedAtMs: 1_763_892_000_000 });
 
 describe('TierEngine', () => {
   it('lists the built-in tiers and the presets', () => {

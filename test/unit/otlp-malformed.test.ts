@@ -141,6 +141,8 @@ describe('protobuf', () => {
   it.each([
     ['span name', oneSpan(len(5, Buffer.from([0x61, 0xff, 0xfe]))), `${SPAN_PATH}.name`],
     ['attribute key', oneSpan(len(9, kv(Buffer.from([0xc3]), len(1, 'v')))), `${SPAN_PATH}.attributes[0].key`],
+    ['attribute key before an int value', oneSpan(len(9, kv(Buffer.from([0xc3]), cat(tag(3, 0), varint(300))))), `${SPAN_PATH}.attributes[0].key`],
+    ['attribute key before a double value', oneSpan(len(9, kv(Buffer.from([0xff, 0x61]), cat(tag(4, 1), Buffer.alloc(8))))), `${SPAN_PATH}.attributes[0].key`],
     ['long attribute key', oneSpan(len(9, kv(Buffer.concat([Buffer.alloc(60, 0x61), Buffer.from([0xc3])]), len(1, 'v')))), `${SPAN_PATH}.attributes[0].key`],
     ['attribute value', oneSpan(len(9, kv('k', len(1, Buffer.from([0xed, 0xa0, 0x80]))))), `${SPAN_PATH}.attributes[0].value.string_value`],
     ['overlong encoding', oneSpan(len(9, kv('k', len(1, Buffer.from([0xc0, 0x80]))))), `${SPAN_PATH}.attributes[0].value.string_value`],
@@ -285,9 +287,16 @@ describe('JSON', () => {
     expect(performance.now() - start).toBeLessThan(1000);
   });
 
-  it('does not count brackets inside strings, even after escaped quotes', () => {
-    const body = json({ resourceSpans: [{ schemaUrl: `\\"${'['.repeat(1000)}` }] });
+  it.each([
+    ['after an escaped quote', `\\"${'['.repeat(1000)}`],
+    ['in a long string, after an escaped quote', `${'x'.repeat(40)}\\"${'{'.repeat(1000)}`],
+    ['after escaped backslashes', `${'x'.repeat(50)}\\\\${'['.repeat(300)}\\\\\\"${'['.repeat(300)}`],
+  ])('does not count brackets inside strings: %s', (_name, text) => {
+    const body = json({ resourceSpans: [{ schemaUrl: JSON.parse(`"${text}"`) as string }] });
     expect(decodeTracesJson(body)).toEqual({ records: [], rejected: 0, rejectionMessage: '' });
+    // and still counts the ones outside
+    const deep = Buffer.from(`{"resourceSpans":[{"schemaUrl":"${text}"}],"x":${'['.repeat(MAX_JSON_DEPTH)}${']'.repeat(MAX_JSON_DEPTH)}}`);
+    expect(decodeError(() => decodeTracesJson(deep))).toMatch(/^JSON nested deeper than/);
   });
 
   it('rejects AnyValue nesting deeper than 32', () => {

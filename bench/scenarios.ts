@@ -1,0 +1,104 @@
+// The bench scenarios: which deployment, which tenants on which tiers, how
+// many spans per request, which generator, and what kind of run.
+import type { DeploymentKind } from './deployments.ts';
+
+export type ScenarioKind =
+  /** Finds the highest sustainable rate (accepted ~ offered, no 429/503, p99 ack bounded). */
+  | 'saturation'
+  /** Offers twice the sustainable rate of the tier: memory must stay flat, the excess answered 429/503. */
+  | 'overload'
+  /** One step at a set rate. */
+  | 'fixed';
+
+export interface Scenario {
+  name: string;
+  deployment: DeploymentKind;
+  /** Tier of each tenant (one tenant per entry; requests go round-robin). */
+  tiers: string[];
+  /** Spans per OTLP request. */
+  batchSize: number;
+  generator: 'preencoded' | 'sdk';
+  kind: ScenarioKind;
+  /** First rate of the search, or the fixed rate, spans/s. */
+  startRate: number;
+  /** For overload: the saturation scenario whose sustainable rate is doubled. */
+  baseline?: string;
+  description: string;
+}
+
+const TIERS = ['minimal', 'summary', 'full'] as const;
+
+/** Where a search starts, spans/s: below the DESIGN.md targets, so it climbs. */
+const START: Record<string, number> = { minimal: 20_000, summary: 20_000, full: 8_000, mixed: 10_000 };
+
+/** Every scenario, in run order. `quick` scales rates down. */
+export function catalogue(quick: boolean): Scenario[] {
+  const scale = (r: number): number => (quick ? Math.min(r, 2_000) : r);
+  const out: Scenario[] = [];
+  for (const deployment of ['embedded', 'kafka'] as const) {
+    for (const tier of TIERS) {
+      for (const batchSize of [100, 1000]) {
+        out.push({
+          name: `${deployment}-${tier}-b${batchSize}`,
+          deployment,
+          tiers: [tier, tier, tier],
+          batchSize,
+          generator: 'preencoded',
+          kind: 'saturation',
+          startRate: scale(START[tier]!),
+          description: `3 tenants on ${tier}, ${batchSize} spans per request, pre-encoded open-loop`,
+        });
+      }
+    }
+    out.push({
+      name: `${deployment}-mixed-b1000`,
+      deployment,
+      tiers: ['minimal', 'summary', 'full'],
+      batchSize: 1000,
+      generator: 'preencoded',
+      kind: 'saturation',
+      startRate: scale(START['mixed']!),
+      description: 'one tenant per tier (full with bodies), 1000 spans per request',
+    });
+    for (const tier of TIERS) {
+      out.push({
+        name: `${deployment}-${tier}-overload`,
+        deployment,
+        tiers: [tier, tier, tier],
+        batchSize: 1000,
+        generator: 'preencoded',
+        kind: 'overload',
+        startRate: scale(START[tier]!),
+        baseline: `${deployment}-${tier}-b1000`,
+        description: `twice the sustainable rate of ${deployment}-${tier}-b1000`,
+      });
+    }
+    out.push({
+      name: `${deployment}-mixed-sdk`,
+      deployment,
+      tiers: ['minimal', 'summary', 'full'],
+      batchSize: 512,
+      generator: 'sdk',
+      kind: 'fixed',
+      startRate: quick ? 500 : 5_000,
+      description: 'the real OTel SDK (BatchSpanProcessor, OTLP/proto exporter with its retries), one tenant per tier',
+    });
+  }
+  return out;
+}
+
+/** What `--quick` runs unless --scenario says otherwise: seconds, small numbers, embedded. */
+export const QUICK_DEFAULT = ['embedded-summary-b100', 'embedded-full-b100', 'embedded-full-overload'];
+
+/** Resolves `--scenario` names (exact, or a prefix such as `embedded-full`). */
+export function selectScenarios(all: Scenario[], names: string[] | undefined, quick: boolean): Scenario[] | Error {
+  const wanted = names ?? (quick ? QUICK_DEFAULT : all.map((s) => s.name));
+  const picked: Scenario[] = [];
+  for (const n of wanted) {
+    const exact = all.filter((s) => s.name === n);
+    const matches = exact.length > 0 ? exact : all.filter((s) => s.name.startsWith(n));
+    if (matches.length === 0) return new Error(`unknown scenario "${n}"; --list shows them`);
+    for (const s of matches) if (!picked.includes(s)) picked.push(s);
+  }
+  return picked;
+}

@@ -1,0 +1,50 @@
+// POST /api/query {"sql"} with `Authorization: Bearer <tenant query key>`:
+// the tenant's SQL over its own rows (collector/analytics/tenant-query.ts).
+// Answer by Accept: application/json (default) {"columns":[{"name","type"}],"rows":[[...]]},
+// application/x-ndjson one JSON object per row, text/csv with a header line.
+// This route is exempt from the admin token (app.ts PUBLIC_ROUTES).
+import type { FastifyInstance } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import { bearerToken } from '../tenants/keys.ts';
+import type { TenantStore } from '../tenants/store.ts';
+import type { QueryFailure, QueryFormat, TenantQueryEngine } from '../analytics/tenant-query.ts';
+import { ApiError, type ApiErrorCode } from './errors.ts';
+
+const QueryBody = Type.Object({ sql: Type.String({ minLength: 1, maxLength: 1 << 20 }) }, { additionalProperties: false });
+
+/** The format asked for by an Accept header; undefined when none of ours is acceptable. */
+export function formatOf(accept: string | undefined): QueryFormat | undefined {
+  if (accept === undefined || accept.trim() === '') return 'json';
+  const types = accept.split(',').map((p) => (p.split(';')[0] ?? '').trim().toLowerCase());
+  for (const t of types) {
+    if (t === 'application/x-ndjson' || t === 'application/jsonl' || t === 'application/ndjson') return 'ndjson';
+    if (t === 'text/csv') return 'csv';
+    if (t === 'application/json' || t === 'application/*' || t === '*/*') return 'json';
+  }
+  return undefined;
+}
+
+const FAILURE_CODES: Record<QueryFailure['kind'], ApiErrorCode> = {
+  rejected: 'QUERY_REJECTED',
+  invalid: 'QUERY_FAILED',
+  limit: 'QUERY_LIMIT',
+  unavailable: 'UNAVAILABLE',
+};
+
+export function queryRoutes(deps: { tenants: TenantStore; engine: TenantQueryEngine; onQuery?: (tenantId: string, outcome: string, seconds: number) => void }) {
+  return (app: FastifyInstance): void => {
+    app.addHook('onClose', async () => deps.engine.close());
+    app.post<{ Body: Static<typeof QueryBody> }>('/query', { schema: { body: QueryBody } }, async (req, reply) => {
+      const key = bearerToken(req.headers.authorization);
+      const tenantId = key === undefined ? undefined : deps.tenants.tenantOfQueryKey(key);
+      if (tenantId === undefined) throw new ApiError('UNAUTHORIZED', 'missing or wrong query key: send Authorization: Bearer <tenant query key>');
+      const format = formatOf(req.headers.accept);
+      if (format === undefined) throw new ApiError('NOT_ACCEPTABLE');
+      const started = performance.now();
+      const result = await deps.engine.run(tenantId, req.body.sql, format);
+      deps.onQuery?.(tenantId, result.ok ? 'ok' : result.failure.kind, (performance.now() - started) / 1000);
+      if (!result.ok) throw new ApiError(FAILURE_CODES[result.failure.kind], result.failure.message);
+      return reply.type(result.contentType).header('x-consentry-rows', String(result.rows)).send(result.body);
+    });
+  };
+}

@@ -1,0 +1,149 @@
+// Kafka settings shared by the producer (collector), the sink and the control
+// channel, derived from collector/config.ts Settings; topic names; the kafkajs
+// client with its logs sent to Consentry's logger; topic creation.
+//
+// kafkajs stays behind this folder: nothing outside sinks/kafka/ imports it.
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { gzip, gunzip } from 'node:zlib';
+import { promisify } from 'node:util';
+import { CompressionCodecs, CompressionTypes, Kafka, logLevel, type Admin, type ITopicConfig, type LogEntry } from 'kafkajs';
+import type { Settings } from '../../collector/config.ts';
+import type { Logger } from '../../collector/logger.ts';
+
+/** Topic names, versioned: a new record layout that old readers cannot read gets a new name. */
+export interface Topics {
+  /** Spans of one request each, plus what the tier derived from them (summaries, gateway metadata). */
+  spans: string;
+  /** Logs of one request each, plus gateway metadata extracted from them. */
+  logs: string;
+  /** Messages a sink could not decode or insert, with the reason in headers. */
+  deadletter: string;
+  /** Compacted: key tenant id, value its tier assignment (JSON); tombstone when the tenant is deleted. */
+  tiers: string;
+  /** Compacted: key tenant id, value a change notice (no keys, no hashes): instances reload tenants from ClickHouse. */
+  tenants: string;
+}
+
+export function topicNames(prefix: string): Topics {
+  return {
+    spans: `${prefix}consentry.spans.v1`,
+    logs: `${prefix}consentry.logs.v1`,
+    deadletter: `${prefix}consentry.deadletter.v1`,
+    tiers: `${prefix}consentry.tiers.v1`,
+    tenants: `${prefix}consentry.tenants.v1`,
+  };
+}
+
+/** Largest message the producer builds (records are split below it); the topics accept up to TOPIC_MAX_MESSAGE_BYTES. */
+export const MESSAGE_TARGET_BYTES = 900 * 1024;
+export const TOPIC_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+export interface KafkaSettings {
+  brokers: string[];
+  topics: Topics;
+  partitions: number;
+  /** 0: the broker's default. */
+  replicationFactor: number;
+  retentionMs: number;
+  sendTimeoutMs: number;
+  maxPendingBytes: number;
+  compression: 'gzip' | 'none';
+  /** Identifies this process in client ids and its control-channel consumer group. */
+  instanceId: string;
+}
+
+export function kafkaSettings(s: Settings, role: 'collector' | 'sink'): KafkaSettings {
+  return {
+    brokers: s.kafkaBrokers,
+    topics: topicNames(s.kafkaTopicPrefix),
+    partitions: s.kafkaPartitions,
+    replicationFactor: s.kafkaReplicationFactor,
+    retentionMs: s.kafkaRetentionHours * 3600_000,
+    sendTimeoutMs: s.kafkaSendTimeoutMs,
+    maxPendingBytes: s.kafkaMaxPendingBytes,
+    compression: s.kafkaCompression === 'none' ? 'none' : 'gzip',
+    instanceId: `${role}-${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
+  };
+}
+
+// kafkajs' own gzip uses zlib's default level 6. Level 1 is 2-3x faster for
+// about 10% more bytes on this data (bench/kafka-codec.ts), and the collector's
+// CPU is the scarce resource; the broker decompresses nothing (the batch is
+// stored as sent) and any gzip reader reads level 1.
+const gzipAsync = promisify(gzip);
+const gunzipAsync = promisify(gunzip);
+CompressionCodecs[CompressionTypes.GZIP] = () => ({
+  compress: async (encoder: { buffer: Buffer }) => gzipAsync(encoder.buffer, { level: 1 }),
+  decompress: async (buffer: Buffer) => gunzipAsync(buffer),
+});
+
+export function compressionType(c: 'gzip' | 'none'): CompressionTypes {
+  return c === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
+}
+
+/** A kafkajs client whose log lines go to Consentry's logger (errors as warnings: kafkajs logs every retry as an error). */
+export function createKafka(opts: { brokers: string[]; clientId: string; logger: Logger }): Kafka {
+  const log = opts.logger.child({ component: 'kafka' });
+  return new Kafka({
+    clientId: opts.clientId,
+    brokers: opts.brokers,
+    connectionTimeout: 3000,
+    requestTimeout: 30_000,
+    // Reconnect fast after a broker restart; callers bound their own waits.
+    retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 8 },
+    logLevel: logLevel.WARN,
+    logCreator:
+      () =>
+      ({ level, log: entry }: LogEntry) => {
+        const { message, ...rest } = entry;
+        if (level <= logLevel.ERROR) log.warn(rest, `kafkajs: ${message}`);
+        else log.debug(rest, `kafkajs: ${message}`);
+      },
+  });
+}
+
+/** Creates the topics that do not exist yet (data: partitions + retention; control: compacted, one partition). */
+export async function ensureTopics(admin: Admin, s: KafkaSettings): Promise<void> {
+  const replicationFactor = s.replicationFactor === 0 ? -1 : s.replicationFactor;
+  const data = (topic: string): ITopicConfig => ({
+    topic,
+    numPartitions: s.partitions,
+    replicationFactor,
+    configEntries: [
+      { name: 'retention.ms', value: String(s.retentionMs) },
+      { name: 'max.message.bytes', value: String(TOPIC_MAX_MESSAGE_BYTES) },
+    ],
+  });
+  const compacted = (topic: string): ITopicConfig => ({
+    topic,
+    numPartitions: 1,
+    replicationFactor,
+    configEntries: [
+      { name: 'cleanup.policy', value: 'compact' },
+      { name: 'min.compaction.lag.ms', value: '0' },
+    ],
+  });
+  const wanted = [data(s.topics.spans), data(s.topics.logs), data(s.topics.deadletter), compacted(s.topics.tiers), compacted(s.topics.tenants)];
+  const existing = new Set(await admin.listTopics());
+  const missing = wanted.filter((t) => !existing.has(t.topic));
+  if (missing.length === 0) return;
+  try {
+    await admin.createTopics({ topics: missing, waitForLeaders: true });
+  } catch (err) {
+    // Another instance created them at the same moment.
+    if (!/already exists/i.test((err as Error).message) && !String((err as { type?: string }).type).includes('TOPIC_ALREADY_EXISTS')) throw err;
+  }
+}
+
+/** Rejects with `message` if `p` has not settled within `ms`. The promise itself goes on. */
+export function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<never>((_r, reject) => {
+      timer = setTimeout(() => reject(new Error(message)), ms);
+      timer.unref();
+    }),
+  ]);
+}

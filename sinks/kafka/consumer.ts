@@ -1,0 +1,665 @@
+// The Kafka -> ClickHouse writer of a sink process: a consumer group member
+// that gathers messages per partition, decodes them, reduces them to each
+// tenant's current tier (the downgrade check), encodes rows
+// (sinks/clickhouse/encode.ts) and inserts them, committing offsets only after
+// the insert succeeded. Several sink processes share the partitions.
+//
+// Exactly-once effect. Each insert carries insert_deduplication_token
+// `<topic>-<partition>-<first>-<last>-<table>` (offset range of the batch), so a
+// retried insert is a no-op in ClickHouse. A retry must therefore cut the very
+// same range, even in another process after a crash or a rebalance: before
+// inserting, the sink commits the batch's first offset with the plan
+// `consentry-plan:v1:<last>` as offset metadata; whoever reads that partition
+// next starts at <first>, finds the plan and cuts exactly <first>..<last> again
+// before batching freely. After every table of the batch is inserted (and
+// dead letters are produced), it commits <last>+1. A crash anywhere in between
+// replays the same range with the same tokens.
+//
+// No auto-commit, no auto-resolve: kafkajs only moves its fetch position
+// (resolveOffset) as messages enter the sink's buffer; commits are explicit and
+// checked (kafkajs silently skips a commit while it restarts a crashed consumer,
+// so a commit counts only when its COMMIT_OFFSETS event was seen). A rebalance
+// (GROUP_JOIN) starts a new epoch: buffers of the old one are dropped (the next
+// owner refetches from the committed offset) and their flushes commit nothing.
+//
+// Failures. ClickHouse unreachable or 5xx: the partitions are paused, the insert
+// is retried with exponential backoff and full jitter, never skipped; the
+// group membership stays alive (kafkajs heartbeats while partitions are
+// paused). A message that cannot be decoded, or rows ClickHouse rejects as
+// bad data (isPermanentInsertError: the batch is then inserted message by
+// message to find them), go to the dead-letter topic with the reason in
+// headers, and are counted; the partition keeps flowing. On SIGTERM the sink
+// stops fetching, inserts and commits what it holds, then leaves the group.
+import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { BatchContext, RecordBatch } from '../../processors/record.ts';
+import type { Logger } from '../../collector/logger.ts';
+import { encodeBatch, TABLES, type Table } from '../clickhouse/encode.ts';
+import { insertRows, isPermanentInsertError } from '../clickhouse/insert.ts';
+import { CodecError, decodeBatchMessage, peekCounts } from './codec.ts';
+import { withTimeout, type KafkaSettings } from './config.ts';
+
+/** The batch reduced to the tenant's current tier, or undefined when this instance does not know the tenant. */
+export type ReduceToCurrent = (batch: RecordBatch, ctx: BatchContext) => { batch: RecordBatch; ctx: BatchContext } | undefined;
+
+export interface KafkaSinkOptions {
+  kafka: Kafka;
+  settings: KafkaSettings;
+  /** Consumer group shared by every sink process. */
+  groupId: string;
+  client: ClickHouseClient;
+  reduce: ReduceToCurrent;
+  /** Re-reads tier assignments from ClickHouse (a tenant this instance has not heard of yet). */
+  refreshTiers: () => Promise<void>;
+  /** Rows per insert, at most (a batch is cut when it reaches this). */
+  maxRows: number;
+  /** Kafka message bytes per batch, at most. */
+  maxBytes: number;
+  /** Longest time a message waits in the buffer, ms. */
+  maxDelayMs: number;
+  sessionTimeoutMs: number;
+  /** Bytes buffered over all partitions before fetching pauses. Default 4 x maxBytes. */
+  maxBufferedBytes?: number;
+  /** Inserts running at once over all partitions. Default 2. */
+  insertConcurrency?: number;
+  logger: Logger;
+  registry?: Registry;
+}
+
+interface BufferedMessage {
+  offset: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  rows: number;
+  bytes: number;
+}
+
+/** A cut batch: one contiguous offset range of one partition. */
+interface Cut {
+  topic: string;
+  partition: number;
+  epoch: number;
+  first: number;
+  last: number;
+  messages: BufferedMessage[];
+  bytes: number;
+  /** Cut from a committed plan: the plan commit is done already. */
+  replay: boolean;
+}
+
+interface PartitionState {
+  topic: string;
+  partition: number;
+  epoch: number;
+  messages: BufferedMessage[];
+  rows: number;
+  bytes: number;
+  /** When the oldest buffered message arrived, ms. */
+  since: number | undefined;
+  /** The next offset expected from the fetcher. */
+  next: number | undefined;
+  /** A committed plan to honour before batching freely. */
+  plan: { first: number; last: number } | undefined;
+  planLoaded: boolean;
+  /** The group's committed offset: a fresh state starts there and nowhere else. */
+  expect: number | undefined;
+  /** Sought back to `expect` once already. */
+  sought: boolean;
+  queue: Cut[];
+  draining: Promise<void> | undefined;
+  /** Replaced after a rewind: its queued batches are dropped, not flushed. */
+  dead: boolean;
+}
+
+interface DeadLetter {
+  message: BufferedMessage;
+  stage: 'decode' | 'encode' | 'insert';
+  reason: string;
+  table?: Table;
+}
+
+const PLAN_PREFIX = 'consentry-plan:v1:';
+
+/** Thrown inside a flush that must stop without committing (rebalance, shutdown past its deadline). */
+class Abandoned extends Error {}
+
+class SinkMetrics {
+  readonly messages: Counter<'topic'>;
+  readonly rows: Counter<'table'>;
+  readonly insertSeconds: Histogram<'table' | 'outcome'>;
+  readonly insertRetries: Counter<'table'>;
+  readonly deadLetters: Counter<'stage'>;
+  readonly dropped: Counter<'reason'>;
+  readonly commits: Counter<'kind'>;
+  readonly buffered: Gauge;
+  readonly lag: Gauge<'topic' | 'partition'>;
+  readonly batchRows: Histogram;
+  constructor(registry: Registry | undefined) {
+    const registers = registry === undefined ? [] : [registry];
+    this.messages = new Counter({ name: 'consentry_sink_messages_total', help: 'Kafka messages taken into a batch', labelNames: ['topic'] as const, registers });
+    this.rows = new Counter({ name: 'consentry_sink_rows_inserted_total', help: 'Rows inserted into ClickHouse (a deduplicated retry counts again)', labelNames: ['table'] as const, registers });
+    this.insertSeconds = new Histogram({
+      name: 'consentry_sink_insert_duration_seconds',
+      help: 'ClickHouse insert latency',
+      labelNames: ['table', 'outcome'] as const,
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.insertRetries = new Counter({ name: 'consentry_sink_insert_retries_total', help: 'Inserts retried after a transient ClickHouse error', labelNames: ['table'] as const, registers });
+    this.deadLetters = new Counter({ name: 'consentry_sink_deadletter_total', help: 'Messages sent to the dead-letter topic, by stage (decode, encode, insert)', labelNames: ['stage'] as const, registers });
+    this.dropped = new Counter({ name: 'consentry_sink_records_dropped_total', help: 'Records not written on purpose, by reason (unknown_tenant: deleted while in flight)', labelNames: ['reason'] as const, registers });
+    this.commits = new Counter({ name: 'consentry_sink_commits_total', help: 'Offset commits by kind (plan, done, failed)', labelNames: ['kind'] as const, registers });
+    this.buffered = new Gauge({ name: 'consentry_sink_buffered_bytes', help: 'Kafka message bytes held by the sink, not yet committed', registers });
+    this.lag = new Gauge({ name: 'consentry_sink_lag_messages', help: 'Messages between the last fetched offset and the end of the partition', labelNames: ['topic', 'partition'] as const, registers });
+    this.batchRows = new Histogram({ name: 'consentry_sink_batch_rows', help: 'Rows per cut batch', buckets: [10, 100, 1000, 5000, 10000, 20000, 50000], registers });
+  }
+}
+
+class Semaphore {
+  private free: number;
+  private readonly waiting: Array<() => void> = [];
+  constructor(n: number) {
+    this.free = n;
+  }
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((r) => this.waiting.push(r));
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiting.shift();
+      if (next !== undefined) next();
+      else this.free++;
+    }
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class KafkaSinkConsumer {
+  private consumer: Consumer | undefined;
+  private readonly producer: Producer;
+  private readonly admin: Admin;
+  private readonly metrics: SinkMetrics;
+  private readonly inserts: Semaphore;
+  private readonly states = new Map<string, PartitionState>();
+  private plans = new Map<string, Promise<Map<number, { offset: number; metadata: string }>>>();
+  private readonly committed = new Map<string, string>();
+  private epoch = 0;
+  private buffered = 0;
+  private paused = false;
+  private clickhouseHealthy = true;
+  private joined = false;
+  private started = false;
+  private stopping = false;
+  /** Set when the shutdown deadline passed: running flushes give up without committing. */
+  private abandonAll = false;
+  private timer: NodeJS.Timeout | undefined;
+  private lastError = '';
+
+  constructor(private readonly opts: KafkaSinkOptions) {
+    this.producer = opts.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    this.admin = opts.kafka.admin();
+    this.metrics = new SinkMetrics(opts.registry);
+    this.inserts = new Semaphore(opts.insertConcurrency ?? 2);
+  }
+
+  private get topics(): string[] {
+    return [this.opts.settings.topics.spans, this.opts.settings.topics.logs];
+  }
+
+  async start(): Promise<void> {
+    await withTimeout(this.admin.connect(), 30_000, `Kafka brokers ${this.opts.settings.brokers.join(',')} unreachable`);
+    await withTimeout(this.producer.connect(), 30_000, `Kafka brokers ${this.opts.settings.brokers.join(',')} unreachable`);
+    await this.startConsumer();
+    this.started = true;
+    this.timer = setInterval(() => this.tick(), Math.max(10, Math.min(100, this.opts.maxDelayMs / 4)));
+    this.timer.unref();
+  }
+
+  private async startConsumer(): Promise<void> {
+    const sessionTimeout = this.opts.sessionTimeoutMs;
+    const consumer = this.opts.kafka.consumer({
+      groupId: this.opts.groupId,
+      sessionTimeout,
+      heartbeatInterval: Math.max(500, Math.min(3000, Math.floor(sessionTimeout / 5))),
+      maxWaitTimeInMs: 250,
+      maxBytesPerPartition: 16 << 20,
+      maxBytes: 64 << 20,
+      allowAutoTopicCreation: false,
+      retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 5000 },
+    });
+    this.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      this.newEpoch();
+      this.joined = true;
+      this.opts.logger.info({ assignment: e.payload.memberAssignment, epoch: this.epoch }, 'sink joined the consumer group');
+    });
+    consumer.on(consumer.events.REBALANCING, () => {
+      this.joined = false;
+    });
+    consumer.on(consumer.events.COMMIT_OFFSETS, (e) => {
+      for (const t of e.payload.topics) for (const p of t.partitions) this.committed.set(`${t.topic}:${p.partition}`, String(p.offset));
+    });
+    consumer.on(consumer.events.CRASH, (e) => {
+      this.joined = false;
+      this.newEpoch();
+      const { error, restart } = e.payload;
+      this.lastError = error.message;
+      this.opts.logger.warn({ err: error, restart }, 'sink consumer crashed');
+      if (!restart && !this.stopping) {
+        setTimeout(() => {
+          if (this.stopping) return;
+          void consumer.disconnect().catch(() => undefined);
+          this.startConsumer().catch((err: unknown) => this.opts.logger.error({ err }, 'restarting the sink consumer failed'));
+        }, 1000).unref();
+      }
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: this.topics, fromBeginning: true });
+    this.paused = false;
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 3,
+      eachBatch: (payload) => this.onBatch(payload),
+    });
+  }
+
+  /**
+   * A rebalance or restart: everything buffered belongs to the previous
+   * generation. Messages not cut yet are released here; cut batches are released
+   * by their drain loop, which flushes none of them (their epoch is old).
+   */
+  private newEpoch(): void {
+    this.epoch++;
+    for (const st of this.states.values()) this.forget(st);
+    this.states.clear();
+    this.plans.clear();
+    this.updatePause();
+  }
+
+  private forget(st: PartitionState): void {
+    st.dead = true;
+    this.buffered -= st.bytes;
+    st.messages = [];
+    st.bytes = 0;
+    st.rows = 0;
+    this.metrics.buffered.set(this.buffered);
+  }
+
+  private state(topic: string, partition: number): PartitionState {
+    const key = `${topic}:${partition}`;
+    let st = this.states.get(key);
+    if (st === undefined || st.epoch !== this.epoch) {
+      st = { topic, partition, epoch: this.epoch, messages: [], rows: 0, bytes: 0, since: undefined, next: undefined, plan: undefined, planLoaded: false, expect: undefined, sought: false, queue: [], draining: undefined, dead: false };
+      this.states.set(key, st);
+    }
+    return st;
+  }
+
+  /** Committed offsets and metadata of the group for a topic (once per epoch). */
+  private committedOf(topic: string): Promise<Map<number, { offset: number; metadata: string }>> {
+    let p = this.plans.get(topic);
+    if (p === undefined) {
+      p = this.admin.fetchOffsets({ groupId: this.opts.groupId, topics: [topic] }).then((res) => {
+        const out = new Map<number, { offset: number; metadata: string }>();
+        for (const t of res) for (const part of t.partitions) out.set(part.partition, { offset: Number(part.offset), metadata: part.metadata ?? '' });
+        return out;
+      });
+      p.catch(() => this.plans.delete(topic));
+      this.plans.set(topic, p);
+    }
+    return p;
+  }
+
+  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const epoch = this.epoch;
+    if (this.stopping) return;
+    let st = this.state(batch.topic, batch.partition);
+    if (!st.planLoaded) {
+      const committed = (await this.committedOf(batch.topic)).get(batch.partition);
+      if (epoch !== this.epoch || this.stopping) return; // refetched in the new generation
+      st = this.state(batch.topic, batch.partition);
+      st.planLoaded = true;
+      if (committed !== undefined && committed.offset >= 0) st.expect = committed.offset;
+      if (committed !== undefined && committed.metadata.startsWith(PLAN_PREFIX)) {
+        const last = Number(committed.metadata.slice(PLAN_PREFIX.length));
+        if (Number.isSafeInteger(last) && last >= committed.offset) st.plan = { first: committed.offset, last };
+      }
+    }
+    const now = Date.now();
+    for (const m of batch.messages) {
+      if (!isRunning() || isStale() || epoch !== this.epoch) break;
+      const offset = Number(m.offset);
+      if (st.next !== undefined && offset < st.next) continue; // already buffered (a refetch)
+      if (st.next === undefined && st.expect !== undefined && offset !== st.expect) {
+        if (offset < st.expect) continue; // before the committed offset: stored already
+        if (!st.sought) {
+          // Messages fetched before a rewind: go back to the committed offset, so
+          // that nothing between it and here is skipped.
+          st.sought = true;
+          this.consumer?.seek({ topic: st.topic, partition: st.partition, offset: String(st.expect) });
+          break;
+        }
+        // Still ahead after seeking: the range is gone (retention). Batch from here.
+        this.opts.logger.warn({ topic: st.topic, partition: st.partition, committed: st.expect, offset }, 'records after the committed offset are gone (retention); batching from the first one left');
+        st.plan = undefined;
+      }
+      if (st.plan !== undefined && offset > st.plan.last) this.cut(st, st.plan.last);
+      const msg = this.buffer(m, offset);
+      st.messages.push(msg);
+      st.rows += msg.rows;
+      st.bytes += msg.bytes;
+      st.since ??= now;
+      st.next = offset + 1;
+      this.buffered += msg.bytes;
+      this.metrics.messages.inc({ topic: st.topic });
+      resolveOffset(m.offset);
+      if (st.plan !== undefined) {
+        if (offset >= st.plan.last) this.cut(st, st.plan.last);
+      } else if (st.rows >= this.opts.maxRows || st.bytes >= this.opts.maxBytes) {
+        this.cut(st);
+      }
+    }
+    this.metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
+    this.metrics.buffered.set(this.buffered);
+    this.updatePause();
+    await heartbeat();
+  }
+
+  private buffer(m: KafkaMessage, offset: number): BufferedMessage {
+    let rows = 1;
+    if (m.value !== null) {
+      try {
+        const c = peekCounts(m.value);
+        rows = Math.max(1, c.spans + c.logs + c.summaries + c.metadata);
+      } catch {
+        // Not readable: it goes to the dead-letter topic when its batch is flushed.
+      }
+    }
+    return { offset, key: m.key, value: m.value, rows, bytes: (m.value?.length ?? 0) + (m.key?.length ?? 0) };
+  }
+
+  /** Time-based cuts. */
+  private tick(): void {
+    if (this.stopping) return;
+    const now = Date.now();
+    for (const st of this.states.values()) {
+      if (st.epoch !== this.epoch || st.plan !== undefined || st.since === undefined) continue;
+      if (now - st.since >= this.opts.maxDelayMs) this.cut(st);
+    }
+  }
+
+  /** Moves the buffered messages (up to `upTo` inclusive) into a batch and starts flushing it. */
+  private cut(st: PartitionState, upTo?: number): void {
+    let n = st.messages.length;
+    if (upTo !== undefined) {
+      n = st.messages.findIndex((m) => m.offset > upTo);
+      if (n < 0) n = st.messages.length;
+    }
+    if (n === 0) return;
+    const messages = st.messages.splice(0, n);
+    let bytes = 0;
+    let rows = 0;
+    for (const m of messages) {
+      bytes += m.bytes;
+      rows += m.rows;
+    }
+    st.bytes -= bytes;
+    st.rows -= rows;
+    st.since = st.messages.length > 0 ? Date.now() : undefined;
+    const replay = st.plan !== undefined;
+    const cut: Cut = {
+      topic: st.topic,
+      partition: st.partition,
+      epoch: st.epoch,
+      first: st.plan?.first ?? messages[0]!.offset,
+      last: st.plan?.last ?? messages[messages.length - 1]!.offset,
+      messages,
+      bytes,
+      replay,
+    };
+    st.plan = undefined;
+    this.metrics.batchRows.observe(rows);
+    st.queue.push(cut);
+    this.drain(st);
+  }
+
+  /** Flushes a partition's batches one after another (commits must stay in offset order). */
+  private drain(st: PartitionState): void {
+    if (st.draining !== undefined) return;
+    st.draining = (async () => {
+      while (st.queue.length > 0) {
+        const cut = st.queue[0]!;
+        let ok = false;
+        const live = !st.dead && cut.epoch === this.epoch;
+        try {
+          ok = live && (await this.inserts.run(() => this.flush(cut)));
+        } catch (err) {
+          if (!(err instanceof Abandoned)) this.opts.logger.error({ err, topic: cut.topic, partition: cut.partition }, 'sink flush failed');
+        }
+        this.buffered -= cut.bytes;
+        this.metrics.buffered.set(this.buffered);
+        st.queue.shift();
+        if (live && !ok && !st.dead && cut.epoch === this.epoch && !this.stopping) this.rewind(st, cut);
+      }
+      st.draining = undefined;
+      this.updatePause();
+    })();
+  }
+
+  /**
+   * A flush stopped without a rebalance (a commit failed, the broker is away):
+   * drop the partition's buffer and fetch again from the batch's first offset;
+   * the plan, if it was committed, is read again.
+   */
+  private rewind(st: PartitionState, cut: Cut): void {
+    this.forget(st);
+    this.states.delete(`${st.topic}:${st.partition}`);
+    this.plans.delete(st.topic);
+    try {
+      this.consumer?.seek({ topic: cut.topic, partition: cut.partition, offset: String(cut.first) });
+    } catch (err) {
+      this.opts.logger.warn({ err }, 'seek after a failed flush failed; the next rebalance resets the position');
+    }
+  }
+
+  private async flush(cut: Cut): Promise<boolean> {
+    const check = () => {
+      if (cut.epoch !== this.epoch || this.abandonAll) throw new Abandoned();
+    };
+    if (!cut.replay && !(await this.commit(cut, cut.first, `${PLAN_PREFIX}${cut.last}`, 'plan'))) return false;
+
+    const dead: DeadLetter[] = [];
+    const tables = new Map<Table, { lines: string[]; ranges: Array<{ message: BufferedMessage; start: number; end: number }> }>(TABLES.map((t) => [t, { lines: [], ranges: [] }]));
+    let refreshed = false;
+    for (const message of cut.messages) {
+      let decoded: { batch: RecordBatch; ctx: BatchContext };
+      try {
+        if (message.value === null) throw new CodecError('message without a value');
+        decoded = decodeBatchMessage(message.value);
+      } catch (err) {
+        dead.push({ message, stage: 'decode', reason: (err as Error).message });
+        continue;
+      }
+      let reduced = this.opts.reduce(decoded.batch, decoded.ctx);
+      if (reduced === undefined && !refreshed) {
+        // A tenant created moments ago whose assignment has not reached this instance yet.
+        refreshed = true;
+        await this.opts.refreshTiers().catch((err: unknown) => this.opts.logger.warn({ err }, 'refreshing tier assignments failed'));
+        reduced = this.opts.reduce(decoded.batch, decoded.ctx);
+      }
+      if (reduced === undefined) {
+        const b = decoded.batch;
+        this.metrics.dropped.inc({ reason: 'unknown_tenant' }, b.spans.length + b.logs.length + b.summaries.length + b.metadata.length);
+        continue;
+      }
+      let rows: ReturnType<typeof encodeBatch>;
+      try {
+        rows = encodeBatch(reduced.batch, reduced.ctx);
+      } catch (err) {
+        dead.push({ message, stage: 'encode', reason: (err as Error).message });
+        continue;
+      }
+      for (const t of TABLES) {
+        const lines = rows[t];
+        if (lines.length === 0) continue;
+        const entry = tables.get(t)!;
+        entry.ranges.push({ message, start: entry.lines.length, end: entry.lines.length + lines.length });
+        for (const l of lines) entry.lines.push(l);
+      }
+    }
+
+    for (const [table, { lines, ranges }] of tables) {
+      if (lines.length === 0) continue;
+      const token = `${cut.topic}-${cut.partition}-${cut.first}-${cut.last}-${table}`;
+      const refused = await this.insertWithRetry(table, lines, token, check);
+      if (refused === undefined) continue;
+      if (ranges.length === 1) {
+        dead.push({ message: ranges[0]!.message, stage: 'insert', table, reason: refused });
+        continue;
+      }
+      // Find the messages whose rows ClickHouse refuses: one insert each, each
+      // with its own token (deterministic too: a replay refuses the same ones).
+      for (const r of ranges) {
+        const token1 = `${cut.topic}-${cut.partition}-${r.message.offset}-${r.message.offset}-${table}`;
+        const reason = await this.insertWithRetry(table, lines.slice(r.start, r.end), token1, check);
+        if (reason !== undefined) dead.push({ message: r.message, stage: 'insert', table, reason });
+      }
+    }
+
+    if (dead.length > 0) await this.deadLetter(cut, dead, check);
+    check();
+    return this.commit(cut, cut.last + 1, '', 'done');
+  }
+
+  /** Inserts until it succeeds (undefined) or ClickHouse refuses the data (the reason). */
+  private async insertWithRetry(table: Table, lines: string[], token: string, check: () => void): Promise<string | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      check();
+      const started = performance.now();
+      try {
+        await insertRows(this.opts.client, table, lines, token);
+        this.metrics.insertSeconds.observe({ table, outcome: 'ok' }, (performance.now() - started) / 1000);
+        this.metrics.rows.inc({ table }, lines.length);
+        if (!this.clickhouseHealthy) {
+          this.clickhouseHealthy = true;
+          this.opts.logger.info('ClickHouse inserts succeed again');
+          this.updatePause();
+        }
+        return undefined;
+      } catch (err) {
+        this.metrics.insertSeconds.observe({ table, outcome: 'error' }, (performance.now() - started) / 1000);
+        if (isPermanentInsertError(err)) return `ClickHouse refused the rows (code ${(err as { code?: string }).code ?? ''}): ${(err as Error).message}`;
+        this.lastError = (err as Error).message;
+        if (this.clickhouseHealthy) {
+          this.clickhouseHealthy = false;
+          this.opts.logger.warn({ err, table }, 'ClickHouse insert failed; pausing consumption and retrying with backoff');
+          this.updatePause();
+        }
+        this.metrics.insertRetries.inc({ table });
+        // Full jitter, 200 ms doubling to 10 s.
+        await sleep(Math.random() * Math.min(10_000, 200 * 2 ** Math.min(attempt, 6)));
+      }
+    }
+  }
+
+  private async deadLetter(cut: Cut, dead: DeadLetter[], check: () => void): Promise<void> {
+    const messages = dead.map((d) => {
+      const headers: IHeaders = {
+        'consentry-reason': d.reason.slice(0, 2000),
+        'consentry-stage': d.stage,
+        'consentry-source': `${cut.topic}/${cut.partition}/${d.message.offset}`,
+        'consentry-failed-at': new Date().toISOString(),
+      };
+      if (d.table !== undefined) headers['consentry-table'] = d.table;
+      // A deterministic key lets a reader drop the copies a replayed batch produces again.
+      return { key: `${cut.topic}/${cut.partition}/${d.message.offset}${d.table === undefined ? '' : `/${d.table}`}`, value: d.message.value, headers };
+    });
+    for (let attempt = 0; ; attempt++) {
+      check();
+      try {
+        await withTimeout(this.producer.send({ topic: this.opts.settings.topics.deadletter, acks: -1, messages }), 30_000, 'dead-letter produce timed out');
+        for (const d of dead) this.metrics.deadLetters.inc({ stage: d.stage });
+        this.opts.logger.warn({ topic: cut.topic, partition: cut.partition, count: dead.length, first: dead[0]?.reason }, 'messages sent to the dead-letter topic');
+        return;
+      } catch (err) {
+        this.lastError = (err as Error).message;
+        this.opts.logger.warn({ err }, 'producing to the dead-letter topic failed; retrying');
+        await sleep(Math.random() * Math.min(10_000, 200 * 2 ** Math.min(attempt, 6)));
+      }
+    }
+  }
+
+  /** Commits one partition's offset; true only when the broker took it (checked through kafkajs' COMMIT_OFFSETS event). */
+  private async commit(cut: Cut, offset: number, metadata: string, kind: 'plan' | 'done'): Promise<boolean> {
+    if (cut.epoch !== this.epoch || this.abandonAll || this.consumer === undefined) return false;
+    const key = `${cut.topic}:${cut.partition}`;
+    this.committed.delete(key);
+    try {
+      await this.consumer.commitOffsets([{ topic: cut.topic, partition: cut.partition, offset: String(offset), metadata }]);
+    } catch (err) {
+      this.metrics.commits.inc({ kind: 'failed' });
+      this.lastError = (err as Error).message;
+      this.opts.logger.warn({ err, topic: cut.topic, partition: cut.partition, offset, kind }, 'offset commit failed; the range is fetched again');
+      return false;
+    }
+    if (this.committed.get(key) !== String(offset)) {
+      this.metrics.commits.inc({ kind: 'failed' });
+      return false;
+    }
+    this.metrics.commits.inc({ kind });
+    return true;
+  }
+
+  private updatePause(): void {
+    const consumer = this.consumer;
+    if (consumer === undefined) return;
+    const max = this.opts.maxBufferedBytes ?? this.opts.maxBytes * 4;
+    const want = this.stopping || !this.clickhouseHealthy || this.buffered > max || (this.paused && this.buffered > max / 2);
+    if (want === this.paused) return;
+    this.paused = want;
+    const topics = this.topics.map((topic) => ({ topic }));
+    try {
+      if (want) consumer.pause(topics);
+      else consumer.resume(topics);
+    } catch (err) {
+      this.opts.logger.warn({ err }, 'pausing or resuming the consumer failed');
+    }
+  }
+
+  ready(): boolean {
+    return this.started && this.joined && !this.stopping;
+  }
+
+  status(): Record<string, string> {
+    return {
+      kafka: this.joined ? 'ok' : `not in the consumer group${this.lastError === '' ? '' : `: ${this.lastError}`}`,
+      clickhouse: this.clickhouseHealthy ? 'ok' : `inserts failing: ${this.lastError}`,
+    };
+  }
+
+  /**
+   * Stops fetching, inserts and commits what is buffered (a planned range that
+   * is not complete is left to the next owner), then leaves the group. Past the
+   * deadline, running inserts give up without committing.
+   */
+  async shutdown(deadlineMs = 20_000): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    clearInterval(this.timer);
+    this.updatePause();
+    if (this.started) {
+      for (const st of this.states.values()) if (st.epoch === this.epoch && st.plan === undefined) this.cut(st);
+      const drains = [...this.states.values()].map((st) => st.draining ?? Promise.resolve());
+      const deadline = setTimeout(() => (this.abandonAll = true), deadlineMs);
+      await Promise.all(drains);
+      clearTimeout(deadline);
+    }
+    await withTimeout(this.consumer?.disconnect() ?? Promise.resolve(), 15_000, 'consumer disconnect timed out').catch(() => undefined);
+    await withTimeout(this.producer.disconnect(), 5000, 'producer disconnect timed out').catch(() => undefined);
+    await withTimeout(this.admin.disconnect(), 5000, 'admin disconnect timed out').catch(() => undefined);
+  }
+}

@@ -1,0 +1,228 @@
+// The control channel between instances: tier assignments and tenant notices
+// on two compacted topics (key: tenant id). Every collector and sink reads both
+// from the beginning with a consumer group of its own (kafkajs has no
+// group-less assignment), so each instance sees every change; a fetch waits at
+// most 50 ms on the broker, which answers as soon as a record arrives, so a
+// switch reaches every instance in tens of milliseconds (DESIGN.md: within
+// 250 ms; measured in test/kafka/pipeline.test.ts).
+//
+// Values are small JSON documents with a version field; tier assignments are
+// applied only when newer than what the instance has (TierRegistry.applyRemote),
+// so replays, reorderings across restarts and compaction are harmless. A null
+// value (tombstone) on the tiers topic means the tenant was deleted. Tenant
+// notices carry no key and no hash: receivers reload tenants from ClickHouse.
+import type { Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import { Histogram, type Registry } from 'prom-client';
+import type { Logger } from '../../collector/logger.ts';
+import type { Assignment, TierBroadcast, TierRegistry } from '../../collector/tenants/tier-registry.ts';
+import type { TenantBroadcast } from '../../collector/tenants/shared-store.ts';
+import { withTimeout, type KafkaSettings } from './config.ts';
+
+const INSTANCE_HEADER = 'consentry-instance';
+
+interface TierMessage {
+  v: 1;
+  tenantId: string;
+  tier: string;
+  version: number;
+  effectiveAt: number;
+  until: number | null;
+  priorTier: string;
+  reason: string;
+  actor: string;
+  publishedAtMs: number;
+}
+
+interface TenantMessage {
+  v: 1;
+  tenantId: string;
+  deleted: boolean;
+  publishedAtMs: number;
+}
+
+/** What the control channel applies changes to. */
+export interface ControlTargets {
+  registry: TierRegistry;
+  /** Tenants to reload on a notice (collectors); none for a sink. */
+  tenants?: { load(): Promise<void>; get(id: string): unknown };
+}
+
+export interface KafkaControlOptions {
+  kafka: Kafka;
+  settings: KafkaSettings;
+  logger: Logger;
+  registry?: Registry;
+}
+
+export class KafkaControl implements TierBroadcast, TenantBroadcast {
+  private readonly producer: Producer;
+  private consumer: Consumer | undefined;
+  private targets: ControlTargets | undefined;
+  private stopped = false;
+  private joined = false;
+  private reloadTimer: NodeJS.Timeout | undefined;
+  private reloadWanted = new Set<string>();
+  private refresher: NodeJS.Timeout | undefined;
+  private readonly propagation: Histogram<'kind'>;
+
+  constructor(private readonly opts: KafkaControlOptions) {
+    // Not idempotent: control records are rare, small and applied by version.
+    this.producer = opts.kafka.producer({ allowAutoTopicCreation: false, retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1000 } });
+    this.propagation = new Histogram({
+      name: 'consentry_control_propagation_seconds',
+      help: 'Time from another instance publishing a tier or tenant change to this instance applying it',
+      labelNames: ['kind'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: opts.registry === undefined ? [] : [opts.registry],
+    });
+  }
+
+  /**
+   * Connects, subscribes and waits until the consumer joined its group (changes
+   * from then on are seen). Also re-reads tier assignments from ClickHouse every
+   * `refreshMs` (default 10 s): the safety net for a broadcast that was lost.
+   */
+  async start(targets: ControlTargets, refreshMs = 10_000): Promise<void> {
+    this.targets = targets;
+    await withTimeout(this.producer.connect(), 30_000, 'Kafka control producer could not connect');
+    await this.startConsumer();
+    this.refresher = setInterval(() => {
+      targets.registry.refresh().catch((err: unknown) => this.opts.logger.warn({ err }, 'refreshing tier assignments from ClickHouse failed'));
+    }, refreshMs);
+    this.refresher.unref();
+  }
+
+  private async startConsumer(): Promise<void> {
+    const s = this.opts.settings;
+    const consumer = this.opts.kafka.consumer({
+      groupId: `${s.topics.tiers}.${s.instanceId}`,
+      maxWaitTimeInMs: 50,
+      sessionTimeout: 10_000,
+      heartbeatInterval: 2000,
+      allowAutoTopicCreation: false,
+      retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 2000 },
+    });
+    this.consumer = consumer;
+    const joined = new Promise<void>((resolve) => {
+      consumer.on(consumer.events.GROUP_JOIN, () => {
+        this.joined = true;
+        resolve();
+      });
+    });
+    consumer.on(consumer.events.CRASH, (e) => {
+      this.joined = false;
+      const { error, restart } = e.payload;
+      this.opts.logger.warn({ err: error, restart }, 'Kafka control consumer crashed');
+      if (!restart && !this.stopped) {
+        // kafkajs gave up on its own: start a new consumer after a pause.
+        setTimeout(() => {
+          if (this.stopped) return;
+          void consumer.disconnect().catch(() => undefined);
+          this.startConsumer().catch((err: unknown) => this.opts.logger.error({ err }, 'restarting the Kafka control consumer failed'));
+        }, 1000).unref();
+      }
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [s.topics.tiers, s.topics.tenants], fromBeginning: true });
+    await consumer.run({
+      // No commits: a fresh process reads everything again (compacted: one record per tenant).
+      autoCommit: false,
+      eachMessage: async ({ topic, message }) => this.apply(topic, message),
+    });
+    await withTimeout(joined, 30_000, 'Kafka control consumer did not join its group');
+  }
+
+  ready(): boolean {
+    return this.joined && !this.stopped;
+  }
+
+  private apply(topic: string, message: KafkaMessage): void {
+    const targets = this.targets;
+    if (targets === undefined) return;
+    const from = message.headers?.[INSTANCE_HEADER]?.toString();
+    const self = from === this.opts.settings.instanceId;
+    const key = message.key?.toString() ?? '';
+    try {
+      if (topic === this.opts.settings.topics.tiers) {
+        if (message.value === null) {
+          if (!self) targets.registry.forgetRemote(key);
+          return;
+        }
+        const m = JSON.parse(message.value.toString()) as TierMessage;
+        if (m.v !== 1 || self) return;
+        const applied = targets.registry.applyRemote({
+          tenantId: m.tenantId,
+          tier: m.tier,
+          version: m.version,
+          effectiveAt: m.effectiveAt,
+          until: m.until ?? undefined,
+          priorTier: m.priorTier,
+          reason: m.reason,
+          actor: m.actor,
+        });
+        if (applied) this.propagation.observe({ kind: 'tier' }, Math.max(0, Date.now() - m.publishedAtMs) / 1000);
+      } else if (topic === this.opts.settings.topics.tenants && targets.tenants !== undefined && !self) {
+        const m = message.value === null ? undefined : (JSON.parse(message.value.toString()) as TenantMessage);
+        this.reloadWanted.add(m !== undefined && !m.deleted ? key : '');
+        this.reloadTimer ??= setTimeout(() => void this.reloadTenants(0), 10);
+      }
+    } catch (err) {
+      this.opts.logger.warn({ err, topic, offset: message.offset }, 'unreadable control record skipped');
+    }
+  }
+
+  /** Reloads tenants from ClickHouse; retries a few times while a created tenant is not visible yet (replica lag). */
+  private async reloadTenants(attempt: number): Promise<void> {
+    const tenants = this.targets?.tenants;
+    const wanted = this.reloadWanted;
+    this.reloadWanted = new Set();
+    try {
+      if (tenants === undefined || this.stopped) return;
+      await tenants.load();
+      const missing = [...wanted].filter((id) => id !== '' && tenants.get(id) === undefined);
+      if (missing.length > 0 && attempt < 10) {
+        for (const id of missing) this.reloadWanted.add(id);
+        this.reloadTimer = setTimeout(() => void this.reloadTenants(attempt + 1), 200);
+        return;
+      }
+    } catch (err) {
+      this.opts.logger.error({ err }, 'reloading tenants after a change notice failed; retrying');
+      for (const id of wanted) this.reloadWanted.add(id);
+      this.reloadTimer = setTimeout(() => void this.reloadTenants(attempt + 1), 1000);
+      return;
+    }
+    this.reloadTimer = undefined;
+    if (this.reloadWanted.size > 0) this.reloadTimer = setTimeout(() => void this.reloadTenants(0), 10);
+  }
+
+  async publishAssignment(a: Assignment): Promise<void> {
+    const m: TierMessage = { v: 1, ...a, until: a.until ?? null, publishedAtMs: Date.now() };
+    await this.publish(this.opts.settings.topics.tiers, a.tenantId, JSON.stringify(m));
+  }
+
+  async publishForget(tenantId: string): Promise<void> {
+    await this.publish(this.opts.settings.topics.tiers, tenantId, null);
+  }
+
+  async publishTenant(tenantId: string, deleted: boolean): Promise<void> {
+    const m: TenantMessage = { v: 1, tenantId, deleted, publishedAtMs: Date.now() };
+    await this.publish(this.opts.settings.topics.tenants, tenantId, JSON.stringify(m));
+  }
+
+  private async publish(topic: string, key: string, value: string | null): Promise<void> {
+    await withTimeout(
+      this.producer.send({ topic, acks: -1, messages: [{ key, value, headers: { [INSTANCE_HEADER]: this.opts.settings.instanceId } }] }),
+      this.opts.settings.sendTimeoutMs,
+      `Kafka did not acknowledge the ${topic} record within ${this.opts.settings.sendTimeoutMs} ms`,
+    );
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.reloadTimer);
+    clearInterval(this.refresher);
+    await withTimeout(this.consumer?.disconnect() ?? Promise.resolve(), 10_000, 'control consumer disconnect timed out').catch(() => undefined);
+    await withTimeout(this.producer.disconnect(), 5000, 'control producer disconnect timed out').catch(() => undefined);
+  }
+}

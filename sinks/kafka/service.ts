@@ -1,0 +1,123 @@
+// A whole sink instance from Settings: ClickHouse (migrated), the tier engine
+// and registry (built as the collector builds them: collector/pipeline.ts),
+// the control channel that keeps the registry current, the consumer that
+// writes Kafka to ClickHouse, and a small HTTP server with /healthz, /readyz
+// and /metrics. sinks/server.ts runs it as a process (`npm run sink`); tests
+// may start it in-process.
+import Fastify, { type FastifyInstance } from 'fastify';
+import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Settings } from '../../collector/config.ts';
+import { createLogger, type Logger } from '../../collector/logger.ts';
+import { buildTierEngine, reduceToCurrent } from '../../collector/pipeline.ts';
+import { TierRegistry } from '../../collector/tenants/tier-registry.ts';
+import { createSecretScrubber } from '../../processors/scrub-secrets/processor.ts';
+import type { TierEngine } from '../../processors/tiers/engine.ts';
+import { openClickHouse, type ClickHouse } from '../clickhouse/client.ts';
+import { migrate } from '../clickhouse/migrate.ts';
+import { createKafka, kafkaSettings, withTimeout } from './config.ts';
+import { KafkaControl } from './control.ts';
+import { KafkaSinkConsumer } from './consumer.ts';
+
+export interface SinkService {
+  settings: Settings;
+  /** `http://host:port` of /healthz, /readyz, /metrics. */
+  url: string;
+  clickhouse: ClickHouse;
+  engine: TierEngine;
+  registry: TierRegistry;
+  consumer: KafkaSinkConsumer;
+  logger: Logger;
+  metricsRegistry: Registry;
+  /** Stops fetching, writes and commits what it holds, leaves the group, closes. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export async function startSinkService(settings: Settings): Promise<SinkService> {
+  if (settings.kafkaBrokers.length === 0) throw new Error('CONSENTRY_KAFKA_BROKERS: required for the sink (it reads what collectors produce to Kafka)');
+  const scrubber = createSecretScrubber();
+  const logger = createLogger({ level: settings.logLevel, scrub: (s) => scrubber.scrubString(s) }).child({ role: 'sink' });
+  const metricsRegistry = new Registry();
+  collectDefaultMetrics({ register: metricsRegistry, prefix: 'consentry_process_' });
+  const dropped = new Counter({ name: 'consentry_records_dropped_total', help: 'Records dropped on purpose by a tier pipeline (the downgrade check)', labelNames: ['signal', 'tier'] as const, registers: [metricsRegistry] });
+  const redacted = new Counter({ name: 'consentry_secrets_redacted_total', help: 'Secret values replaced by a marker, by kind', labelNames: ['kind'] as const, registers: [metricsRegistry] });
+  const counts = new Counter({ name: 'consentry_processor_values_total', help: 'Values processors removed or replaced on purpose, by processor', labelNames: ['name'] as const, registers: [metricsRegistry] });
+  const engine = buildTierEngine(settings, {
+    count: (name, n) => counts.inc({ name }, n),
+    onRedact: (kind, n) => redacted.inc({ kind }, n),
+    onDrop: (signal, tier, n) => dropped.inc({ signal, tier }, n),
+  });
+
+  const clickhouse = openClickHouse({ url: settings.clickhouseUrl, dataDir: settings.dataDir });
+  const started: Array<() => Promise<unknown>> = [() => clickhouse.close()];
+  const stopAll = async () => {
+    for (const stop of started.reverse()) await stop().catch((err: unknown) => logger.error({ err }, 'error while stopping'));
+  };
+  try {
+    const applied = await migrate(clickhouse.client);
+    if (applied.length > 0) logger.info({ versions: applied }, 'schema migrations applied');
+    const registry = new TierRegistry({ client: clickhouse.client, onError: (err) => logger.error({ err }, 'tier registry error') });
+    await registry.load();
+
+    const ks = kafkaSettings(settings, 'sink');
+    const kafka = createKafka({ brokers: ks.brokers, clientId: ks.instanceId, logger });
+    const control = new KafkaControl({ kafka, settings: ks, logger, registry: metricsRegistry });
+    await control.start({ registry });
+    started.push(() => control.shutdown());
+
+    const consumer = new KafkaSinkConsumer({
+      kafka,
+      settings: ks,
+      groupId: settings.sinkGroup,
+      client: clickhouse.client,
+      reduce: reduceToCurrent(engine, registry),
+      refreshTiers: () => registry.refresh(),
+      maxRows: settings.batchMaxRows,
+      maxBytes: settings.sinkMaxBytes,
+      maxDelayMs: settings.sinkMaxDelayMs,
+      sessionTimeoutMs: settings.sinkSessionTimeoutMs,
+      logger,
+      registry: metricsRegistry,
+    });
+    await consumer.start();
+    started.push(() => consumer.shutdown());
+
+    const http: FastifyInstance = Fastify({ logger: false });
+    http.get('/healthz', async () => ({ status: 'ok' }));
+    http.get('/readyz', async (_req, reply) => {
+      const ping = await withTimeout(clickhouse.client.ping(), 2000, 'ping timed out').catch((err: unknown) => ({ success: false as const, error: err as Error }));
+      const checks = {
+        ...consumer.status(),
+        clickhouse: ping.success ? consumer.status()['clickhouse']! : `unreachable: ${ping.error.message}`,
+        control: control.ready() ? 'ok' : 'not subscribed',
+      };
+      const ok = consumer.ready() && ping.success && control.ready();
+      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', checks });
+    });
+    http.get('/metrics', async (_req, reply) => reply.type(metricsRegistry.contentType).send(await metricsRegistry.metrics()));
+    const url = await http.listen({ host: settings.host, port: settings.sinkPort });
+    started.push(() => http.close());
+
+    let stopping: Promise<void> | undefined;
+    return {
+      settings,
+      url,
+      clickhouse,
+      engine,
+      registry,
+      consumer,
+      logger,
+      metricsRegistry,
+      stop: () =>
+        (stopping ??= (async () => {
+          // Drain first (the control channel stays up so downgrades still apply), then the rest.
+          await consumer.shutdown();
+          await control.shutdown();
+          await http.close().catch(() => undefined);
+          await clickhouse.close();
+        })()),
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

@@ -1,0 +1,282 @@
+// The collector's Kafka transport: a request's records are encoded
+// (codec.ts), keyed by tenant, and handed to an idempotent producer with
+// acks=all; send() resolves once the broker acknowledged every message of the
+// request, so the gateway's 200 means the data is in Kafka.
+//
+// Requests arriving while a produce is in flight are gathered into the next
+// one (one produce request in flight, as librdkafka with
+// max.in.flight=1 and linger: batching grows with latency, ordering per
+// partition holds, and kafkajs' idempotent sequence numbers stay correct).
+//
+// Broker slow or unreachable: each request waits at most sendTimeoutMs, then
+// fails as retryable (the receiver answers 503 + Retry-After). Messages whose
+// requests all gave up before they were sent are never sent. Bytes waiting for
+// the broker are capped (maxPendingBytes): past it, send() fails at once, so
+// memory stays bounded. The producer retries by itself; a probe marks the
+// transport ready again as soon as the broker answers.
+import { Partitioners, type Admin, type Kafka, type Message, type Producer, type TopicMessages } from 'kafkajs';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { BatchContext, RecordBatch } from '../../processors/record.ts';
+import type { Logger } from '../../collector/logger.ts';
+import { TransportError, type Transport } from '../transport.ts';
+import { encodeBatchMessages } from './codec.ts';
+import { MESSAGE_TARGET_BYTES, compressionType, ensureTopics, withTimeout, type KafkaSettings } from './config.ts';
+
+export interface KafkaTransportOptions {
+  kafka: Kafka;
+  settings: KafkaSettings;
+  logger: Logger;
+  /** Where to register the transport's metrics; none: not exported. */
+  registry?: Registry;
+  /** Most bytes one produce request carries. Default 8 MiB. */
+  maxRequestBytes?: number;
+}
+
+interface Pending {
+  messages: TopicMessages[];
+  bytes: number;
+  settled: boolean;
+  /** All requests of this entry gave up: never send it. */
+  abandoned: boolean;
+  resolve(): void;
+  reject(err: TransportError): void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+class TransportMetrics {
+  readonly pendingBytes: Gauge;
+  readonly produceSeconds: Histogram;
+  readonly failures: Counter<'reason'>;
+  readonly messages: Counter;
+  readonly bytes: Counter;
+  constructor(registry: Registry | undefined) {
+    const registers = registry === undefined ? [] : [registry];
+    this.pendingBytes = new Gauge({ name: 'consentry_kafka_pending_bytes', help: 'Encoded bytes waiting for the broker', registers });
+    this.produceSeconds = new Histogram({
+      name: 'consentry_kafka_produce_duration_seconds',
+      help: 'Time from handing a produce request to the broker to its acknowledgement',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.failures = new Counter({ name: 'consentry_kafka_send_failures_total', help: 'Requests answered 503 because Kafka did not take their records, by reason', labelNames: ['reason'] as const, registers });
+    this.messages = new Counter({ name: 'consentry_kafka_messages_produced_total', help: 'Kafka messages acknowledged by the broker', registers });
+    this.bytes = new Counter({ name: 'consentry_kafka_bytes_produced_total', help: 'Encoded (uncompressed) bytes acknowledged by the broker', registers });
+  }
+}
+
+export class KafkaTransport implements Transport {
+  readonly name = 'kafka';
+  private readonly producer: Producer;
+  private readonly admin: Admin;
+  private readonly metrics: TransportMetrics;
+  private queue: Pending[] = [];
+  private pendingBytes = 0;
+  private inflight: Promise<void> | undefined;
+  private inflightSince = 0;
+  private started = false;
+  private stopped = false;
+  private healthy = false;
+  private probe: NodeJS.Timeout | undefined;
+  private probing = false;
+  private lastError = '';
+
+  constructor(private readonly opts: KafkaTransportOptions) {
+    this.producer = opts.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      // Idempotence needs unlimited retries; each request's wait is bounded by sendTimeoutMs instead.
+      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 1000 },
+    });
+    this.admin = opts.kafka.admin();
+    this.metrics = new TransportMetrics(opts.registry);
+  }
+
+  async start(): Promise<void> {
+    const timeout = Math.max(this.opts.settings.sendTimeoutMs, 10_000);
+    await withTimeout(this.admin.connect(), timeout, `Kafka brokers ${this.opts.settings.brokers.join(',')} unreachable`);
+    await withTimeout(ensureTopics(this.admin, this.opts.settings), 30_000, 'creating Kafka topics timed out');
+    await withTimeout(this.producer.connect(), timeout, `Kafka brokers ${this.opts.settings.brokers.join(',')} unreachable`);
+    this.started = true;
+    this.healthy = true;
+    this.probe = setInterval(() => void this.check(), 1000);
+    this.probe.unref();
+  }
+
+  async send(batch: RecordBatch, ctx: BatchContext): Promise<void> {
+    if (this.stopped || !this.started) throw new TransportError('Kafka transport not running', true);
+    const topics = this.opts.settings.topics;
+    const messages: TopicMessages[] = [];
+    let bytes = 0;
+    const add = (topic: string, part: RecordBatch) => {
+      const values = encodeBatchMessages(part, ctx, MESSAGE_TARGET_BYTES);
+      const list: Message[] = values.map((value) => ({ key: ctx.tenantId, value }));
+      for (const v of values) bytes += v.length;
+      messages.push({ topic, messages: list });
+    };
+    // Per-signal topics: a request's logs go to the logs topic, its spans to the
+    // spans topic, each with what the tier derived from them (summaries, gateway
+    // metadata). A batch with both (not made by the receiver) is split.
+    const withExpiry = (b: RecordBatch): RecordBatch => (batch.expireAt === undefined ? b : { ...b, expireAt: batch.expireAt });
+    const hasLogs = batch.logs.length > 0;
+    const hasSpans = batch.spans.length > 0 || batch.summaries.length > 0;
+    if (hasLogs && hasSpans) {
+      add(topics.logs, withExpiry({ spans: [], logs: batch.logs, summaries: [], metadata: [] }));
+      add(topics.spans, withExpiry({ spans: batch.spans, logs: [], summaries: batch.summaries, metadata: batch.metadata }));
+    } else if (hasLogs) add(topics.logs, batch);
+    else if (hasSpans || batch.metadata.length > 0) add(topics.spans, batch);
+    if (messages.length === 0) return; // nothing left to store (a tier dropped everything): durable as it is
+    if (this.pendingBytes + bytes > this.opts.settings.maxPendingBytes && this.pendingBytes > 0) {
+      this.metrics.failures.inc({ reason: 'queue_full' });
+      throw new TransportError(`Kafka producer queue full (${this.pendingBytes} bytes waiting for the broker)`, true);
+    }
+    this.pendingBytes += bytes;
+    this.metrics.pendingBytes.set(this.pendingBytes);
+    await new Promise<void>((resolve, reject) => {
+      const entry: Pending = {
+        messages,
+        bytes,
+        settled: false,
+        abandoned: false,
+        resolve,
+        reject,
+        timer: undefined,
+      };
+      entry.timer = setTimeout(() => this.timeout(entry), this.opts.settings.sendTimeoutMs);
+      this.queue.push(entry);
+      this.pump();
+    });
+  }
+
+  private timeout(entry: Pending): void {
+    if (entry.settled) return;
+    entry.settled = true;
+    const queued = this.queue.indexOf(entry);
+    if (queued >= 0) {
+      // Never sent: drop it, so it is neither sent later nor held in memory.
+      this.queue.splice(queued, 1);
+      entry.abandoned = true;
+      this.release(entry.bytes);
+    }
+    this.healthy = false;
+    this.metrics.failures.inc({ reason: 'timeout' });
+    entry.reject(new TransportError(`Kafka did not acknowledge within ${this.opts.settings.sendTimeoutMs} ms${this.lastError === '' ? '' : ` (${this.lastError})`}`, true));
+  }
+
+  private release(bytes: number): void {
+    this.pendingBytes -= bytes;
+    this.metrics.pendingBytes.set(this.pendingBytes);
+  }
+
+  /** Sends what is queued if no produce request is in flight. */
+  private pump(): void {
+    if (this.inflight !== undefined || this.queue.length === 0) return;
+    const max = this.opts.maxRequestBytes ?? 8 << 20;
+    const take: Pending[] = [];
+    let size = 0;
+    while (this.queue.length > 0 && (take.length === 0 || size + this.queue[0]!.bytes <= max)) {
+      const e = this.queue.shift()!;
+      take.push(e);
+      size += e.bytes;
+    }
+    const byTopic = new Map<string, Message[]>();
+    for (const e of take) {
+      for (const tm of e.messages) {
+        const list = byTopic.get(tm.topic);
+        if (list === undefined) byTopic.set(tm.topic, [...tm.messages]);
+        else for (const m of tm.messages) list.push(m);
+      }
+    }
+    const started = performance.now();
+    this.inflightSince = Date.now();
+    this.inflight = this.producer
+      .sendBatch({
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+        acks: -1,
+        compression: compressionType(this.opts.settings.compression),
+        timeout: 30_000,
+      })
+      .then(
+        () => {
+          this.healthy = true;
+          this.lastError = '';
+          this.metrics.produceSeconds.observe((performance.now() - started) / 1000);
+          let n = 0;
+          for (const list of byTopic.values()) n += list.length;
+          this.metrics.messages.inc(n);
+          this.metrics.bytes.inc(size);
+          for (const e of take) this.settle(e);
+        },
+        (err: unknown) => {
+          const retryable = (err as { retriable?: boolean }).retriable !== false;
+          this.lastError = (err as Error).message;
+          if (retryable) this.healthy = false;
+          this.opts.logger.warn({ err }, 'Kafka produce failed');
+          for (const e of take) this.settle(e, new TransportError(`Kafka produce failed: ${(err as Error).message}`, retryable, { cause: err }));
+        },
+      )
+      .finally(() => {
+        this.release(size);
+        this.inflight = undefined;
+        this.pump();
+      });
+  }
+
+  private settle(e: Pending, err?: TransportError): void {
+    clearTimeout(e.timer);
+    if (e.settled) return;
+    e.settled = true;
+    if (err === undefined) e.resolve();
+    else {
+      this.metrics.failures.inc({ reason: 'error' });
+      e.reject(err);
+    }
+  }
+
+  /** While unhealthy: ready again once the broker answers metadata and nothing is stuck in flight. */
+  private async check(): Promise<void> {
+    if (this.healthy || this.probing || this.stopped) return;
+    this.probing = true;
+    try {
+      await withTimeout(this.admin.fetchTopicMetadata({ topics: [this.opts.settings.topics.spans] }), 2000, 'metadata request timed out');
+      const stuck = this.inflight !== undefined && Date.now() - this.inflightSince > this.opts.settings.sendTimeoutMs;
+      if (!stuck) this.healthy = true;
+    } catch (err) {
+      this.lastError = (err as Error).message;
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  ready(): boolean {
+    return this.started && !this.stopped && this.healthy && this.pendingBytes < this.opts.settings.maxPendingBytes;
+  }
+
+  /** Why ready() is false, for /readyz. */
+  status(): string {
+    if (!this.started) return 'not started';
+    if (this.stopped) return 'stopped';
+    if (!this.healthy) return `broker unreachable or slow${this.lastError === '' ? '' : `: ${this.lastError}`}`;
+    if (this.pendingBytes >= this.opts.settings.maxPendingBytes) return 'producer queue full';
+    return 'ok';
+  }
+
+  async shutdown(deadlineMs = 10_000): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.probe);
+    if (!this.started) {
+      await this.producer.disconnect().catch(() => undefined);
+      await this.admin.disconnect().catch(() => undefined);
+      return;
+    }
+    // Requests already accepted are still waiting for their answer: let them finish.
+    const end = Date.now() + deadlineMs;
+    while ((this.inflight !== undefined || this.queue.length > 0) && Date.now() < end) {
+      await Promise.race([this.inflight ?? Promise.resolve(), new Promise((r) => setTimeout(r, 50))]);
+    }
+    for (const e of this.queue.splice(0)) this.settle(e, new TransportError('shutting down', true));
+    await withTimeout(this.producer.disconnect(), 5000, 'producer disconnect timed out').catch(() => undefined);
+    await withTimeout(this.admin.disconnect(), 5000, 'admin disconnect timed out').catch(() => undefined);
+  }
+}
