@@ -322,11 +322,11 @@ function sdk(config: GeneratorConfig): Engine {
           let attributes = spanAttributes(r);
           if (now >= nextMarkerAt && config.markerTenants.includes(g.tenant.id)) {
             nextMarkerAt += config.markerIntervalMs;
-            {
-              name = markerName(nextMarkerId());
-              attributes = markerRequest(r, name).attributes;
-              pendingMarkers.set(name, { id: name.slice(MARKER_PREFIX.length), tenantId: g.tenant.id, tier: g.tenant.tier, sentAtMs: end, ackAtMs: 0, status: 0 });
-            }
+            name = markerName(nextMarkerId());
+            attributes = markerRequest(r, name).attributes;
+            const m: MarkerEvent = { id: name.slice(MARKER_PREFIX.length), tenantId: g.tenant.id, tier: g.tenant.tier, sentAtMs: end, ackAtMs: 0, status: 0 };
+            pendingMarkers.set(name, m);
+            send({ type: 'marker', marker: m });
           }
           const span = g.tracer.startSpan(name, { kind: SpanKind.SERVER, startTime: end - r.durationMs, attributes });
           if (r.status >= 500 && !name.startsWith(MARKER_PREFIX)) span.setStatus({ code: SpanStatusCode.ERROR });

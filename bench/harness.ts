@@ -15,7 +15,7 @@
 //
 // A saturation search doubles the rate while a step passes, then bisects
 // (geometric mean) between the best pass and the first failure.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, mkdirSync, statSync } from 'node:fs';
 import { tmpdir, cpus, totalmem, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { GeneratorClient } from './generator-client.ts';
@@ -609,7 +609,10 @@ async function runScenario(s: Scenario, o: BenchOptions, procs: Processes, found
     else o.log(`[${elapsed()}] ${s.name}: scratch folder kept: ${workDir}`);
   }
   if (profileDir !== undefined) {
-    const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
+    // One profile per thread (tsx's loader has a worker): the main thread's is the largest.
+    const file = readdirSync(profileDir)
+      .filter((f) => f.endsWith('.cpuprofile'))
+      .sort((a, b) => statSync(join(profileDir, b)).size - statSync(join(profileDir, a)).size)[0];
     if (file === undefined) {
       o.log(`[${elapsed()}] ${s.name}: no .cpuprofile written in ${profileDir}`);
     } else {

@@ -155,7 +155,8 @@ export function summarizeProfile(profile: CpuProfile, opts: { top?: number; from
       const totalMs = total.get(k) ?? ms;
       return {
         name: f.functionName === '' ? '(anonymous)' : f.functionName,
-        where: file === '' ? '' : `${file}:${f.lineNumber + 1}`,
+        // Line 0 is what tsx-transpiled modules report for every function: the file alone then.
+        where: file === '' ? '' : f.lineNumber > 0 ? `${file}:${f.lineNumber + 1}` : file,
         selfMs: ms,
         selfShare: share(ms),
         totalMs,

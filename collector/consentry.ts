@@ -11,6 +11,7 @@ import { TierRegistry } from './tenants/tier-registry.ts';
 import { otlpReceiver } from './otlp/receiver.ts';
 import { buildApiApp } from './api/app.ts';
 import { tierRoutes } from './api/tiers.ts';
+import { analyticsRoutes, erasureTombstones } from './api/analytics.ts';
 import { openClickHouse, type ClickHouse } from '../sinks/clickhouse/client.ts';
 import { migrate } from '../sinks/clickhouse/migrate.ts';
 import { ClickHouseBatcher } from '../sinks/clickhouse/batcher.ts';
@@ -93,7 +94,8 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
     const sink = new ClickHouseSink({
       batcher,
       // A tenant deleted while its data was in flight: nothing is written.
-      downgrade: (batch, ctx) => reduceToCurrent(engine, registry)(batch, ctx) ?? { batch: { spans: [], logs: [], summaries: [], metadata: [] }, ctx },
+      // Erased subjects and tenants first (tombstones): data received before an erasure is never written.
+      downgrade: (batch, ctx) => reduceToCurrent(engine, registry)(erasureTombstones(clickhouse.client).filter(batch, ctx), ctx) ?? { batch: { spans: [], logs: [], summaries: [], metadata: [] }, ctx },
     });
     const transport: Transport = kafka?.transport ?? new InProcessTransport(sink);
     await transport.start();
@@ -142,7 +144,7 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
         }
         return { ok: ping.success, checks };
       },
-      routes: [tierRoutes({ engine, registry, tenants })],
+      routes: [tierRoutes({ engine, registry, tenants }), ...analyticsRoutes({ settings, client: clickhouse.client, tenants, registry, engine, drain: () => sink.drain() })],
     });
 
     const otlpAddress = await otlp.listen({ host: settings.host, port: settings.otlpPort });

@@ -6,7 +6,8 @@
 //
 // Environment: CONSENTRY_OTLP_URL (default http://127.0.0.1:4318),
 // CONSENTRY_INGEST_KEY (required), GATEWAY_PORT (default 8787), UPSTREAM_URL
-// (default: the fake upstream, started in this process).
+// (default: the fake upstream, started in this process), CONSENTRY_API_URL
+// (default http://127.0.0.1:8080, only for the hints it prints).
 import { pathToFileURL } from 'node:url';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { createInterceptor, type Interceptor, type InterceptorOptions } from 'consentry/interceptor';
@@ -108,13 +109,14 @@ function describe(i: Interceptor): string {
 
 async function main(): Promise<void> {
   const consentryUrl = process.env['CONSENTRY_OTLP_URL'] || 'http://127.0.0.1:4318';
+  const apiUrl = process.env['CONSENTRY_API_URL'] || 'http://127.0.0.1:8080';
   const ingestKey = process.env['CONSENTRY_INGEST_KEY'] ?? '';
   if (ingestKey === '') {
     process.stderr.write(
       [
         'CONSENTRY_INGEST_KEY is not set. Start Consentry and create a tenant first:',
         '  npm start',
-        `  curl -s -X POST http://127.0.0.1:8080/api/tenants -H "authorization: Bearer $(cat data/admin-token)" \\`,
+        `  curl -s -X POST ${apiUrl}/api/tenants -H "authorization: Bearer $(cat data/admin-token)" \\`,
         `       -H 'content-type: application/json' -d '{"id":"demo","tier":"full"}'`,
         'then, with the ingestKey it answers:',
         '  CONSENTRY_OTLP_URL=http://127.0.0.1:4318 CONSENTRY_INGEST_KEY=csk_ingest_... npm run example:gateway',
@@ -147,8 +149,8 @@ async function main(): Promise<void> {
       curl('/v1/messages', messages, true),
       '',
       'Then see it in Consentry (the tenant\'s query key), e.g.:',
-      `  curl -s http://127.0.0.1:8080/api/query -H "authorization: Bearer $CONSENTRY_QUERY_KEY" -H 'content-type: application/json' \\`,
-      `       -d '{"sql":"SELECT Timestamp, SpanName, SpanAttributes FROM consentry.otel_traces ORDER BY Timestamp DESC LIMIT 5"}'`,
+      `  curl -s -X POST ${apiUrl}/api/query -H "authorization: Bearer $CONSENTRY_QUERY_KEY" -H 'content-type: application/json' \\`,
+      `       -d '{"sql":"SELECT Timestamp, SpanName, SpanAttributes FROM otel_traces ORDER BY Timestamp DESC LIMIT 5"}'`,
       'Ctrl-C stops the gateway (queued spans are sent first).',
       '',
     ].join('\n'),

@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { gzip, gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
-import { CompressionCodecs, CompressionTypes, Kafka, logLevel, type Admin, type ITopicConfig, type LogEntry } from 'kafkajs';
+import kafkajs, { CompressionTypes, Kafka, logLevel, type Admin, type ITopicConfig, type LogEntry } from 'kafkajs';
 import type { Settings } from '../../collector/config.ts';
 import type { Logger } from '../../collector/logger.ts';
 
@@ -73,7 +73,8 @@ export function kafkaSettings(s: Settings, role: 'collector' | 'sink'): KafkaSet
 // stored as sent) and any gzip reader reads level 1.
 const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
-CompressionCodecs[CompressionTypes.GZIP] = () => ({
+// (CommonJS: CompressionCodecs is reachable through the default export only.)
+kafkajs.CompressionCodecs[CompressionTypes.GZIP] = () => ({
   compress: async (encoder: { buffer: Buffer }) => gzipAsync(encoder.buffer, { level: 1 }),
   decompress: async (buffer: Buffer) => gunzipAsync(buffer),
 });

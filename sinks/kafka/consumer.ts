@@ -38,7 +38,7 @@ import type { Logger } from '../../collector/logger.ts';
 import { encodeBatch, TABLES, type Table } from '../clickhouse/encode.ts';
 import { insertRows, isPermanentInsertError } from '../clickhouse/insert.ts';
 import { CodecError, decodeBatchMessage, peekCounts } from './codec.ts';
-import { withTimeout, type KafkaSettings } from './config.ts';
+import { ensureTopics, withTimeout, type KafkaSettings } from './config.ts';
 
 /** The batch reduced to the tenant's current tier, or undefined when this instance does not know the tenant. */
 export type ReduceToCurrent = (batch: RecordBatch, ctx: BatchContext) => { batch: RecordBatch; ctx: BatchContext } | undefined;
@@ -211,6 +211,7 @@ export class KafkaSinkConsumer {
 
   async start(): Promise<void> {
     await withTimeout(this.admin.connect(), 30_000, `Kafka brokers ${this.opts.settings.brokers.join(',')} unreachable`);
+    await withTimeout(ensureTopics(this.admin, this.opts.settings), 30_000, 'creating Kafka topics timed out');
     await withTimeout(this.producer.connect(), 30_000, `Kafka brokers ${this.opts.settings.brokers.join(',')} unreachable`);
     await this.startConsumer();
     this.started = true;

@@ -16,7 +16,7 @@ import { Histogram, type Registry } from 'prom-client';
 import type { Logger } from '../../collector/logger.ts';
 import type { Assignment, TierBroadcast, TierRegistry } from '../../collector/tenants/tier-registry.ts';
 import type { TenantBroadcast } from '../../collector/tenants/shared-store.ts';
-import { withTimeout, type KafkaSettings } from './config.ts';
+import { ensureTopics, withTimeout, type KafkaSettings } from './config.ts';
 
 const INSTANCE_HEADER = 'consentry-instance';
 
@@ -84,6 +84,13 @@ export class KafkaControl implements TierBroadcast, TenantBroadcast {
    */
   async start(targets: ControlTargets, refreshMs = 10_000): Promise<void> {
     this.targets = targets;
+    const admin = this.opts.kafka.admin();
+    try {
+      await withTimeout(admin.connect(), 30_000, `Kafka brokers ${this.opts.settings.brokers.join(',')} unreachable`);
+      await withTimeout(ensureTopics(admin, this.opts.settings), 30_000, 'creating Kafka topics timed out');
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
     await withTimeout(this.producer.connect(), 30_000, 'Kafka control producer could not connect');
     await this.startConsumer();
     this.refresher = setInterval(() => {

@@ -146,8 +146,8 @@ describe('bench helpers', () => {
     };
     const s = summarizeProfile(profile, { repoDir: REPO });
     expect(s.top.map((f) => [f.name, f.where, Math.round(f.selfMs)])).toEqual([
-      ['inner', 'processors/b.ts:1', 2],
-      ['outer', 'collector/a.ts:1', 1],
+      ['inner', 'processors/b.ts', 2],
+      ['outer', 'collector/a.ts', 1],
     ]);
     expect(s.top[1]!.totalMs).toBeCloseTo(3);
     expect(s.idleMs).toBeCloseTo(1);

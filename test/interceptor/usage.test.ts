@@ -186,3 +186,16 @@ describe('options', () => {
     messages.forEach((m, i) => expect(problems[i]).toContain(m));
   });
 });
+
+describe('lifecycle', () => {
+  it('shutdown right after creation, twice, is safe; nothing is captured afterwards', async () => {
+    const { createInterceptor } = await import('../../interceptor/index.ts');
+    const i = createInterceptor({ url: 'http://127.0.0.1:9', ingestKey: 'k', policyRefreshMillis: 100 });
+    await i.shutdown(100);
+    await i.shutdown(100);
+    expect(await i.ready()).toBe(false);
+    const f = i.wrapFetch((async () => new Response('ok')) as typeof fetch);
+    expect(await (await f('http://127.0.0.1:9/x')).text()).toBe('ok');
+    expect(i.stats()).toMatchObject({ requests: 0, captured: 0, dropped: 0, queued: 0 });
+  });
+});

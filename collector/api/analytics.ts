@@ -1,0 +1,43 @@
+// The read and rights side of the management API, wired in one place:
+// tenant SQL (query.ts), dashboards (dashboard.ts), erasure and export
+// (privacy.ts). consentry.ts adds these routes and puts the tombstone filter
+// (erasureTombstones(client).filter) in front of its sink's downgrade step.
+import type { FastifyInstance } from 'fastify';
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { TierEngine } from '../../processors/tiers/engine.ts';
+import type { TenantStore } from '../tenants/store.ts';
+import type { TierRegistry } from '../tenants/tier-registry.ts';
+import { TenantQueryEngine } from '../analytics/tenant-query.ts';
+import type { QueryLimits } from '../analytics/sql-guard.ts';
+import { erasureTombstones } from '../analytics/tombstones.ts';
+import { queryRoutes } from './query.ts';
+import { dashboardRoutes } from './dashboard.ts';
+import { privacyRoutes } from './privacy.ts';
+
+export { erasureTombstones } from '../analytics/tombstones.ts';
+
+export interface AnalyticsDeps {
+  settings: { clickhouseUrl: string; dataDir: string };
+  client: ClickHouseClient;
+  tenants: TenantStore;
+  registry: TierRegistry;
+  engine: TierEngine;
+  /** Waits for rows already past the writer's check to be inserted (embedded mode: the sink's drain). */
+  drain?: () => Promise<void>;
+  limits?: Partial<QueryLimits>;
+}
+
+export function analyticsRoutes(deps: AnalyticsDeps): Array<(app: FastifyInstance) => void> {
+  const queries = new TenantQueryEngine({ clickhouseUrl: deps.settings.clickhouseUrl, dataDir: deps.settings.dataDir, limits: deps.limits });
+  return [
+    queryRoutes({ tenants: deps.tenants, engine: queries }),
+    dashboardRoutes({ client: deps.client, tenants: deps.tenants, engine: deps.engine, tierOf: (id) => deps.registry.current(id)?.tier ?? '' }),
+    privacyRoutes({
+      client: deps.client,
+      tenants: deps.tenants,
+      tombstones: erasureTombstones(deps.client),
+      forgetTier: (id) => deps.registry.forget(id),
+      drain: deps.drain,
+    }),
+  ];
+}
