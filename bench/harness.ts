@@ -22,7 +22,7 @@ import { GeneratorClient } from './generator-client.ts';
 import type { GeneratorConfig, MarkerEvent, Percentiles, PoolStats, StatusCounts, StepResult } from './generator-protocol.ts';
 import { kafkaAvailability, MARKER_COLUMN, POLL_MS, TABLES, promSum, startEmbedded, startKafkaDeployment, type Deployment, type LagMethod, type PromSamples, type TenantKeys } from './deployments.ts';
 import { MARKER_PREFIX } from './otlp-batches.ts';
-import { cpuSeconds, memory, Processes, resetPeakRss, ticksPerSecond } from './procs.ts';
+import { cpuSeconds, mainThreadCpuSeconds, memory, Processes, resetPeakRss, threadCpuSeconds, ticksPerSecond } from './procs.ts';
 import { catalogue, selectScenarios, type Scenario } from './scenarios.ts';
 import { percentiles } from './stats.ts';
 import { formatSummary, summarizeProfile, type CpuProfile, type ProfileSummary } from './profile-summary.ts';
@@ -61,6 +61,10 @@ export interface ProcessFigures {
   cpuSecondsPerMillionSpans: number;
   /** Mean cores used over that window. */
   cores: number;
+  /** Of cpuS, the main thread's (JavaScript, for Node); the rest is other threads (chdb, libuv pool, GC helpers, JVM). */
+  mainThreadCpuS: number;
+  /** CPU seconds by thread name (digits folded to #), largest first, top 8: which pool spends the CPU. */
+  threads: { name: string; cpuS: number }[];
   /** Peak RSS in the step (VmHWM reset at its start), MB; lifetime peak when the reset was refused. */
   peakRssMb: number;
   peakRssScope: 'step' | 'lifetime';
@@ -284,6 +288,8 @@ async function runStep(run: ScenarioRun, rate: number, durationS: number, opts: 
   const q0 = await countQueryable(d, run.tenants);
   const peakScope = procs.map((p) => (resetPeakRss(p.pid) ? 'step' : 'lifetime') as 'step' | 'lifetime');
   const cpu0 = procs.map((p) => cpuSeconds(p.pid) ?? NaN);
+  const main0 = procs.map((p) => mainThreadCpuSeconds(p.pid) ?? NaN);
+  const threads0 = procs.map((p) => threadCpuSeconds(p.pid));
   const rss0 = procs.map((p) => memory(p.pid)?.rssMb ?? NaN);
   const machine0 = machineTicks();
   const self0 = process.cpuUsage();
@@ -372,6 +378,11 @@ async function runStep(run: ScenarioRun, rate: number, durationS: number, opts: 
       cpuS,
       cpuSecondsPerMillionSpans: perMillion(cpuS),
       cores: cpuS / elapsedS,
+      mainThreadCpuS: (mainThreadCpuSeconds(p.pid) ?? NaN) - main0[i]!,
+      threads: [...threadCpuSeconds(p.pid).entries()]
+        .map(([name, s1]) => ({ name, cpuS: Math.max(0, s1 - (threads0[i]!.get(name) ?? 0)) }))
+        .sort((a, b) => b.cpuS - a.cpuS)
+        .slice(0, 8),
       peakRssMb: mem?.peakMb ?? NaN,
       peakRssScope: peakScope[i]!,
       rssStartMb: rss0[i]!,
@@ -472,7 +483,10 @@ function stepLine(s: StepReport): string {
     `offered ${n(s.offeredSpansPerS)}/s accepted ${n(s.acceptedSpansPerS)}/s rows ${n(s.rowsStoredPerS)}/s | ` +
     `2xx ${s.requests['2xx']} 429 ${s.requests['429']} 503 ${s.requests['503']} other ${s.requests.other}${s.skippedRequests > 0 ? ` skipped ${s.skippedRequests}` : ''} | ` +
     `ack p50/p99 ${n(s.ackLatencyMs.p50)}/${n(s.ackLatencyMs.p99)} ms lag ${lag} | ` +
-    `${coll === undefined ? '' : `${coll.name} ${coll.cores.toFixed(2)} cores ${n(coll.peakRssMb)} MB, `}gen ${s.generator.cores.toFixed(2)} cores, others ${Number.isFinite(s.foreignCores) ? s.foreignCores.toFixed(2) : '?'} cores | ` +
+    `${coll === undefined ? '' : `${coll.name} ${coll.cores.toFixed(2)} cores [${coll.threads
+        .slice(0, 4)
+        .map((t) => `${t.name} ${((t.cpuS / Math.max(1e-9, coll.cpuS)) * 100).toFixed(0)}%`)
+        .join(', ')}] ${n(coll.peakRssMb)} MB, `}gen ${s.generator.cores.toFixed(2)} cores, others ${Number.isFinite(s.foreignCores) ? s.foreignCores.toFixed(2) : '?'} cores | ` +
     `inflight max ${n(s.collector.maxInflightMb)} MB, loop lag max ${n(s.collector.maxEventLoopLagMs)} ms, inserts ${Object.entries(s.collector.inserts)
       .map(([t, i]) => `${t} ${i.count}x${n(i.rows / Math.max(1, i.count))} rows ${n((i.seconds / Math.max(1, i.count)) * 1000)} ms`)
       .join(', ') || 'none'}`
@@ -595,7 +609,7 @@ async function runScenario(s: Scenario, o: BenchOptions, procs: Processes, found
       }
       base.sustainableRate = sustainable;
       if (o.signal?.aborted !== true) {
-        base.result = await step(2 * sustainable, 'overload (2x sustainable)', o.quick ? durationS : Math.max(durationS, 20), true);
+        base.result = await step(2 * sustainable, 'overload (2x sustainable)', o.quick ? durationS : Math.max(durationS, 30), true);
       }
     }
   } catch (err) {

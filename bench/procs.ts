@@ -10,7 +10,7 @@
 // ticks), VmRSS and VmHWM (peak RSS) of /proc/<pid>/status; writing "5" to
 // /proc/<pid>/clear_refs resets VmHWM, so a peak can be taken per step.
 import { spawn, fork, execFileSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 export interface Exit {
   code: number | null;
@@ -52,6 +52,44 @@ export function cpuSeconds(pid: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** CPU seconds of a process's main thread (task id = pid): for Node, the JavaScript thread. */
+export function mainThreadCpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU seconds per thread name (/proc/<pid>/task/<tid>/comm, digits folded to
+ * `#`) of a live process: which pools spend the CPU (`node` main thread, `V8
+ * Worker` GC helpers, `libuv-worker`, chdb's `QueryPipelineEx`, `MergeMutate`...).
+ * Threads that ended before the call are not counted.
+ */
+export function threadCpuSeconds(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = tid === String(pid) ? '(main thread)' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/\d+/g, '#');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(name, (out.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / ticksPerSecond());
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
 }
 
 /** Current and peak resident memory, MB. */

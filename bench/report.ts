@@ -16,7 +16,9 @@ function resultLabel(s: ScenarioReport): string {
 }
 
 function procCpu(p: ProcessFigures | undefined): string {
-  return p === undefined ? '-' : `${n(p.cpuSecondsPerMillionSpans, 1)} (${n(p.cores, 2)})`;
+  if (p === undefined) return '-';
+  const main = p.cpuS > 0 && Number.isFinite(p.mainThreadCpuS) ? `, ${n((p.mainThreadCpuS / p.cpuS) * 100)}% main thread` : '';
+  return `${n(p.cpuSecondsPerMillionSpans, 1)} (${n(p.cores, 2)}${main})`;
 }
 
 function lag(s: StepReport): string {
@@ -48,7 +50,7 @@ export function markdown(r: BenchReport): string {
     '',
   );
   lines.push(
-    '| scenario | result | offered spans/s | accepted spans/s | rows stored/s | requests 2xx / 429 / 503 / other | ack p50 / p99 ms | lag p50 / p99 ms | collector CPU s per M spans (cores) | sink / ClickHouse / Kafka CPU s per M | peak RSS MB | generator CPU s per M (cores) | other cores |',
+    '| scenario | result | offered spans/s | accepted spans/s | rows stored/s | requests 2xx / 429 / 503 / other | ack p50 / p99 ms | lag p50 / p99 ms | collector CPU s per M spans (cores, main-thread share) | sink / ClickHouse / Kafka CPU s per M | peak RSS MB | generator CPU s per M (cores) | other cores |',
   );
   lines.push('|---|---|---:|---:|---:|---|---|---|---|---|---|---|---:|');
   for (const s of r.scenarios) {

@@ -147,6 +147,8 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
       routes: [tierRoutes({ engine, registry, tenants }), ...analyticsRoutes({ settings, client: clickhouse.client, tenants, registry, engine, drain: () => sink.drain() })],
     });
 
+    // The control-plane page under /ui (static files only; its data calls go to /api with the admin token).
+    await api.register((await import('./ui/plugin.ts')).consoleUi);
     const otlpAddress = await otlp.listen({ host: settings.host, port: settings.otlpPort });
     started.push(() => otlp.close());
     const apiAddress = await api.listen({ host: settings.host, port: settings.apiPort });

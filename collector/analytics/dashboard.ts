@@ -120,7 +120,7 @@ export function dashboardSql(): string {
   const spans = spanRequestsSql({ tenant: '{tenant:String}', from: '{from:UInt32}', to: '{to:UInt32}', step: '{step:UInt32}' });
   const q = QUANTILES.map((x, i) => `${sqlQuantile('sumMap(lat)', x)} AS ${['p50', 'p95', 'p99'][i]}`).join(',\n  ');
   return `WITH requests AS (
-  SELECT intDiv(toUInt32(toUnixTimestamp(Minute)), {step:UInt32}) * {step:UInt32} AS t,
+  SELECT toInt64(intDiv(toUInt32(toUnixTimestamp(Minute)), {step:UInt32}) * {step:UInt32}) AS t,
     toString(Provider) AS provider, toString(Endpoint) AS endpoint, toString(Model) AS model, 'summaries' AS src,
     sum(Requests) AS r, sum(Errors) AS e, sumMap(LatencyBuckets) AS lat, sum(InputTokens) AS it, sum(OutputTokens) AS ot
   FROM consentry.request_summaries

@@ -136,7 +136,7 @@ export function spanRequestsSql(o: SpanRequestsOptions): string {
   const a = 'SpanAttributes';
   const looks = `(mapContains(${a}, 'http.request.method') OR arrayExists(k -> startsWith(k, 'gen_ai.'), mapKeys(${a})))`;
   return `SELECT
-    intDiv(intDiv(toUnixTimestamp64Nano(Timestamp), 60000000000) * 60, ${o.step}) * ${o.step} AS t,
+    toInt64(intDiv(intDiv(toUnixTimestamp64Nano(Timestamp), 60000000000) * 60, ${o.step}) * ${o.step}) AS t,
     if(${attr(a, 'gen_ai.provider.name')} != '', ${attr(a, 'gen_ai.provider.name')}, ${attr(a, 'gen_ai.system')}) AS provider,
     ${endpointSql(a)} AS endpoint,
     if(${attr(a, 'gen_ai.response.model')} != '', ${attr(a, 'gen_ai.response.model')}, ${attr(a, 'gen_ai.request.model')}) AS model,

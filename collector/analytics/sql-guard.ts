@@ -356,7 +356,7 @@ export function scrubMessage(message: string, hide: readonly string[] = []): str
   m = m.replace(/\s*SETTINGS additional_table_filters = \{[^}]*\}(?:, [a-z0-9_]+ = (?:\d+|'[a-z_]+'))*/g, '');
   m = m.replace(/:?\s*In scope SELECT formatQuerySingleLine\([\s\S]*?(?=\s*\([A-Z_]+\)\s*$|$)/, '');
   m = m.replace(/EXPLAIN (?:AST|QUERY TREE) /g, '');
-  m = m.replace(/\s*Maybe you meant[\s\S]*?(?=\s*\([A-Z_]+\)\s*$|$)/, '');
   m = m.replace(/\s*\(version [^)]*\)/g, '');
-  return m.trim();
+  m = m.replace(/\s*Maybe you meant[\s\S]*?(?=\s*\([A-Z_]+\)\s*$|$)/, '');
+  return m.replace(/\s+(\([A-Z_]+\))$/, ' $1').trim();
 }

@@ -20,7 +20,9 @@
 //    statement's SETTINGS, which step 2 allows for Consentry's clause alone).
 //    That connection never runs anything else, so nothing a tenant query does
 //    can reach the writer's session. On a ClickHouse server every request is
-//    its own session: `readonly = 2` and database travel with the request.
+//    its own session; the database travels with the request, and read-only is
+//    up to the ClickHouse user in CONSENTRY_CLICKHOUSE_URL (not done yet: a
+//    separate readonly user and row policies, docs/queries.md).
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
@@ -106,13 +108,10 @@ export class TenantQueryEngine {
   private async open(): Promise<ClickHouseClient> {
     let client: ClickHouseClient;
     if (this.opts.clickhouseUrl !== '') {
-      client = createClient({
-        url: this.opts.clickhouseUrl,
-        database: TENANT_DATABASE,
-        request_timeout: (this.limits.maxExecutionSeconds + 10) * 1000,
-        // A server keeps no session between requests: these apply to each request only.
-        clickhouse_settings: { readonly: '2' },
-      });
+      // No settings in the URL: a readonly user is the server-side way (docs/queries.md,
+      // "On a ClickHouse server"), and sinks/clickhouse/chdb-server.ts, which shares
+      // one chdb session between processes, refuses URL settings on purpose.
+      client = createClient({ url: this.opts.clickhouseUrl, database: TENANT_DATABASE, request_timeout: (this.limits.maxExecutionSeconds + 10) * 1000 });
     } else {
       const require = createRequire(import.meta.url);
       const mod = require('chdb/connection') as { createChdbConnection(o: { path: string }): unknown };
@@ -207,12 +206,13 @@ export class TenantQueryEngine {
     } catch (err) {
       return { ok: false, failure: this.failure(err) };
     }
-    // Output is a few times the in-memory size at most; past that, refuse
-    // rather than hold it (ClickHouse checks max_result_bytes per block).
-    if (text.length > this.limits.maxResultBytes * 4) {
+    // ClickHouse checks the result limits per block, and not at all for some
+    // plans (a bare `SELECT arrayJoin(range(n))`, measured): check again here.
+    const rows = countLines(text) - (format === 'json' ? 2 : format === 'csv' ? 1 : 0);
+    if (text.length > this.limits.maxResultBytes * 4 || rows > this.limits.maxResultRows) {
       return { ok: false, failure: { kind: 'limit', message: this.limitMessage('396') } };
     }
-    if (format !== 'json') return { ok: true, body: text, contentType: CONTENT_TYPES[format], rows: countLines(text) - (format === 'csv' ? 1 : 0) };
+    if (format !== 'json') return { ok: true, body: text, contentType: CONTENT_TYPES[format], rows };
     const lines = text.split('\n');
     if (lines[lines.length - 1] === '') lines.pop();
     const names = JSON.parse(lines[0] ?? '[]') as string[];

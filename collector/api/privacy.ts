@@ -27,6 +27,7 @@ export interface PrivacyDeps {
   settleMs?: number;
 }
 
+/** Longer user ids do not get here: fastify caps path parameters at 100 characters (414). */
 const MAX_SUBJECT = 1024;
 type Audit = { Querystring: { actor?: string; reason?: string } };
 

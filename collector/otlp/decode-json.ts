@@ -15,18 +15,29 @@
 //
 // Before JSON.parse, one byte scan bounds the nesting depth: V8's parser is
 // iterative and would happily build a 10 MB tower of arrays (seconds of CPU and
-// hundreds of MB), and the walk below recurses per AnyValue level.
+// hundreds of MB), and the decoding below recurses per AnyValue level.
 
 import { isUtf8 } from 'node:buffer';
 import type { Attributes, Decoded, LogRecord, SpanEvent, SpanLink, SpanRecord } from '../../processors/record.ts';
 import { OtlpDecodeError } from './errors.ts';
 import {
   doubleJson,
+  emptyEvent,
+  emptyLink,
+  emptyLog,
+  emptyResource,
+  emptyScope,
+  emptySpan,
+  finishLog,
+  JSON_ID_NAMES,
   MAX_ANY_VALUE_DEPTH,
   setAttribute,
   SEVERITY_NUMBER_NAMES,
   SPAN_KIND_NAMES,
+  spanIdProblem,
   STATUS_CODE_NAMES,
+  type MutableResource,
+  type MutableScope,
 } from './flatten.ts';
 
 /**
@@ -264,145 +275,81 @@ function asHexId(v: unknown): string {
 
 const ZERO_ID = /^0*$/;
 
-function idProblem(field: string, hex: string, wantBytes: number): string {
-  if (hex === '') return `${field} is missing`;
-  if (hex.length !== wantBytes * 2) return `${field} is ${hex.length / 2} bytes, want ${wantBytes}`;
-  return ZERO_ID.test(hex) ? `${field} is all zeros` : '';
+/** An id as stored: all zeros (the sender's "none") is empty. */
+function nonZeroId(hex: string): string {
+  return ZERO_ID.test(hex) ? '' : hex;
 }
 
 // ---------------------------------------------------------------------------
 // AnyValue and attributes.
 
-/** An AnyValue flattened to its attribute string (see flatten.ts). */
-function anyValueString(v: unknown, depth: number): string {
-  if (v === null || v === undefined) return '';
+/**
+ * An AnyValue at `depth`. Depth 1, an attribute value or a log body, is
+ * flattened to its attribute string (see flatten.ts); deeper ones are JSON
+ * values inside an array or kvlist.
+ */
+function anyValue(v: unknown, depth: number): string {
+  const top = depth === 1;
+  if (v === null || v === undefined) return top ? '' : 'null';
   if (depth > MAX_ANY_VALUE_DEPTH) throw fail(`AnyValue nested deeper than ${MAX_ANY_VALUE_DEPTH}`);
   const o = asObject(v);
+  let s = top ? '' : 'null';
+  for (const k in o) {
+    const x = o[k];
+    if (x === null || x === undefined) continue;
+    at(k);
+    switch (k) {
+      case 'stringValue':
+      case 'string_value':
+        s = top ? asString(x) : JSON.stringify(asString(x));
+        break;
+      case 'boolValue':
+      case 'bool_value':
+        if (typeof x !== 'boolean') throw fail(`expected a boolean, got ${typeName(x)}`);
+        s = x ? 'true' : 'false';
+        break;
+      case 'intValue':
+      case 'int_value':
+        s = int64Decimal(x);
+        break;
+      case 'doubleValue':
+      case 'double_value':
+        s = top ? String(asDouble(x)) : doubleJson(asDouble(x));
+        break;
+      case 'arrayValue':
+      case 'array_value':
+        s = valuesJson(x, depth, false);
+        break;
+      case 'kvlistValue':
+      case 'kvlist_value':
+        s = valuesJson(x, depth, true);
+        break;
+      case 'bytesValue':
+      case 'bytes_value':
+        s = top ? asBase64(x) : `"${asBase64(x)}"`;
+        break;
+    }
+  }
+  return s;
+}
+
+/**
+ * The values of an AnyValue at `depth` that is an ArrayValue or (`kv`) a
+ * KeyValueList, as a JSON array or object; the path is at the field.
+ */
+function valuesJson(x: unknown, depth: number, kv: boolean): string {
+  down();
+  const values = valuesOf(x);
   let s = '';
-  for (const k in o) {
-    const x = o[k];
-    if (x === null || x === undefined) continue;
-    at(k);
-    switch (k) {
-      case 'stringValue':
-      case 'string_value':
-        s = asString(x);
-        break;
-      case 'boolValue':
-      case 'bool_value':
-        if (typeof x !== 'boolean') throw fail(`expected a boolean, got ${typeName(x)}`);
-        s = x ? 'true' : 'false';
-        break;
-      case 'intValue':
-      case 'int_value':
-        s = int64Decimal(x);
-        break;
-      case 'doubleValue':
-      case 'double_value':
-        s = String(asDouble(x));
-        break;
-      case 'arrayValue':
-      case 'array_value':
-        s = arrayJson(x, depth);
-        break;
-      case 'kvlistValue':
-      case 'kvlist_value':
-        s = kvlistJson(x, depth);
-        break;
-      case 'bytesValue':
-      case 'bytes_value':
-        s = asBase64(x);
-        break;
-    }
-  }
-  return s;
-}
-
-/** An AnyValue as a JSON value, inside an array or kvlist. */
-function anyValueJson(v: unknown, depth: number): string {
-  if (v === null || v === undefined) return 'null';
-  if (depth > MAX_ANY_VALUE_DEPTH) throw fail(`AnyValue nested deeper than ${MAX_ANY_VALUE_DEPTH}`);
-  const o = asObject(v);
-  let s = 'null';
-  for (const k in o) {
-    const x = o[k];
-    if (x === null || x === undefined) continue;
-    at(k);
-    switch (k) {
-      case 'stringValue':
-      case 'string_value':
-        s = JSON.stringify(asString(x));
-        break;
-      case 'boolValue':
-      case 'bool_value':
-        if (typeof x !== 'boolean') throw fail(`expected a boolean, got ${typeName(x)}`);
-        s = x ? 'true' : 'false';
-        break;
-      case 'intValue':
-      case 'int_value':
-        s = int64Decimal(x);
-        break;
-      case 'doubleValue':
-      case 'double_value':
-        s = doubleJson(asDouble(x));
-        break;
-      case 'arrayValue':
-      case 'array_value':
-        s = arrayJson(x, depth);
-        break;
-      case 'kvlistValue':
-      case 'kvlist_value':
-        s = kvlistJson(x, depth);
-        break;
-      case 'bytesValue':
-      case 'bytes_value':
-        s = `"${asBase64(x)}"`;
-        break;
-    }
-  }
-  return s;
-}
-
-/** ArrayValue of an AnyValue at `depth`, as JSON; the path is at the field. */
-function arrayJson(x: unknown, depth: number): string {
-  down();
-  const values = valuesOf(x);
-  let s = '[';
   for (let i = 0; i < values.length; i++) {
     PI[lv] = i;
     down();
-    s += (i === 0 ? '' : ',') + anyValueJson(values[i], depth + 1);
+    const value = kv ? keyValue(values[i], depth + 1) : anyValue(values[i], depth + 1);
     up();
+    s += (i === 0 ? '' : ',') + (kv ? `${JSON.stringify(kvKey)}:${value}` : value);
   }
   up();
-  return s + ']';
-}
-
-/** KeyValueList of an AnyValue at `depth`, as a JSON object; the path is at the field. */
-function kvlistJson(x: unknown, depth: number): string {
-  down();
-  const values = valuesOf(x);
-  let s = '{';
-  for (let i = 0; i < values.length; i++) {
-    PI[lv] = i;
-    down();
-    const kv = asObject(values[i]);
-    let key = '';
-    let value = 'null';
-    for (const k in kv) {
-      at(k);
-      if (k === 'key') key = asString(kv[k]);
-      else if (k === 'value') {
-        down();
-        value = anyValueJson(kv[k], depth + 1);
-        up();
-      }
-    }
-    up();
-    s += `${i === 0 ? '' : ','}${JSON.stringify(key)}:${value}`;
-  }
-  up();
-  return s + '}';
+  return kv ? `{${s}}` : `[${s}]`;
 }
 
 /** `values` of an ArrayValue / KeyValueList, with the path at `values`. */
@@ -412,39 +359,51 @@ function valuesOf(x: unknown): readonly unknown[] {
   return asArray(o['values']);
 }
 
+/** A repeated message field, each element read by `read` into `into`; the path is at the field. */
+function messagesInto<T>(v: unknown, into: T[], read: (o: JsonObject) => T): void {
+  const list = asArray(v);
+  for (let i = 0; i < list.length; i++) {
+    PI[lv] = i;
+    down();
+    into.push(read(asObject(list[i])));
+    up();
+  }
+}
+
 /** A `repeated KeyValue` into `attrs`; the path is at the attributes field. */
 function attributesInto(v: unknown, attrs: Attributes): void {
   const list = asArray(v);
   for (let i = 0; i < list.length; i++) {
     PI[lv] = i;
     down();
-    const kv = asObject(list[i]);
-    let key = '';
-    let value = '';
-    for (const k in kv) {
-      at(k);
-      if (k === 'key') key = asString(kv[k]);
-      else if (k === 'value') {
-        down();
-        value = anyValueString(kv[k], 1);
-        up();
-      }
-    }
-    setAttribute(attrs, key, value);
+    const value = keyValue(list[i], 1);
+    setAttribute(attrs, kvKey, value);
     up();
   }
 }
 
-interface MutableResource {
-  attributes: Attributes;
-  schemaUrl: string;
-}
+/** The key of the KeyValue `keyValue` read last. */
+let kvKey = '';
 
-interface MutableScope {
-  name: string;
-  version: string;
-  attributes: Attributes;
-  schemaUrl: string;
+/**
+ * A KeyValue whose value is at `depth`, with the path at it: returns the value
+ * flattened as `anyValue` does and leaves the key in `kvKey`.
+ */
+function keyValue(x: unknown, depth: number): string {
+  const kv = asObject(x);
+  let key = '';
+  let value = depth === 1 ? '' : 'null';
+  for (const k in kv) {
+    at(k);
+    if (k === 'key') key = asString(kv[k]);
+    else if (k === 'value') {
+      down();
+      value = anyValue(kv[k], depth);
+      up();
+    }
+  }
+  kvKey = key;
+  return value;
 }
 
 function resourceInto(v: unknown, resource: MutableResource): void {
@@ -479,25 +438,33 @@ function reject<T>(out: Decoded<T>, reason: string): void {
   if (out.rejected++ === 0) out.rejectionMessage = `${pathTo(lv - 1)}: ${reason}`;
 }
 
-/**
- * Walks `resourceXxx[] -> scopeXxx[] -> records[]`, the same shape for both
- * signals; `record` decodes one record with the path at its level.
- */
-function walk<T>(
-  root: JsonObject,
-  names: { readonly resource: readonly string[]; readonly scope: readonly string[]; readonly records: readonly string[] },
-  out: Decoded<T>,
-  record: (o: JsonObject, resource: MutableResource, scope: MutableScope, out: Decoded<T>) => void,
-): void {
+// ---------------------------------------------------------------------------
+// `resourceXxx[] -> scopeXxx[] -> records[]`, the same shape for both signals.
+
+interface Signal<R> {
+  /** Accepted names of the request's `resourceXxx` field. */
+  readonly resource: readonly string[];
+  /** Accepted names of a ResourceXxx's `scopeXxx` field. */
+  readonly scope: readonly string[];
+  /** Accepted names of a ScopeXxx's records field. */
+  readonly records: readonly string[];
+  /** Decodes one record, with the path at it, into `out.records` or rejected. */
+  readonly decode: (o: JsonObject, resource: MutableResource, scope: MutableScope, out: Decoded<R>) => void;
+}
+
+function decodeRequest<R>(buf: Uint8Array, signal: Signal<R>): Decoded<R> {
+  const root = parseBody(buf);
+  const out: Decoded<R> = { records: [], rejected: 0, rejectionMessage: '' };
+  const decode = signal.decode;
   for (const k0 in root) {
-    if (!names.resource.includes(k0)) continue;
+    if (!signal.resource.includes(k0)) continue;
     at(k0);
     const resources = asArray(root[k0]);
     for (let r = 0; r < resources.length; r++) {
       PI[lv] = r;
       down();
       const ro = asObject(resources[r]);
-      const resource: MutableResource = { attributes: {}, schemaUrl: '' };
+      const resource = emptyResource();
       for (const k1 in ro) {
         at(k1);
         const v1 = ro[k1];
@@ -507,13 +474,13 @@ function walk<T>(
           up();
         } else if (k1 === 'schemaUrl' || k1 === 'schema_url') {
           resource.schemaUrl = asString(v1);
-        } else if (names.scope.includes(k1)) {
+        } else if (signal.scope.includes(k1)) {
           const scopes = asArray(v1);
           for (let s = 0; s < scopes.length; s++) {
             PI[lv] = s;
             down();
             const so = asObject(scopes[s]);
-            const scope: MutableScope = { name: '', version: '', attributes: {}, schemaUrl: '' };
+            const scope = emptyScope();
             for (const k2 in so) {
               at(k2);
               const v2 = so[k2];
@@ -523,12 +490,12 @@ function walk<T>(
                 up();
               } else if (k2 === 'schemaUrl' || k2 === 'schema_url') {
                 scope.schemaUrl = asString(v2);
-              } else if (names.records.includes(k2)) {
+              } else if (signal.records.includes(k2)) {
                 const records = asArray(v2);
                 for (let i = 0; i < records.length; i++) {
                   PI[lv] = i;
                   down();
-                  record(asObject(records[i]), resource, scope, out);
+                  decode(asObject(records[i]), resource, scope, out);
                   up();
                 }
               }
@@ -540,258 +507,201 @@ function walk<T>(
       up();
     }
   }
+  return out;
 }
 
 // ---------------------------------------------------------------------------
 // Traces.
 
-const TRACE_NAMES = {
+const TRACES: Signal<SpanRecord> = {
   resource: ['resourceSpans', 'resource_spans'],
   scope: ['scopeSpans', 'scope_spans'],
   records: ['spans'],
-} as const;
+  decode: span,
+};
 
 export function decodeTracesJson(buf: Uint8Array): Decoded<SpanRecord> {
-  const root = parseBody(buf);
-  const out: Decoded<SpanRecord> = { records: [], rejected: 0, rejectionMessage: '' };
-  walk(root, TRACE_NAMES, out, span);
-  return out;
+  return decodeRequest(buf, TRACES);
 }
 
 function span(o: JsonObject, resource: MutableResource, scope: MutableScope, out: Decoded<SpanRecord>): void {
-  let traceId = '';
-  let spanId = '';
-  let parentSpanId = '';
-  let traceState = '';
-  let name = '';
-  let kind = 0;
-  let start = 0n;
-  let end = 0n;
-  let statusCode = 0;
-  let statusMessage = '';
-  const attributes: Attributes = {};
-  const events: SpanEvent[] = [];
-  const links: SpanLink[] = [];
+  const span = emptySpan(resource, scope);
   for (const k in o) {
     at(k);
     const v = o[k];
     switch (k) {
       case 'traceId':
       case 'trace_id':
-        traceId = asHexId(v);
+        span.traceId = asHexId(v);
         break;
       case 'spanId':
       case 'span_id':
-        spanId = asHexId(v);
+        span.spanId = asHexId(v);
         break;
       case 'parentSpanId':
       case 'parent_span_id':
-        parentSpanId = asHexId(v);
+        span.parentSpanId = asHexId(v);
         break;
       case 'traceState':
       case 'trace_state':
-        traceState = asString(v);
+        span.traceState = asString(v);
         break;
       case 'name':
-        name = asString(v);
+        span.name = asString(v);
         break;
       case 'kind':
-        kind = asEnum(v, SPAN_KIND_NAMES);
+        span.kind = asEnum(v, SPAN_KIND_NAMES);
         break;
       case 'startTimeUnixNano':
       case 'start_time_unix_nano':
-        start = asU64(v);
+        span.startTimeUnixNano = asU64(v);
         break;
       case 'endTimeUnixNano':
       case 'end_time_unix_nano':
-        end = asU64(v);
+        span.endTimeUnixNano = asU64(v);
         break;
       case 'attributes':
-        attributesInto(v, attributes);
+        attributesInto(v, span.attributes);
         break;
-      case 'events': {
-        const list = asArray(v);
-        for (let i = 0; i < list.length; i++) {
-          PI[lv] = i;
-          down();
-          events.push(event(asObject(list[i])));
-          up();
-        }
+      case 'events':
+        messagesInto(v, span.events, event);
         break;
-      }
-      case 'links': {
-        const list = asArray(v);
-        for (let i = 0; i < list.length; i++) {
-          PI[lv] = i;
-          down();
-          links.push(link(asObject(list[i])));
-          up();
-        }
+      case 'links':
+        messagesInto(v, span.links, link);
         break;
-      }
       case 'status': {
         if (v === null || v === undefined) break;
         down();
         const so = asObject(v);
         for (const sk in so) {
           at(sk);
-          if (sk === 'code') statusCode = asEnum(so[sk], STATUS_CODE_NAMES);
-          else if (sk === 'message') statusMessage = asString(so[sk]);
+          if (sk === 'code') span.statusCode = asEnum(so[sk], STATUS_CODE_NAMES);
+          else if (sk === 'message') span.statusMessage = asString(so[sk]);
         }
         up();
         break;
       }
     }
   }
-  const problem =
-    idProblem('traceId', traceId, 16) ||
-    idProblem('spanId', spanId, 8) ||
-    (parentSpanId !== '' && parentSpanId.length !== 16 ? `parentSpanId is ${parentSpanId.length / 2} bytes, want 0 or 8` : '');
+  const { traceId, spanId, parentSpanId } = span;
+  const problem = spanIdProblem(
+    JSON_ID_NAMES,
+    traceId.length / 2,
+    ZERO_ID.test(traceId),
+    spanId.length / 2,
+    ZERO_ID.test(spanId),
+    parentSpanId.length / 2,
+  );
   if (problem !== '') {
     reject(out, problem);
     return;
   }
-  out.records.push({
-    resource,
-    scope,
-    traceId,
-    spanId,
-    parentSpanId: ZERO_ID.test(parentSpanId) ? '' : parentSpanId,
-    traceState,
-    name,
-    kind,
-    startTimeUnixNano: start,
-    endTimeUnixNano: end,
-    attributes,
-    events,
-    links,
-    statusCode,
-    statusMessage,
-  });
+  span.parentSpanId = nonZeroId(parentSpanId);
+  out.records.push(span);
 }
 
 function event(o: JsonObject): SpanEvent {
-  let time = 0n;
-  let name = '';
-  const attributes: Attributes = {};
+  const event = emptyEvent();
   for (const k in o) {
     at(k);
     const v = o[k];
     switch (k) {
       case 'timeUnixNano':
       case 'time_unix_nano':
-        time = asU64(v);
+        event.timeUnixNano = asU64(v);
         break;
       case 'name':
-        name = asString(v);
+        event.name = asString(v);
         break;
       case 'attributes':
-        attributesInto(v, attributes);
+        attributesInto(v, event.attributes);
         break;
     }
   }
-  return { timeUnixNano: time, name, attributes };
+  return event;
 }
 
 /** As in protobuf: link ids are not validated; all zeros is empty. */
 function link(o: JsonObject): SpanLink {
-  let traceId = '';
-  let spanId = '';
-  let traceState = '';
-  const attributes: Attributes = {};
+  const link = emptyLink();
   for (const k in o) {
     at(k);
     const v = o[k];
     switch (k) {
       case 'traceId':
       case 'trace_id':
-        traceId = asHexId(v);
+        link.traceId = nonZeroId(asHexId(v));
         break;
       case 'spanId':
       case 'span_id':
-        spanId = asHexId(v);
+        link.spanId = nonZeroId(asHexId(v));
         break;
       case 'traceState':
       case 'trace_state':
-        traceState = asString(v);
+        link.traceState = asString(v);
         break;
       case 'attributes':
-        attributesInto(v, attributes);
+        attributesInto(v, link.attributes);
         break;
     }
   }
-  return {
-    traceId: ZERO_ID.test(traceId) ? '' : traceId,
-    spanId: ZERO_ID.test(spanId) ? '' : spanId,
-    traceState,
-    attributes,
-  };
+  return link;
 }
 
 // ---------------------------------------------------------------------------
 // Logs.
 
-const LOG_NAMES = {
+const LOGS: Signal<LogRecord> = {
   resource: ['resourceLogs', 'resource_logs'],
   scope: ['scopeLogs', 'scope_logs'],
   records: ['logRecords', 'log_records'],
-} as const;
+  decode: logRecord,
+};
 
 export function decodeLogsJson(buf: Uint8Array): Decoded<LogRecord> {
-  const root = parseBody(buf);
-  const out: Decoded<LogRecord> = { records: [], rejected: 0, rejectionMessage: '' };
-  walk(root, LOG_NAMES, out, logRecord);
-  return out;
+  return decodeRequest(buf, LOGS);
 }
 
 function logRecord(o: JsonObject, resource: MutableResource, scope: MutableScope, out: Decoded<LogRecord>): void {
-  let time = 0n;
-  let observed = 0n;
-  let severityNumber = 0;
-  let severityText = '';
-  let body = '';
-  const attributes: Attributes = {};
-  let flags = 0;
-  let traceId = '';
-  let spanId = '';
+  const log = emptyLog(resource, scope);
   for (const k in o) {
     at(k);
     const v = o[k];
     switch (k) {
       case 'timeUnixNano':
       case 'time_unix_nano':
-        time = asU64(v);
+        log.timeUnixNano = asU64(v);
         break;
       case 'observedTimeUnixNano':
       case 'observed_time_unix_nano':
-        observed = asU64(v);
+        log.observedTimeUnixNano = asU64(v);
         break;
       case 'severityNumber':
       case 'severity_number':
-        severityNumber = asEnum(v, SEVERITY_NUMBER_NAMES);
+        log.severityNumber = asEnum(v, SEVERITY_NUMBER_NAMES);
         break;
       case 'severityText':
       case 'severity_text':
-        severityText = asString(v);
+        log.severityText = asString(v);
         break;
       case 'body':
         down();
-        body = anyValueString(v, 1);
+        log.body = anyValue(v, 1);
         up();
         break;
       case 'attributes':
-        attributesInto(v, attributes);
+        attributesInto(v, log.attributes);
         break;
       case 'flags':
-        flags = asUint32(v);
+        log.flags = asUint32(v);
         break;
       case 'traceId':
       case 'trace_id':
-        traceId = asHexId(v);
+        log.traceId = asHexId(v);
         break;
       case 'spanId':
       case 'span_id':
-        spanId = asHexId(v);
+        log.spanId = asHexId(v);
         break;
       case 'eventName':
       case 'event_name':
@@ -799,25 +709,12 @@ function logRecord(o: JsonObject, resource: MutableResource, scope: MutableScope
         break;
     }
   }
-  if (traceId !== '' && traceId.length !== 32) {
-    reject(out, `traceId is ${traceId.length / 2} bytes, want 16 or none`);
+  const problem = finishLog(log, JSON_ID_NAMES, log.traceId.length / 2, log.spanId.length / 2);
+  if (problem !== '') {
+    reject(out, problem);
     return;
   }
-  if (spanId !== '' && spanId.length !== 16) {
-    reject(out, `spanId is ${spanId.length / 2} bytes, want 8 or none`);
-    return;
-  }
-  out.records.push({
-    resource,
-    scope,
-    timeUnixNano: time === 0n ? observed : time,
-    observedTimeUnixNano: observed,
-    severityNumber,
-    severityText,
-    body,
-    attributes,
-    traceId: ZERO_ID.test(traceId) ? '' : traceId,
-    spanId: ZERO_ID.test(spanId) ? '' : spanId,
-    flags,
-  });
+  log.traceId = nonZeroId(log.traceId);
+  log.spanId = nonZeroId(log.spanId);
+  out.records.push(log);
 }

@@ -22,16 +22,29 @@
 
 import { isUtf8 } from 'node:buffer';
 import { Reader } from 'protobufjs/minimal.js';
-import type {
-  Attributes,
-  Decoded,
-  LogRecord,
-  SpanEvent,
-  SpanLink,
-  SpanRecord,
-} from '../../processors/record.ts';
+import type { Attributes, Decoded, LogRecord, SpanEvent, SpanLink, SpanRecord } from '../../processors/record.ts';
 import { OtlpDecodeError } from './errors.ts';
-import { doubleJson, hex16, hex8, hexOf, int64Decimal, isAllZero, MAX_ANY_VALUE_DEPTH, setAttribute } from './flatten.ts';
+import {
+  doubleJson,
+  emptyEvent,
+  emptyLink,
+  emptyLog,
+  emptyResource,
+  emptyScope,
+  emptySpan,
+  finishLog,
+  hex16,
+  hex8,
+  hexOf,
+  int64Decimal,
+  isAllZero,
+  MAX_ANY_VALUE_DEPTH,
+  PROTO_ID_NAMES,
+  setAttribute,
+  spanIdProblem,
+  type MutableResource,
+  type MutableScope,
+} from './flatten.ts';
 
 // ---------------------------------------------------------------------------
 // Schema: field names (for error paths) and expected wire types per message.
@@ -299,26 +312,6 @@ function leave(r: Reader, outer: number): void {
   lv--;
 }
 
-function readString(r: Reader): string {
-  const length = readLength(r);
-  const start = r.pos;
-  const end = start + length;
-  if (end > r.len) throw pastEnd(r, length);
-  r.pos = end;
-  if (length === 0) return '';
-  return utf8(r, start, end);
-}
-
-/** UTF-8 bytes `start..end` of the body as a string; throws on invalid UTF-8. */
-function utf8(r: Reader, start: number, end: number): string {
-  const s = utf8OrNull(start, end);
-  if (s === null) {
-    r.pos = start;
-    throw fail(r, 'invalid UTF-8');
-  }
-  return s;
-}
-
 /**
  * UTF-8 bytes `start..end` of the body as a string, or null if they are not
  * valid UTF-8. The native slice replaces bad sequences with U+FFFD, so only a
@@ -411,15 +404,16 @@ function internalized(s: string): string {
 const keyCache = new StringCache(true);
 const valueCache = new StringCache(false);
 
-/** A string field through `cache` when short: attribute keys and string values. */
-function readCached(r: Reader, cache: StringCache): string {
+/** A string field; through `cache`, if given, when short (attribute keys and string values). */
+function readString(r: Reader, cache?: StringCache): string {
   const length = readLength(r);
   const start = r.pos;
   const end = start + length;
   if (end > r.len) throw pastEnd(r, length);
   r.pos = end;
   if (length === 0) return '';
-  const s = length > StringCache.MAX_BYTES ? utf8OrNull(start, end) : cache.get(r.buf, start, end);
+  const s =
+    cache === undefined || length > StringCache.MAX_BYTES ? utf8OrNull(start, end) : cache.get(r.buf, start, end);
   if (s === null) {
     r.pos = start;
     throw fail(r, 'invalid UTF-8');
@@ -518,8 +512,9 @@ function readAttribute(r: Reader, attrs: Attributes): void {
     r.pos = p; // fastKeyValue may have moved it before giving up
   }
   const o = enter(r, M.KeyValue);
-  decodeKeyValue(r, attrs);
+  const value = keyValue(r, 1);
   leave(r, o);
+  setAttribute(attrs, kvKey, value);
 }
 
 /**
@@ -586,156 +581,91 @@ function fastKeyValue(r: Reader, attrs: Attributes, p: number, end: number): boo
   return true;
 }
 
-function decodeKeyValue(r: Reader, attrs: Attributes): void {
+/** The key of the KeyValue `keyValue` read last. */
+let kvKey = '';
+
+/**
+ * A KeyValue (entered) whose value is at `depth`: returns the value flattened
+ * as `anyValue` does and leaves the key in `kvKey`. Attribute keys (depth 1)
+ * come through the key cache.
+ */
+function keyValue(r: Reader, depth: number): string {
   let key = '';
-  let value = '';
+  let value = depth === 1 ? '' : 'null';
   while (r.pos < r.len) {
     const tag = readTag(r);
-    if (tag === 0x0a) key = readCached(r, keyCache);
+    if (tag === 0x0a) key = depth === 1 ? readString(r, keyCache) : readString(r);
     else if (tag === 0x12) {
       const o = enter(r, M.AnyValue);
-      value = anyValueString(r, 1);
+      value = anyValue(r, depth);
       leave(r, o);
     } else otherField(r, tag, M.KeyValue);
   }
-  setAttribute(attrs, key, value);
+  kvKey = key;
+  return value;
 }
 
-/** An AnyValue flattened to its attribute string (see flatten.ts). */
-function anyValueString(r: Reader, depth: number): string {
+/**
+ * An AnyValue (entered) at `depth`. Depth 1, an attribute value or a log body,
+ * is flattened to its attribute string (see flatten.ts); deeper ones are JSON
+ * values inside an array or kvlist.
+ */
+function anyValue(r: Reader, depth: number): string {
   if (depth > MAX_ANY_VALUE_DEPTH) throw fail(r, `AnyValue nested deeper than ${MAX_ANY_VALUE_DEPTH}`);
+  const top = depth === 1;
+  let s = top ? '' : 'null';
+  while (r.pos < r.len) {
+    const tag = readTag(r);
+    switch (tag) {
+      case 0x0a:
+        s = top ? readString(r, valueCache) : JSON.stringify(readString(r));
+        break;
+      case 0x10:
+        s = r.bool() ? 'true' : 'false';
+        break;
+      case 0x18:
+        s = readInt64Decimal(r);
+        break;
+      case 0x21:
+        s = top ? String(readDouble(r)) : doubleJson(readDouble(r));
+        break;
+      case 0x2a: // array_value
+      case 0x32: {
+        // kvlist_value
+        const kv = tag === 0x32;
+        const o = enter(r, kv ? M.KeyValueList : M.ArrayValue);
+        s = valuesJson(r, depth, kv);
+        leave(r, o);
+        break;
+      }
+      case 0x3a:
+        s = top ? readBase64(r) : `"${readBase64(r)}"`;
+        break;
+      default:
+        otherField(r, tag, M.AnyValue);
+    }
+  }
+  return s;
+}
+
+/**
+ * The values of an AnyValue at `depth` that is an ArrayValue or (`kv`) a
+ * KeyValueList, as a JSON array or object.
+ */
+function valuesJson(r: Reader, depth: number, kv: boolean): string {
   let s = '';
-  while (r.pos < r.len) {
-    const tag = readTag(r);
-    switch (tag) {
-      case 0x0a:
-        s = readCached(r, valueCache);
-        break;
-      case 0x10:
-        s = r.bool() ? 'true' : 'false';
-        break;
-      case 0x18:
-        s = readInt64Decimal(r);
-        break;
-      case 0x21:
-        s = String(readDouble(r));
-        break;
-      case 0x2a: {
-        const o = enter(r, M.ArrayValue);
-        s = arrayJson(r, depth);
-        leave(r, o);
-        break;
-      }
-      case 0x32: {
-        const o = enter(r, M.KeyValueList);
-        s = kvlistJson(r, depth);
-        leave(r, o);
-        break;
-      }
-      case 0x3a:
-        s = readBase64(r);
-        break;
-      default:
-        otherField(r, tag, M.AnyValue);
-    }
-  }
-  return s;
-}
-
-/** An AnyValue as a JSON value, inside an array or kvlist. */
-function anyValueJson(r: Reader, depth: number): string {
-  if (depth > MAX_ANY_VALUE_DEPTH) throw fail(r, `AnyValue nested deeper than ${MAX_ANY_VALUE_DEPTH}`);
-  let s = 'null';
-  while (r.pos < r.len) {
-    const tag = readTag(r);
-    switch (tag) {
-      case 0x0a:
-        s = JSON.stringify(readString(r));
-        break;
-      case 0x10:
-        s = r.bool() ? 'true' : 'false';
-        break;
-      case 0x18:
-        s = readInt64Decimal(r);
-        break;
-      case 0x21:
-        s = doubleJson(readDouble(r));
-        break;
-      case 0x2a: {
-        const o = enter(r, M.ArrayValue);
-        s = arrayJson(r, depth);
-        leave(r, o);
-        break;
-      }
-      case 0x32: {
-        const o = enter(r, M.KeyValueList);
-        s = kvlistJson(r, depth);
-        leave(r, o);
-        break;
-      }
-      case 0x3a:
-        s = `"${readBase64(r)}"`;
-        break;
-      default:
-        otherField(r, tag, M.AnyValue);
-    }
-  }
-  return s;
-}
-
-/** ArrayValue of an AnyValue at `depth`, as JSON. */
-function arrayJson(r: Reader, depth: number): string {
-  let s = '[';
   let i = 0;
   while (r.pos < r.len) {
     const tag = readTag(r);
     if (tag === 0x0a) {
       I[lv] = i;
-      const o = enter(r, M.AnyValue);
-      s += (i++ === 0 ? '' : ',') + anyValueJson(r, depth + 1);
+      const o = enter(r, kv ? M.KeyValue : M.AnyValue);
+      const value = kv ? keyValue(r, depth + 1) : anyValue(r, depth + 1);
       leave(r, o);
-    } else otherField(r, tag, M.ArrayValue);
+      s += (i++ === 0 ? '' : ',') + (kv ? `${JSON.stringify(kvKey)}:${value}` : value);
+    } else otherField(r, tag, kv ? M.KeyValueList : M.ArrayValue);
   }
-  return s + ']';
-}
-
-/** KeyValueList of an AnyValue at `depth`, as a JSON object. */
-function kvlistJson(r: Reader, depth: number): string {
-  let s = '{';
-  let i = 0;
-  while (r.pos < r.len) {
-    const tag = readTag(r);
-    if (tag === 0x0a) {
-      I[lv] = i;
-      const o = enter(r, M.KeyValue);
-      let key = '';
-      let value = 'null';
-      while (r.pos < r.len) {
-        const t = readTag(r);
-        if (t === 0x0a) key = readString(r);
-        else if (t === 0x12) {
-          const o2 = enter(r, M.AnyValue);
-          value = anyValueJson(r, depth + 1);
-          leave(r, o2);
-        } else otherField(r, t, M.KeyValue);
-      }
-      leave(r, o);
-      s += `${i++ === 0 ? '' : ','}${JSON.stringify(key)}:${value}`;
-    } else otherField(r, tag, M.KeyValueList);
-  }
-  return s + '}';
-}
-
-interface MutableResource {
-  attributes: Attributes;
-  schemaUrl: string;
-}
-
-interface MutableScope {
-  name: string;
-  version: string;
-  attributes: Attributes;
-  schemaUrl: string;
+  return kv ? `{${s}}` : `[${s}]`;
 }
 
 function decodeResource(r: Reader, resource: MutableResource): void {
@@ -776,28 +706,36 @@ function reject<T>(out: Decoded<T>, reason: string): void {
   if (out.rejected++ === 0) out.rejectionMessage = `${pathTo(lv - 1)}: ${reason}`;
 }
 
-function idProblem(field: string, length: number, want: number, zero: boolean): string {
-  if (length === 0) return `${field} is missing`;
-  if (length !== want) return `${field} is ${length} bytes, want ${want}`;
-  return zero ? `${field} is all zeros` : '';
+// ---------------------------------------------------------------------------
+// Export*ServiceRequest -> Resource* -> Scope* -> records, for either signal.
+//
+// The field numbers of that nesting are the same in every OTLP signal: the
+// request's resource_* is 1; Resource*'s resource, scope_* and schema_url are
+// 1, 2, 3; Scope*'s scope, records and schema_url are 1, 2, 3. What differs is
+// the message types (field names in error paths, wire types) and the record.
+
+interface Signal<R> {
+  readonly request: M;
+  readonly resourceGroup: M;
+  readonly scopeGroup: M;
+  readonly record: M;
+  /** Decodes one record (entered), into `out.records` or rejected. */
+  readonly decode: (r: Reader, resource: MutableResource, scope: MutableScope, out: Decoded<R>) => void;
 }
 
-// ---------------------------------------------------------------------------
-// Traces.
-
-export function decodeTracesProto(buf: Uint8Array): Decoded<SpanRecord> {
-  const out: Decoded<SpanRecord> = { records: [], rejected: 0, rejectionMessage: '' };
-  const r = begin(buf, M.ExportTraces);
+function decodeRequest<R>(buf: Uint8Array, signal: Signal<R>): Decoded<R> {
+  const out: Decoded<R> = { records: [], rejected: 0, rejectionMessage: '' };
+  const r = begin(buf, signal.request);
   try {
     let i = 0;
     while (r.pos < r.len) {
       const tag = readTag(r);
       if (tag === 0x0a) {
         I[0] = i++;
-        const o = enter(r, M.ResourceSpans);
-        decodeResourceSpans(r, out);
+        const o = enter(r, signal.resourceGroup);
+        decodeResourceGroup(r, signal, out);
         leave(r, o);
-      } else otherField(r, tag, M.ExportTraces);
+      } else otherField(r, tag, signal.request);
     }
   } catch (e) {
     throw toDecodeError(r, e);
@@ -807,10 +745,9 @@ export function decodeTracesProto(buf: Uint8Array): Decoded<SpanRecord> {
   return out;
 }
 
-function decodeResourceSpans(r: Reader, out: Decoded<SpanRecord>): void {
-  // Created before the fields are read: schema_url (3) follows the spans on
-  // the wire, and every span of this ResourceSpans shares this one object.
-  const resource: MutableResource = { attributes: {}, schemaUrl: '' };
+/** ResourceSpans / ResourceLogs. */
+function decodeResourceGroup<R>(r: Reader, signal: Signal<R>, out: Decoded<R>): void {
+  const resource = emptyResource();
   let i = 0;
   while (r.pos < r.len) {
     const tag = readTag(r);
@@ -823,8 +760,8 @@ function decodeResourceSpans(r: Reader, out: Decoded<SpanRecord>): void {
       }
       case 0x12: {
         I[lv] = i++;
-        const o = enter(r, M.ScopeSpans);
-        decodeScopeSpans(r, resource, out);
+        const o = enter(r, signal.scopeGroup);
+        decodeScopeGroup(r, signal, resource, out);
         leave(r, o);
         break;
       }
@@ -832,13 +769,15 @@ function decodeResourceSpans(r: Reader, out: Decoded<SpanRecord>): void {
         resource.schemaUrl = readString(r);
         break;
       default:
-        otherField(r, tag, M.ResourceSpans);
+        otherField(r, tag, signal.resourceGroup);
     }
   }
 }
 
-function decodeScopeSpans(r: Reader, resource: MutableResource, out: Decoded<SpanRecord>): void {
-  const scope: MutableScope = { name: '', version: '', attributes: {}, schemaUrl: '' };
+/** ScopeSpans / ScopeLogs. */
+function decodeScopeGroup<R>(r: Reader, signal: Signal<R>, resource: MutableResource, out: Decoded<R>): void {
+  const scope = emptyScope();
+  const decode = signal.decode;
   let i = 0;
   while (r.pos < r.len) {
     const tag = readTag(r);
@@ -851,8 +790,8 @@ function decodeScopeSpans(r: Reader, resource: MutableResource, out: Decoded<Spa
       }
       case 0x12: {
         I[lv] = i++;
-        const o = enter(r, M.Span);
-        decodeSpan(r, resource, scope, out);
+        const o = enter(r, signal.record);
+        decode(r, resource, scope, out);
         leave(r, o);
         break;
       }
@@ -860,28 +799,35 @@ function decodeScopeSpans(r: Reader, resource: MutableResource, out: Decoded<Spa
         scope.schemaUrl = readString(r);
         break;
       default:
-        otherField(r, tag, M.ScopeSpans);
+        otherField(r, tag, signal.scopeGroup);
     }
   }
 }
 
+// ---------------------------------------------------------------------------
+// Traces.
+
+const TRACES: Signal<SpanRecord> = {
+  request: M.ExportTraces,
+  resourceGroup: M.ResourceSpans,
+  scopeGroup: M.ScopeSpans,
+  record: M.Span,
+  decode: decodeSpan,
+};
+
+export function decodeTracesProto(buf: Uint8Array): Decoded<SpanRecord> {
+  return decodeRequest(buf, TRACES);
+}
+
 function decodeSpan(r: Reader, resource: MutableResource, scope: MutableScope, out: Decoded<SpanRecord>): void {
+  const span = emptySpan(resource, scope);
+  // Ids stay byte ranges until the span is known to be valid.
   let traceIdAt = 0;
   let traceIdLength = 0;
   let spanIdAt = 0;
   let spanIdLength = 0;
   let parentAt = 0;
   let parentLength = 0;
-  let traceState = '';
-  let name = '';
-  let kind = 0;
-  let start = 0n;
-  let end = 0n;
-  let statusCode = 0;
-  let statusMessage = '';
-  const attributes: Attributes = {};
-  const events: SpanEvent[] = [];
-  const links: SpanLink[] = [];
   let na = 0;
   while (r.pos < r.len) {
     const tag = readTag(r);
@@ -895,40 +841,40 @@ function decodeSpan(r: Reader, resource: MutableResource, scope: MutableScope, o
         spanIdAt = r.pos - spanIdLength;
         break;
       case 0x1a:
-        traceState = readString(r);
+        span.traceState = readString(r);
         break;
       case 0x22:
         parentLength = readBytesLength(r);
         parentAt = r.pos - parentLength;
         break;
       case 0x2a:
-        name = readString(r);
+        span.name = readString(r);
         break;
       case 0x30:
-        kind = r.uint32() | 0;
+        span.kind = r.uint32() | 0;
         break;
       case 0x39:
-        start = readFixed64(r);
+        span.startTimeUnixNano = readFixed64(r);
         break;
       case 0x41:
-        end = readFixed64(r);
+        span.endTimeUnixNano = readFixed64(r);
         break;
       case 0x4a: {
         I[lv] = na++;
-        readAttribute(r, attributes);
+        readAttribute(r, span.attributes);
         break;
       }
       case 0x5a: {
-        I[lv] = events.length;
+        I[lv] = span.events.length;
         const o = enter(r, M.Event);
-        events.push(decodeEvent(r));
+        span.events.push(decodeEvent(r));
         leave(r, o);
         break;
       }
       case 0x6a: {
-        I[lv] = links.length;
+        I[lv] = span.links.length;
         const o = enter(r, M.Link);
-        links.push(decodeLink(r));
+        span.links.push(decodeLink(r));
         leave(r, o);
         break;
       }
@@ -936,8 +882,8 @@ function decodeSpan(r: Reader, resource: MutableResource, scope: MutableScope, o
         const o = enter(r, M.Status);
         while (r.pos < r.len) {
           const t = readTag(r);
-          if (t === 0x12) statusMessage = readString(r);
-          else if (t === 0x18) statusCode = r.uint32() | 0;
+          if (t === 0x12) span.statusMessage = readString(r);
+          else if (t === 0x18) span.statusCode = r.uint32() | 0;
           else otherField(r, t, M.Status);
         }
         leave(r, o);
@@ -953,58 +899,47 @@ function decodeSpan(r: Reader, resource: MutableResource, scope: MutableScope, o
     }
   }
   const b = r.buf;
-  const problem =
-    idProblem('trace_id', traceIdLength, 16, traceIdLength === 16 && isAllZero(b, traceIdAt, 16)) ||
-    idProblem('span_id', spanIdLength, 8, spanIdLength === 8 && isAllZero(b, spanIdAt, 8)) ||
-    (parentLength !== 0 && parentLength !== 8 ? `parent_span_id is ${parentLength} bytes, want 0 or 8` : '');
+  const problem = spanIdProblem(
+    PROTO_ID_NAMES,
+    traceIdLength,
+    traceIdLength === 16 && isAllZero(b, traceIdAt, 16),
+    spanIdLength,
+    spanIdLength === 8 && isAllZero(b, spanIdAt, 8),
+    parentLength,
+  );
   if (problem !== '') {
     reject(out, problem);
     return;
   }
-  out.records.push({
-    resource,
-    scope,
-    traceId: hex16(b, traceIdAt),
-    spanId: hex8(b, spanIdAt),
-    // All zeros is no parent, as the Collector's pdata reads it.
-    parentSpanId: parentLength === 0 || isAllZero(b, parentAt, 8) ? '' : hex8(b, parentAt),
-    traceState,
-    name,
-    kind,
-    startTimeUnixNano: start,
-    endTimeUnixNano: end,
-    attributes,
-    events,
-    links,
-    statusCode,
-    statusMessage,
-  });
+  span.traceId = hex16(b, traceIdAt);
+  span.spanId = hex8(b, spanIdAt);
+  // All zeros is no parent, as the Collector's pdata reads it.
+  if (parentLength !== 0 && !isAllZero(b, parentAt, 8)) span.parentSpanId = hex8(b, parentAt);
+  out.records.push(span);
 }
 
 function decodeEvent(r: Reader): SpanEvent {
-  let time = 0n;
-  let name = '';
-  const attributes: Attributes = {};
+  const event = emptyEvent();
   let na = 0;
   while (r.pos < r.len) {
     const tag = readTag(r);
     switch (tag) {
       case 0x09:
-        time = readFixed64(r);
+        event.timeUnixNano = readFixed64(r);
         break;
       case 0x12:
-        name = readString(r);
+        event.name = readString(r);
         break;
       case 0x1a: {
         I[lv] = na++;
-        readAttribute(r, attributes);
+        readAttribute(r, event.attributes);
         break;
       }
       default:
         otherField(r, tag, M.Event);
     }
   }
-  return { timeUnixNano: time, name, attributes };
+  return event;
 }
 
 /**
@@ -1012,129 +947,55 @@ function decodeEvent(r: Reader): SpanEvent {
  * are hex of whatever bytes came, and empty when absent or all zeros.
  */
 function decodeLink(r: Reader): SpanLink {
-  let traceId = '';
-  let spanId = '';
-  let traceState = '';
-  const attributes: Attributes = {};
+  const link = emptyLink();
   let na = 0;
-  const b = r.buf;
   while (r.pos < r.len) {
     const tag = readTag(r);
     switch (tag) {
-      case 0x0a: {
-        const n = readBytesLength(r);
-        traceId = isAllZero(b, r.pos - n, n) ? '' : hexOf(b, r.pos - n, n);
+      case 0x0a:
+        link.traceId = readLinkId(r);
         break;
-      }
-      case 0x12: {
-        const n = readBytesLength(r);
-        spanId = isAllZero(b, r.pos - n, n) ? '' : hexOf(b, r.pos - n, n);
+      case 0x12:
+        link.spanId = readLinkId(r);
         break;
-      }
       case 0x1a:
-        traceState = readString(r);
+        link.traceState = readString(r);
         break;
       case 0x22: {
         I[lv] = na++;
-        readAttribute(r, attributes);
+        readAttribute(r, link.attributes);
         break;
       }
       default: // dropped_attributes_count, flags, unknown
         otherField(r, tag, M.Link);
     }
   }
-  return { traceId, spanId, traceState, attributes };
+  return link;
+}
+
+function readLinkId(r: Reader): string {
+  const n = readBytesLength(r);
+  const at = r.pos - n;
+  return isAllZero(r.buf, at, n) ? '' : hexOf(r.buf, at, n);
 }
 
 // ---------------------------------------------------------------------------
 // Logs.
 
+const LOGS: Signal<LogRecord> = {
+  request: M.ExportLogs,
+  resourceGroup: M.ResourceLogs,
+  scopeGroup: M.ScopeLogs,
+  record: M.LogRecord,
+  decode: decodeLogRecord,
+};
+
 export function decodeLogsProto(buf: Uint8Array): Decoded<LogRecord> {
-  const out: Decoded<LogRecord> = { records: [], rejected: 0, rejectionMessage: '' };
-  const r = begin(buf, M.ExportLogs);
-  try {
-    let i = 0;
-    while (r.pos < r.len) {
-      const tag = readTag(r);
-      if (tag === 0x0a) {
-        I[0] = i++;
-        const o = enter(r, M.ResourceLogs);
-        decodeResourceLogs(r, out);
-        leave(r, o);
-      } else otherField(r, tag, M.ExportLogs);
-    }
-  } catch (e) {
-    throw toDecodeError(r, e);
-  } finally {
-    end();
-  }
-  return out;
-}
-
-function decodeResourceLogs(r: Reader, out: Decoded<LogRecord>): void {
-  const resource: MutableResource = { attributes: {}, schemaUrl: '' };
-  let i = 0;
-  while (r.pos < r.len) {
-    const tag = readTag(r);
-    switch (tag) {
-      case 0x0a: {
-        const o = enter(r, M.Resource);
-        decodeResource(r, resource);
-        leave(r, o);
-        break;
-      }
-      case 0x12: {
-        I[lv] = i++;
-        const o = enter(r, M.ScopeLogs);
-        decodeScopeLogs(r, resource, out);
-        leave(r, o);
-        break;
-      }
-      case 0x1a:
-        resource.schemaUrl = readString(r);
-        break;
-      default:
-        otherField(r, tag, M.ResourceLogs);
-    }
-  }
-}
-
-function decodeScopeLogs(r: Reader, resource: MutableResource, out: Decoded<LogRecord>): void {
-  const scope: MutableScope = { name: '', version: '', attributes: {}, schemaUrl: '' };
-  let i = 0;
-  while (r.pos < r.len) {
-    const tag = readTag(r);
-    switch (tag) {
-      case 0x0a: {
-        const o = enter(r, M.Scope);
-        decodeScope(r, scope);
-        leave(r, o);
-        break;
-      }
-      case 0x12: {
-        I[lv] = i++;
-        const o = enter(r, M.LogRecord);
-        decodeLogRecord(r, resource, scope, out);
-        leave(r, o);
-        break;
-      }
-      case 0x1a:
-        scope.schemaUrl = readString(r);
-        break;
-      default:
-        otherField(r, tag, M.ScopeLogs);
-    }
-  }
+  return decodeRequest(buf, LOGS);
 }
 
 function decodeLogRecord(r: Reader, resource: MutableResource, scope: MutableScope, out: Decoded<LogRecord>): void {
-  let time = 0n;
-  let observed = 0n;
-  let severityNumber = 0;
-  let severityText = '';
-  let body = '';
-  const attributes: Attributes = {};
-  let flags = 0;
+  const log = emptyLog(resource, scope);
   let traceIdAt = 0;
   let traceIdLength = 0;
   let spanIdAt = 0;
@@ -1144,30 +1005,30 @@ function decodeLogRecord(r: Reader, resource: MutableResource, scope: MutableSco
     const tag = readTag(r);
     switch (tag) {
       case 0x09:
-        time = readFixed64(r);
+        log.timeUnixNano = readFixed64(r);
         break;
       case 0x10:
-        severityNumber = r.uint32() | 0;
+        log.severityNumber = r.uint32() | 0;
         break;
       case 0x1a:
-        severityText = readString(r);
+        log.severityText = readString(r);
         break;
       case 0x2a: {
         const o = enter(r, M.AnyValue);
-        body = anyValueString(r, 1);
+        log.body = anyValue(r, 1);
         leave(r, o);
         break;
       }
       case 0x32: {
         I[lv] = na++;
-        readAttribute(r, attributes);
+        readAttribute(r, log.attributes);
         break;
       }
       case 0x38: // dropped_attributes_count
         skipVarint(r);
         break;
       case 0x45:
-        flags = r.fixed32();
+        log.flags = r.fixed32();
         break;
       case 0x4a:
         traceIdLength = readBytesLength(r);
@@ -1178,7 +1039,7 @@ function decodeLogRecord(r: Reader, resource: MutableResource, scope: MutableSco
         spanIdAt = r.pos - spanIdLength;
         break;
       case 0x59:
-        observed = readFixed64(r);
+        log.observedTimeUnixNano = readFixed64(r);
         break;
       case 0x62:
         // event_name: LogRecord has no field for it; read to validate UTF-8.
@@ -1188,27 +1049,14 @@ function decodeLogRecord(r: Reader, resource: MutableResource, scope: MutableSco
         otherField(r, tag, M.LogRecord);
     }
   }
+  const problem = finishLog(log, PROTO_ID_NAMES, traceIdLength, spanIdLength);
+  if (problem !== '') {
+    reject(out, problem);
+    return;
+  }
+  // All-zero ids mean "no trace context", as the Collector's pdata reads them.
   const b = r.buf;
-  if (traceIdLength !== 0 && traceIdLength !== 16) {
-    reject(out, `trace_id is ${traceIdLength} bytes, want 16 or none`);
-    return;
-  }
-  if (spanIdLength !== 0 && spanIdLength !== 8) {
-    reject(out, `span_id is ${spanIdLength} bytes, want 8 or none`);
-    return;
-  }
-  out.records.push({
-    resource,
-    scope,
-    timeUnixNano: time === 0n ? observed : time,
-    observedTimeUnixNano: observed,
-    severityNumber,
-    severityText,
-    body,
-    attributes,
-    // All-zero ids mean "no trace context", as the Collector's pdata reads them.
-    traceId: traceIdLength === 0 || isAllZero(b, traceIdAt, 16) ? '' : hex16(b, traceIdAt),
-    spanId: spanIdLength === 0 || isAllZero(b, spanIdAt, 8) ? '' : hex8(b, spanIdAt),
-    flags,
-  });
+  if (traceIdLength !== 0 && !isAllZero(b, traceIdAt, 16)) log.traceId = hex16(b, traceIdAt);
+  if (spanIdLength !== 0 && !isAllZero(b, spanIdAt, 8)) log.spanId = hex8(b, spanIdAt);
+  out.records.push(log);
 }

@@ -1,5 +1,6 @@
 // Pieces shared by the protobuf and JSON decoders: how OTLP values become the
-// flat strings of `Attributes` (processors/record.ts), id hex, limits, enum names.
+// flat strings of `Attributes` (processors/record.ts), id hex, limits, enum names,
+// the empty records the decoders fill in and the checks that finish them.
 //
 // Flattening, exactly (it follows the Collector's pcommon `Value.AsString`, which
 // the ClickHouse exporter stores):
@@ -20,7 +21,7 @@
 // Log bodies flatten the same way: a string body as is, anything else as above.
 // A repeated attribute key keeps the last value.
 
-import type { Attributes } from '../../processors/record.ts';
+import type { Attributes, LogRecord, Resource, Scope, SpanEvent, SpanLink, SpanRecord } from '../../processors/record.ts';
 
 /** Deepest AnyValue nesting accepted (an attribute value is depth 1). */
 export const MAX_ANY_VALUE_DEPTH = 32;
@@ -126,3 +127,137 @@ export const SEVERITY_NUMBER_NAMES: Readonly<Record<string, number>> = (() => {
   }
   return names;
 })();
+
+// ---------------------------------------------------------------------------
+// Records. Both decoders start every record, resource and scope from these, so
+// each has one shape (one V8 hidden class) whichever encoding it came in.
+
+/** A resource being read: shared by the records of one ResourceSpans / ResourceLogs. */
+export interface MutableResource {
+  attributes: Attributes;
+  schemaUrl: string;
+}
+
+/** A scope being read: shared by the records of one ScopeSpans / ScopeLogs. */
+export interface MutableScope {
+  name: string;
+  version: string;
+  attributes: Attributes;
+  schemaUrl: string;
+}
+
+/**
+ * Made before the fields of its message are read: `schema_url` follows the
+ * records on the wire, and every record refers to this one object.
+ */
+export function emptyResource(): MutableResource {
+  return { attributes: {}, schemaUrl: '' };
+}
+
+export function emptyScope(): MutableScope {
+  return { name: '', version: '', attributes: {}, schemaUrl: '' };
+}
+
+/** A span with every field at its OTLP default, for a decoder to fill in. */
+export function emptySpan(resource: Resource, scope: Scope): SpanRecord {
+  return {
+    resource,
+    scope,
+    traceId: '',
+    spanId: '',
+    parentSpanId: '',
+    traceState: '',
+    name: '',
+    kind: 0,
+    startTimeUnixNano: 0n,
+    endTimeUnixNano: 0n,
+    attributes: {},
+    events: [],
+    links: [],
+    statusCode: 0,
+    statusMessage: '',
+  };
+}
+
+export function emptyEvent(): SpanEvent {
+  return { timeUnixNano: 0n, name: '', attributes: {} };
+}
+
+/** Link ids are not validated: a bad link does not make its span invalid. */
+export function emptyLink(): SpanLink {
+  return { traceId: '', spanId: '', traceState: '', attributes: {} };
+}
+
+/** A log record with every field at its OTLP default, for a decoder to fill in. */
+export function emptyLog(resource: Resource, scope: Scope): LogRecord {
+  return {
+    resource,
+    scope,
+    timeUnixNano: 0n,
+    observedTimeUnixNano: 0n,
+    severityNumber: 0,
+    severityText: '',
+    body: '',
+    attributes: {},
+    traceId: '',
+    spanId: '',
+    flags: 0,
+  };
+}
+
+/** The id fields' names in one encoding, for the reasons a record is rejected. */
+export interface IdFieldNames {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly parentSpanId: string;
+}
+
+export const PROTO_ID_NAMES: IdFieldNames = { traceId: 'trace_id', spanId: 'span_id', parentSpanId: 'parent_span_id' };
+export const JSON_ID_NAMES: IdFieldNames = { traceId: 'traceId', spanId: 'spanId', parentSpanId: 'parentSpanId' };
+
+/**
+ * Why a span with these ids is invalid, or '' if it is valid. Lengths are in
+ * bytes (0: absent); `...Zero` says whether the id is all zero bytes. A span
+ * needs a 16-byte trace id and an 8-byte span id, neither all zeros; a parent
+ * span id is absent or 8 bytes (all zeros then means no parent).
+ */
+export function spanIdProblem(
+  names: IdFieldNames,
+  traceIdLength: number,
+  traceIdZero: boolean,
+  spanIdLength: number,
+  spanIdZero: boolean,
+  parentSpanIdLength: number,
+): string {
+  return (
+    requiredIdProblem(names.traceId, traceIdLength, 16, traceIdZero) ||
+    requiredIdProblem(names.spanId, spanIdLength, 8, spanIdZero) ||
+    (parentSpanIdLength !== 0 && parentSpanIdLength !== 8
+      ? `${names.parentSpanId} is ${parentSpanIdLength} bytes, want 0 or 8`
+      : '')
+  );
+}
+
+function requiredIdProblem(field: string, length: number, want: number, zero: boolean): string {
+  if (length === 0) return `${field} is missing`;
+  if (length !== want) return `${field} is ${length} bytes, want ${want}`;
+  return zero ? `${field} is all zeros` : '';
+}
+
+/**
+ * Finishes a log record whose fields are read: returns why it is invalid, or ''
+ * if it is valid. Its ids (lengths in bytes, 0: absent) are optional, but a
+ * trace id is 16 bytes and a span id 8; a zero event time falls back to the
+ * observed time. The caller sets the ids themselves, empty when all zeros.
+ */
+export function finishLog(
+  record: LogRecord,
+  names: IdFieldNames,
+  traceIdLength: number,
+  spanIdLength: number,
+): string {
+  if (traceIdLength !== 0 && traceIdLength !== 16) return `${names.traceId} is ${traceIdLength} bytes, want 16 or none`;
+  if (spanIdLength !== 0 && spanIdLength !== 8) return `${names.spanId} is ${spanIdLength} bytes, want 8 or none`;
+  if (record.timeUnixNano === 0n) record.timeUnixNano = record.observedTimeUnixNano;
+  return '';
+}

@@ -7,7 +7,7 @@
 import { createRequire } from 'node:module';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 
 export const DATABASE = 'consentry';
 
@@ -27,7 +27,9 @@ export interface ClickHouse {
 
 export function openClickHouse(opts: ClickHouseOptions): ClickHouse {
   if (opts.url !== '') {
-    const client = createClient({ url: opts.url, request_timeout: 60_000, compression: { request: false, response: true } });
+    // clickhouse-js would print every failed request (each retry during an
+    // outage) to stdout; callers log failures themselves, once, through pino.
+    const client = createClient({ url: opts.url, request_timeout: 60_000, compression: { request: false, response: true }, log: { level: ClickHouseLogLevel.OFF } });
     return { client, kind: 'server', close: () => client.close() };
   }
   const path = resolve(opts.dataDir, 'clickhouse');

@@ -18,12 +18,17 @@ export async function insertRows(client: ClickHouseClient, table: string, lines:
   if (lines.length === 0) return { rows: 0, bytes: 0 };
   if (!/^[\w.:-]+$/.test(token)) throw new Error(`invalid deduplication token "${token}"`);
   const body = lines.join('\n');
-  await client.exec({
+  const res = await client.exec({
     query:
       `INSERT INTO ${DATABASE}.${table} SETTINGS insert_deduplication_token='${token}', ` +
       `input_format_parallel_parsing=1, date_time_input_format='best_effort' FORMAT JSONEachRow`,
     values: Readable.from([body]),
   });
+  // Read the (empty) answer to its end: over HTTP an unread response keeps the
+  // socket from returning to the pool (clickhouse-js warns and may reset it).
+  for await (const _ of res.stream) {
+    // nothing to read
+  }
   return { rows: lines.length, bytes: body.length };
 }
 

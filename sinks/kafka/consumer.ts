@@ -349,6 +349,7 @@ export class KafkaSinkConsumer {
         st.plan = undefined;
       }
       if (st.plan !== undefined && offset > st.plan.last) this.cut(st, st.plan.last);
+      if (st.next === undefined) this.opts.logger.debug({ topic: st.topic, partition: st.partition, offset, expect: st.expect, plan: st.plan }, 'first message of the partition in this generation');
       const msg = this.buffer(m, offset);
       st.messages.push(msg);
       st.rows += msg.rows;
@@ -438,6 +439,7 @@ export class KafkaSinkConsumer {
         const live = !st.dead && cut.epoch === this.epoch;
         try {
           ok = live && (await this.inserts.run(() => this.flush(cut)));
+          this.opts.logger.debug({ topic: cut.topic, partition: cut.partition, first: cut.first, last: cut.last, replay: cut.replay, live, ok }, 'batch flushed');
         } catch (err) {
           if (!(err instanceof Abandoned)) this.opts.logger.error({ err, topic: cut.topic, partition: cut.partition }, 'sink flush failed');
         }

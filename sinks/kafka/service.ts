@@ -10,6 +10,7 @@ import type { Settings } from '../../collector/config.ts';
 import { createLogger, type Logger } from '../../collector/logger.ts';
 import { buildTierEngine, reduceToCurrent } from '../../collector/pipeline.ts';
 import { TierRegistry } from '../../collector/tenants/tier-registry.ts';
+import { erasureTombstones } from '../../collector/analytics/tombstones.ts';
 import { createSecretScrubber } from '../../processors/scrub-secrets/processor.ts';
 import type { TierEngine } from '../../processors/tiers/engine.ts';
 import { openClickHouse, type ClickHouse } from '../clickhouse/client.ts';
@@ -57,6 +58,12 @@ export async function startSinkService(settings: Settings): Promise<SinkService>
     if (applied.length > 0) logger.info({ versions: applied }, 'schema migrations applied');
     const registry = new TierRegistry({ client: clickhouse.client, onError: (err) => logger.error({ err }, 'tier registry error') });
     await registry.load();
+    // Erased subjects and tenants (collector/analytics/tombstones.ts): data
+    // received before an erasure and still in Kafka is dropped, not written.
+    const tombstones = erasureTombstones(clickhouse.client);
+    await tombstones.load();
+    tombstones.start();
+    started.push(async () => tombstones.stop());
 
     const ks = kafkaSettings(settings, 'sink');
     const kafka = createKafka({ brokers: ks.brokers, clientId: ks.instanceId, logger });
@@ -69,7 +76,7 @@ export async function startSinkService(settings: Settings): Promise<SinkService>
       settings: ks,
       groupId: settings.sinkGroup,
       client: clickhouse.client,
-      reduce: reduceToCurrent(engine, registry),
+      reduce: (batch, ctx) => reduceToCurrent(engine, registry)(tombstones.filter(batch, ctx), ctx),
       refreshTiers: () => registry.refresh(),
       maxRows: settings.batchMaxRows,
       maxBytes: settings.sinkMaxBytes,
@@ -112,6 +119,7 @@ export async function startSinkService(settings: Settings): Promise<SinkService>
           // Drain first (the control channel stays up so downgrades still apply), then the rest.
           await consumer.shutdown();
           await control.shutdown();
+          tombstones.stop();
           await http.close().catch(() => undefined);
           await clickhouse.close();
         })()),

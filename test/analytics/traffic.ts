@@ -211,3 +211,27 @@ export function groupBy<K>(reqs: GenRequest[], key: (q: GenRequest) => K): Map<K
   for (const q of reqs) m.set(key(q), [...(m.get(key(q)) ?? []), q]);
   return m;
 }
+
+/** A gateway metadata log record (event.name = gateway.metadata), as a gateway reports its version and uptime. */
+export function metadataBody(service: string, version: string, timeNs: bigint): string {
+  return JSON.stringify({
+    resourceLogs: [
+      {
+        resource: { attributes: kv({ 'service.name': service, 'service.version': version, 'service.instance.id': `${service}-1` }) },
+        scopeLogs: [
+          {
+            scope: { name: 'gw' },
+            logRecords: [
+              {
+                timeUnixNano: String(timeNs),
+                severityNumber: 9,
+                body: { stringValue: 'gateway metadata' },
+                attributes: kv({ 'event.name': 'gateway.metadata', 'gateway.uptime_seconds': 3600, 'gateway.unexpected_restarts': 0, 'gateway.env.GATEWAY_REGION': `${service}-region` }),
+              },
+            ],
+          },
+        ],
+      },
+    ],
+  });
+}

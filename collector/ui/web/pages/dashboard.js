@@ -1,0 +1,226 @@
+// Dashboard of one tenant (GET /api/tenants/:id/dashboard): totals, requests
+// and errors over time, latency p50/p95/p99, per provider and endpoint, tokens
+// per model. A tier that keeps no request data says so plainly instead of
+// showing zeros that would read as "no traffic".
+import { html } from 'htm/preact';
+import { useMemo, useState } from 'preact/hooks';
+import { api, enc } from '../api.js';
+import { ErrorBox, Loading, PageTitle, TableRegion, TenantPicker, loadTenants, useLoad } from '../components.js';
+import { Bar, TimeChart } from '../charts.js';
+import { fmtInt, fmtMs, fmtPct, fmtTime, fromLocalInput, timeZone, toLocalInput } from '../format.js';
+
+const PRESETS = [
+  { id: '15m', label: 'Last 15 minutes', seconds: 900 },
+  { id: '1h', label: 'Last hour', seconds: 3600 },
+  { id: '6h', label: 'Last 6 hours', seconds: 6 * 3600 },
+  { id: '24h', label: 'Last 24 hours', seconds: 86_400 },
+  { id: '7d', label: 'Last 7 days', seconds: 7 * 86_400 },
+  { id: '30d', label: 'Last 30 days', seconds: 30 * 86_400 },
+];
+
+/** The range in the fragment's parameters: ?range=<preset> or ?from=<ISO>&to=<ISO>. */
+function rangeOf(params) {
+  const from = params.get('from');
+  const to = params.get('to');
+  if (from && to) return { kind: 'custom', from, to };
+  const preset = PRESETS.find((p) => p.id === params.get('range')) ?? PRESETS[1];
+  return { kind: 'preset', preset };
+}
+
+export function DashboardPage({ tenant, params }) {
+  const tenants = useLoad(loadTenants, []);
+  const range = rangeOf(params);
+  const rangeKey = range.kind === 'custom' ? `${range.from}/${range.to}` : range.preset.id;
+  const [refreshed, setRefreshed] = useState(0);
+  const dash = useLoad(async () => {
+    if (!tenant) return undefined;
+    const q = new URLSearchParams();
+    if (range.kind === 'custom') {
+      q.set('from', range.from);
+      q.set('to', range.to);
+    } else {
+      const now = Date.now();
+      q.set('from', new Date(now - range.preset.seconds * 1000).toISOString());
+      q.set('to', new Date(now).toISOString());
+    }
+    return api(`/api/tenants/${enc(tenant)}/dashboard?${q}`);
+  }, [tenant, rangeKey, refreshed]);
+  const suffix = range.kind === 'custom' ? `?from=${enc(range.from)}&to=${enc(range.to)}` : `?range=${range.preset.id}`;
+
+  return html`
+    <${PageTitle}>Dashboard${tenant ? html` <span class="muted">· ${tenant}</span>` : ''}<//>
+    <div class="toolbar">
+      <${TenantPicker} page="dashboard" tenant=${tenant} tenants=${tenants.data ?? []} extra=${suffix} />
+      ${tenant && html`<${RangePicker} tenant=${tenant} range=${range} onRefresh=${() => setRefreshed((n) => n + 1)} />`}
+    </div>
+    <${ErrorBox} error=${tenants.error} />
+    ${!tenant && html`<p class="empty">Choose a tenant to see its requests, errors, latency and tokens.</p>`}
+    ${tenant && dash.loading && !dash.data && html`<${Loading} what="Loading the dashboard" />`}
+    <${ErrorBox} error=${dash.error} title="The dashboard could not be loaded" />
+    ${dash.data && html`<${Figures} d=${dash.data} busy=${dash.loading} />`}
+  `;
+}
+
+function RangePicker({ tenant, range, onRefresh }) {
+  const [preset, setPreset] = useState(range.kind === 'custom' ? 'custom' : range.preset.id);
+  const now = new Date();
+  const [from, setFrom] = useState(range.kind === 'custom' ? toLocalInput(new Date(range.from)) : toLocalInput(new Date(now.getTime() - 86_400_000)));
+  const [to, setTo] = useState(range.kind === 'custom' ? toLocalInput(new Date(range.to)) : toLocalInput(now));
+  const [error, setError] = useState('');
+  const apply = (e) => {
+    e.preventDefault();
+    setError('');
+    const base = `#/dashboard/${enc(tenant)}`;
+    let next;
+    if (preset !== 'custom') next = `${base}?range=${preset}`;
+    else {
+      const f = fromLocalInput(from);
+      const t = fromLocalInput(to);
+      if (!f || !t) return setError('Give both times.');
+      if (f >= t) return setError('From must be before to.');
+      next = `${base}?from=${enc(f.toISOString())}&to=${enc(t.toISOString())}`;
+    }
+    if (location.hash === next) onRefresh();
+    else location.hash = next;
+  };
+  return html`<form class="row range" onSubmit=${apply} aria-label="Time range">
+    <div class="field">
+      <label for="range-preset">Time range</label>
+      <select id="range-preset" value=${preset} onChange=${(e) => setPreset(e.currentTarget.value)}>
+        ${PRESETS.map((p) => html`<option value=${p.id}>${p.label}</option>`)}
+        <option value="custom">Custom…</option>
+      </select>
+    </div>
+    ${preset === 'custom' &&
+    html`<div class="field">
+        <label for="range-from">From <span class="muted small">(${timeZone()})</span></label>
+        <input id="range-from" type="datetime-local" value=${from} onInput=${(e) => setFrom(e.currentTarget.value)} required />
+      </div>
+      <div class="field">
+        <label for="range-to">To</label>
+        <input id="range-to" type="datetime-local" value=${to} onInput=${(e) => setTo(e.currentTarget.value)} required />
+      </div>`}
+    <div class="field field-button"><button type="submit" class="primary">Show</button></div>
+    ${error && html`<p class="error" role="alert">${error}</p>`}
+  </form>`;
+}
+
+const SOURCE = {
+  aggregates: 'per-minute aggregates (the tier keeps no individual requests)',
+  'per-request': 'individual requests',
+};
+
+function Figures({ d, busy }) {
+  const none = d.requestData === 'none-by-consent';
+  const hasFigures = d.totals !== undefined;
+  return html`<div aria-busy=${busy ? 'true' : 'false'}>
+    <p class="muted small" id="dash-meta">
+      Tier <span class="tier">${d.tier}</span> · ${fmtTime(d.from)} – ${fmtTime(d.to)} · buckets of ${d.stepSeconds >= 3600 ? `${d.stepSeconds / 3600} h` : `${d.stepSeconds / 60} min`}
+      ${!none && SOURCE[d.requestData] ? ` · from ${SOURCE[d.requestData]}` : ''}
+    </p>
+    ${none &&
+    html`<section class="consent-none card" id="no-request-data" aria-labelledby="none-h">
+      <h2 id="none-h">No request data by consent</h2>
+      <p>${d.message}</p>
+      <p class="muted">Tenant ${d.tenant} is on tier <span class="tier">${d.tier}</span>, which keeps gateway metadata and scrubbed logs only. Switch its tier on the Tenants page if the tenant consents to more.</p>
+    </section>`}
+    ${hasFigures && html`${none && html`<h2>Stored under an earlier tier</h2>`}<${Body} d=${d} />`}
+  </div>`;
+}
+
+function Body({ d }) {
+  const t = d.totals;
+  const x = useMemo(() => d.series.map((p) => Date.parse(p.start) / 1000), [d]);
+  const reqSeries = useMemo(
+    () => [
+      { label: 'Requests', kind: 'bars', values: d.series.map((p) => p.requests), format: fmtInt },
+      { label: 'Errors', kind: 'bars', values: d.series.map((p) => p.errors), format: fmtInt },
+    ],
+    [d],
+  );
+  const rateSeries = useMemo(() => [{ label: 'Error rate', kind: 'line', values: d.series.map((p) => p.errorRate), format: fmtPct }], [d]);
+  const latSeries = useMemo(
+    () => ['p50', 'p95', 'p99'].map((q) => ({ label: q, kind: 'line', values: d.series.map((p) => p.latencyMs[q]), format: fmtMs })),
+    [d],
+  );
+  const stats = [
+    ['requests', 'Requests', fmtInt(t.requests)],
+    ['errors', 'Errors', fmtInt(t.errors)],
+    ['error-rate', 'Error rate', fmtPct(t.errorRate)],
+    ['p50', 'Latency p50', fmtMs(t.latencyMs.p50)],
+    ['p95', 'Latency p95', fmtMs(t.latencyMs.p95)],
+    ['p99', 'Latency p99', fmtMs(t.latencyMs.p99)],
+    ['input-tokens', 'Input tokens', fmtInt(t.inputTokens)],
+    ['output-tokens', 'Output tokens', fmtInt(t.outputTokens)],
+  ];
+  return html`
+    <dl class="stats" id="totals">
+      ${stats.map(([id, label, value]) => html`<div class="stat" data-stat=${id}><dt>${label}</dt><dd>${value}</dd></div>`)}
+    </dl>
+    ${t.requests === 0 && html`<p class="empty">No requests in this time range.</p>`}
+    <div class="charts">
+      <${TimeChart} id="chart-requests" title="Requests over time" x=${x} series=${reqSeries} yFormat=${fmtInt} />
+      <${TimeChart} id="chart-error-rate" title="Error rate" x=${x} series=${rateSeries} yFormat=${(v) => fmtPct(v)} />
+      <${TimeChart} id="chart-latency" title="Latency p50 / p95 / p99" x=${x} series=${latSeries} yFormat=${fmtMs} />
+    </div>
+    <div class="breakdowns">
+      <${Breakdown} id="by-provider" title="Requests per provider" keyName="provider" keyLabel="Provider" rows=${d.byProvider} />
+      <${Breakdown} id="by-endpoint" title="Requests per endpoint" keyName="endpoint" keyLabel="Endpoint" rows=${d.byEndpoint} />
+      <${Tokens} rows=${d.byModel} />
+    </div>
+  `;
+}
+
+const label = (v) => (v === '' ? html`<span class="muted">(none)</span>` : v);
+
+function Breakdown({ id, title, keyName, keyLabel, rows }) {
+  const max = Math.max(0, ...rows.map((r) => r.requests));
+  return html`<section class="card" aria-labelledby=${`${id}-h`}>
+    <h2 id=${`${id}-h`}>${title}</h2>
+    ${rows.length === 0
+      ? html`<p class="empty">No requests.</p>`
+      : html`<${TableRegion} label=${title}>
+          <table class="data" id=${id}>
+            <thead><tr><th scope="col">${keyLabel}</th><th scope="col" class="num">Requests</th><th scope="col" class="num">Errors</th><th scope="col" class="num">Error rate</th><th scope="col" class="num">p50</th><th scope="col" class="num">p95</th><th scope="col" class="num">p99</th></tr></thead>
+            <tbody>
+              ${rows.map(
+                (r) => html`<tr data-key=${r[keyName]}>
+                  <th scope="row">${label(r[keyName])}</th>
+                  <td class="num" data-col="requests">${fmtInt(r.requests)} <${Bar} value=${r.requests} max=${max} /></td>
+                  <td class="num" data-col="errors">${fmtInt(r.errors)}</td>
+                  <td class="num" data-col="error-rate">${fmtPct(r.errorRate)}</td>
+                  <td class="num">${fmtMs(r.latencyMs.p50)}</td>
+                  <td class="num">${fmtMs(r.latencyMs.p95)}</td>
+                  <td class="num">${fmtMs(r.latencyMs.p99)}</td>
+                </tr>`,
+              )}
+            </tbody>
+          </table>
+        <//>`}
+  </section>`;
+}
+
+function Tokens({ rows }) {
+  const max = Math.max(0, ...rows.map((r) => r.inputTokens + r.outputTokens));
+  return html`<section class="card" aria-labelledby="by-model-h">
+    <h2 id="by-model-h">Tokens per model</h2>
+    ${rows.length === 0
+      ? html`<p class="empty">No requests.</p>`
+      : html`<${TableRegion} label="Tokens per model">
+          <table class="data" id="by-model">
+            <thead><tr><th scope="col">Model</th><th scope="col" class="num">Requests</th><th scope="col" class="num">Input tokens</th><th scope="col" class="num">Output tokens</th><th scope="col" class="num">Total</th></tr></thead>
+            <tbody>
+              ${rows.map(
+                (r) => html`<tr data-key=${r.model}>
+                  <th scope="row">${label(r.model)}</th>
+                  <td class="num" data-col="requests">${fmtInt(r.requests)}</td>
+                  <td class="num" data-col="input-tokens">${fmtInt(r.inputTokens)}</td>
+                  <td class="num" data-col="output-tokens">${fmtInt(r.outputTokens)}</td>
+                  <td class="num" data-col="total-tokens">${fmtInt(r.inputTokens + r.outputTokens)} <${Bar} value=${r.inputTokens + r.outputTokens} max=${max} tone="alt" /></td>
+                </tr>`,
+              )}
+            </tbody>
+          </table>
+        <//>`}
+  </section>`;
+}

@@ -1,0 +1,265 @@
+// Tenants: the list with each tenant's tier and until, creating a tenant (its
+// keys shown once), and switching a tenant's tier with a reason, after a
+// confirmation that says what the new tier stores and what stops being stored.
+import { html } from 'htm/preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { api, enc } from '../api.js';
+import { ErrorBox, Loading, PageTitle, TableRegion, loadTenants, useLoad } from '../components.js';
+import { fmtTime, fromLocalInput, timeZone, toLocalInput } from '../format.js';
+
+export function TenantsPage() {
+  const tenants = useLoad(loadTenants, []);
+  const tiers = useLoad(() => api('/api/tiers').then((r) => r.tiers), []);
+  const [created, setCreated] = useState(undefined);
+  const [switching, setSwitching] = useState(undefined);
+  const [notice, setNotice] = useState('');
+
+  return html`
+    <${PageTitle}>Tenants<//>
+    <${CreateTenant}
+      tiers=${tiers.data ?? []}
+      onCreated=${(t) => {
+        setCreated(t);
+        setNotice('');
+        tenants.reload();
+      }}
+    />
+    ${created && html`<${KeysOnce} tenant=${created} onDone=${() => setCreated(undefined)} />`}
+    ${notice && html`<p class="notice" role="status">${notice}</p>`}
+    <section aria-labelledby="tenant-list-h">
+      <h2 id="tenant-list-h">All tenants</h2>
+      <${ErrorBox} error=${tenants.error ?? tiers.error} />
+      ${tenants.loading && !tenants.data ? html`<${Loading} what="Loading tenants" />` : ''}
+      ${tenants.data && tenants.data.length === 0 && html`<p class="empty">No tenants yet: create the first one above.</p>`}
+      ${tenants.data &&
+      tenants.data.length > 0 &&
+      html`<${TableRegion} label="Tenants">
+        <table class="data" id="tenants-table">
+          <thead>
+            <tr><th scope="col">Tenant</th><th scope="col">Tier</th><th scope="col">Until</th><th scope="col">Since</th><th scope="col">Created</th><th scope="col"><span class="sr-only">Actions</span></th></tr>
+          </thead>
+          <tbody>
+            ${tenants.data.map(
+              (t) => html`<tr data-tenant=${t.id}>
+                <th scope="row">${t.id}</th>
+                <td><span class="tier">${t.tier}</span></td>
+                <td>${t.assignment?.until ? html`${fmtTime(t.assignment.until)}<br /><span class="muted small">then back to ${t.assignment.priorTier}</span>` : html`<span class="muted">permanent</span>`}</td>
+                <td>${fmtTime(t.assignment?.effectiveAt)}</td>
+                <td>${fmtTime(t.createdAt)}</td>
+                <td class="actions">
+                  <a href=${`#/dashboard/${enc(t.id)}`}>Dashboard<span class="sr-only"> of ${t.id}</span></a>
+                  <a href=${`#/audit/${enc(t.id)}`}>Audit<span class="sr-only"> of ${t.id}</span></a>
+                  <button type="button" onClick=${() => setSwitching(t)}>Switch tier<span class="sr-only"> of ${t.id}</span></button>
+                </td>
+              </tr>`,
+            )}
+          </tbody>
+        </table>
+      <//>`}
+    </section>
+    ${switching &&
+    html`<${SwitchTier}
+      tenant=${switching}
+      tiers=${tiers.data ?? []}
+      onClose=${(done) => {
+        setSwitching(undefined);
+        if (done) {
+          setNotice(`Tenant ${switching.id} is now on tier ${done.tier}${done.until ? ` until ${fmtTime(done.until)}` : ''}.`);
+          tenants.reload();
+        }
+      }}
+    />`}
+  `;
+}
+
+function CreateTenant({ tiers, onCreated }) {
+  const [id, setId] = useState('');
+  const [tier, setTier] = useState('');
+  const [error, setError] = useState(undefined);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    try {
+      const created = await api('/api/tenants', { method: 'POST', body: tier ? { id: id.trim(), tier } : { id: id.trim() } });
+      setId('');
+      onCreated(created);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`<section aria-labelledby="create-h" class="card">
+    <h2 id="create-h">Create a tenant</h2>
+    <form class="row" onSubmit=${submit}>
+      <div class="field">
+        <label for="new-tenant-id">Tenant id</label>
+        <input id="new-tenant-id" required pattern="[a-z0-9][a-z0-9_\\-]{0,62}" aria-describedby="new-tenant-id-help" value=${id} onInput=${(e) => setId(e.currentTarget.value)} autocomplete="off" spellcheck="false" />
+        <span id="new-tenant-id-help" class="hint">lower-case letters, digits, - and _</span>
+      </div>
+      <div class="field">
+        <label for="new-tenant-tier">Tier</label>
+        <select id="new-tenant-tier" value=${tier} onChange=${(e) => setTier(e.currentTarget.value)}>
+          <option value="">default of this Consentry</option>
+          ${tiers.map((t) => html`<option value=${t}>${t}</option>`)}
+        </select>
+      </div>
+      <div class="field field-button">
+        <button type="submit" class="primary" disabled=${busy}>${busy ? 'Creating…' : 'Create tenant'}</button>
+      </div>
+    </form>
+    <${ErrorBox} error=${error} title="The tenant was not created" />
+  </section>`;
+}
+
+/** The keys of a new tenant, shown once: the API keeps only their hashes. */
+function KeysOnce({ tenant, onDone }) {
+  const box = useRef(null);
+  useEffect(() => box.current?.focus(), [tenant.id]);
+  return html`<section class="keys card" aria-labelledby="keys-h" ref=${box} tabindex="-1" id="new-keys">
+    <h2 id="keys-h">Keys of tenant ${tenant.id} (tier ${tenant.tier})</h2>
+    <p class="warning" role="alert"><strong>Copy these keys now.</strong> Consentry stores only their hashes: they are shown this once and cannot be shown again. Anyone with the ingest key can send data as ${tenant.id}; anyone with the query key can read its data.</p>
+    <${KeyField} id="ingest-key" label="Ingest key (gateways send OTLP with it)" value=${tenant.ingestKey} />
+    <${KeyField} id="query-key" label="Query key (SQL over this tenant's data)" value=${tenant.queryKey} />
+    <button type="button" onClick=${onDone}>I have stored both keys</button>
+  </section>`;
+}
+
+function KeyField({ id, label, value }) {
+  const [status, setStatus] = useState('');
+  const input = useRef(null);
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(value);
+      setStatus('Copied.');
+    } catch {
+      // No clipboard permission (plain http on another host, or a locked-down browser): select it for Ctrl+C.
+      input.current?.select();
+      setStatus('Selected: press Ctrl+C (⌘C) to copy.');
+    }
+  };
+  return html`<div class="field key-field">
+    <label for=${id}>${label}</label>
+    <div class="key-row">
+      <input id=${id} ref=${input} readonly value=${value} spellcheck="false" onFocus=${(e) => e.currentTarget.select()} />
+      <button type="button" onClick=${copy} aria-describedby=${`${id}-status`}>Copy<span class="sr-only"> ${label}</span></button>
+    </div>
+    <span id=${`${id}-status`} class="hint" role="status">${status}</span>
+  </div>`;
+}
+
+/** Items of `a` not in `b`. */
+const minus = (a, b) => a.filter((x) => !b.includes(x));
+
+function SwitchTier({ tenant, tiers, onClose }) {
+  const dialog = useRef(null);
+  const current = tenant.assignment?.tier ?? tenant.tier;
+  const [tier, setTier] = useState(tiers.find((t) => t !== current) ?? '');
+  const [until, setUntil] = useState('');
+  const [reason, setReason] = useState('');
+  const [step, setStep] = useState('edit'); // edit -> review
+  const [info, setInfo] = useState(undefined);
+  const [error, setError] = useState(undefined);
+  const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    const d = dialog.current;
+    d.showModal();
+    const cancel = () => onClose(undefined);
+    d.addEventListener('close', cancel);
+    return () => d.removeEventListener('close', cancel);
+  }, []);
+  useEffect(() => {
+    if (step === 'review') dialog.current?.querySelector('#confirm-h')?.focus();
+  }, [step]);
+
+  const review = async (e) => {
+    e.preventDefault();
+    setError(undefined);
+    if (reason.trim() === '') return setError({ message: 'Give a reason: it is written to the audit trail.' });
+    if (until !== '' && !(fromLocalInput(until) > new Date())) return setError({ message: 'Until must be a time in the future.' });
+    setBusy(true);
+    try {
+      const [from, to] = await Promise.all([api(`/api/tiers/${enc(current)}`), api(`/api/tiers/${enc(tier)}`)]);
+      setInfo({ from, to });
+      setStep('review');
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const confirm = async () => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      const body = { tier, reason: reason.trim() };
+      const u = fromLocalInput(until);
+      if (u) body.until = u.toISOString();
+      const done = await api(`/api/tenants/${enc(tenant.id)}/tier`, { method: 'PUT', body });
+      dialog.current.close();
+      onClose(done);
+    } catch (err) {
+      setError(err);
+      setBusy(false);
+    }
+  };
+  const cancel = () => dialog.current.close();
+
+  return html`<dialog ref=${dialog} class="dialog" aria-labelledby="switch-h">
+    <h2 id="switch-h">Switch the tier of ${tenant.id}</h2>
+    <p>Now on <span class="tier">${current}</span>${tenant.assignment?.until ? html` until ${fmtTime(tenant.assignment.until)}, then ${tenant.assignment.priorTier}` : ''}.</p>
+    ${step === 'edit' &&
+    html`<form onSubmit=${review} class="stack">
+      <div class="field">
+        <label for="switch-tier">New tier</label>
+        <select id="switch-tier" value=${tier} onChange=${(e) => setTier(e.currentTarget.value)} required>
+          ${tiers.map((t) => html`<option value=${t}>${t}${t === current ? ' (current)' : ''}</option>`)}
+        </select>
+      </div>
+      <div class="field">
+        <label for="switch-until">Until (optional)</label>
+        <input id="switch-until" type="datetime-local" value=${until} min=${toLocalInput(new Date())} onInput=${(e) => setUntil(e.currentTarget.value)} aria-describedby="switch-until-help" />
+        <span id="switch-until-help" class="hint">Your local time (${timeZone()}). At this time the tenant returns to ${current} by itself. Empty: permanent.</span>
+      </div>
+      <div class="field">
+        <label for="switch-reason">Reason (required, written to the audit trail)</label>
+        <textarea id="switch-reason" required maxlength="1000" rows="3" value=${reason} onInput=${(e) => setReason(e.currentTarget.value)}></textarea>
+      </div>
+      <${ErrorBox} error=${error} title="Cannot continue" />
+      <div class="buttons">
+        <button type="submit" class="primary" disabled=${busy}>Review the change</button>
+        <button type="button" onClick=${cancel}>Cancel</button>
+      </div>
+    </form>`}
+    ${step === 'review' &&
+    info &&
+    html`<div class="confirm">
+      <h3 id="confirm-h" tabindex="-1">Switch ${tenant.id} from ${info.from.name} to ${info.to.name}${until ? ` until ${fmtTime(fromLocalInput(until).toISOString())}` : ''}?</h3>
+      <p class="muted">${info.to.description}</p>
+      <div class="cols">
+        <div>
+          <h4>${info.to.name} stores</h4>
+          <ul id="confirm-stores">${info.to.stores.map((s) => html`<li>${s}</li>`)}</ul>
+          <p class="small">Kept ${info.to.retentionDays === null ? 'without expiry' : `${info.to.retentionDays} days`}.</p>
+        </div>
+        <div>
+          <h4>Stops being stored</h4>
+          ${minus(info.from.stores, info.to.stores).length === 0
+            ? html`<p id="confirm-stops">Nothing that ${info.from.name} stores.</p>`
+            : html`<ul id="confirm-stops">${minus(info.from.stores, info.to.stores).map((s) => html`<li>${s}</li>`)}</ul>`}
+          <p class="small muted">Stored under ${info.from.name}, not under ${info.to.name}. ${info.to.name} never stores: ${info.to.omits.join('; ')}.</p>
+        </div>
+      </div>
+      <p class="small">The switch applies to everything received from now on${info.to.level < info.from.level ? ', and to data still in flight' : ''}. Reason: “${reason.trim()}”.</p>
+      <${ErrorBox} error=${error} title="The tier was not switched" />
+      <div class="buttons">
+        <button type="button" class="primary" onClick=${confirm} disabled=${busy}>${busy ? 'Switching…' : `Switch to ${info.to.name}`}</button>
+        <button type="button" onClick=${() => setStep('edit')}>Back</button>
+        <button type="button" onClick=${cancel}>Cancel</button>
+      </div>
+    </div>`}
+  </dialog>`;
+}

@@ -1,0 +1,138 @@
+// The Kafka record encoding: exact round trips (bigint nanoseconds, ids,
+// attributes, shared resources), splitting, and typed errors for anything that
+// is not a complete message of a known version.
+import { describe, expect, it } from 'vitest';
+import type { BatchContext, RecordBatch, Resource, Scope } from '../../processors/record.ts';
+import { CODEC_VERSION, CodecError, decodeBatchMessage, encodeBatchMessage, encodeBatchMessages, peekCounts } from './codec.ts';
+
+const resource: Resource = { attributes: { 'service.name': 'gw', 'deployment.environment': 'prod', 'ünïcode': '日本語 ✓' }, schemaUrl: 'https://opentelemetry.io/schemas/1.26.0' };
+const other: Resource = { attributes: {}, schemaUrl: '' };
+const scope: Scope = { name: 'interceptor', version: '1.2.3', attributes: { a: 'b' }, schemaUrl: '' };
+const ctx: BatchContext = { tenantId: 'acme', tier: 'full', tierVersion: 1_732_000_000_123, receivedAtMs: 1_732_000_000_456 };
+const MAX_U64 = (1n << 64n) - 1n;
+
+function batch(n = 3): RecordBatch {
+  return {
+    spans: Array.from({ length: n }, (_, i) => ({
+      resource: i === 1 ? other : resource,
+      scope,
+      traceId: '5b8efff798038103d269b633813fc60c',
+      spanId: `eee19b7ec3c1b17${i}`,
+      parentSpanId: i === 0 ? '' : 'eee19b7ec3c1b170',
+      traceState: 'k=v',
+      name: `POST /v1/chat/completions ${i}`,
+      kind: 2,
+      startTimeUnixNano: 1_700_000_000_123_456_789n + BigInt(i),
+      endTimeUnixNano: i === 2 ? MAX_U64 : 1_700_000_000_987_654_321n,
+      attributes: { 'http.route': '/v1/chat/completions', 'gateway.request.body': '{"q":"\\u0000 \n \t"}', empty: '' },
+      events: i === 0 ? [{ timeUnixNano: 0n, name: 'first-token', attributes: { index: '1' } }] : [],
+      links: i === 0 ? [{ traceId: 'NOT-HEX', spanId: 'abc', traceState: '', attributes: { why: 'retry' } }] : [],
+      statusCode: 2,
+      statusMessage: 'upstream 502',
+    })),
+    logs: [
+      {
+        resource,
+        scope,
+        timeUnixNano: 1_700_000_000_000_000_001n,
+        observedTimeUnixNano: 1_700_000_000_000_000_002n,
+        severityNumber: 17,
+        severityText: 'ERROR',
+        body: 'boom',
+        attributes: { 'exception.type': 'Error' },
+        traceId: '',
+        spanId: '',
+        flags: 1,
+      },
+    ],
+    summaries: [
+      {
+        minute: 1_700_000_040,
+        provider: 'openai',
+        endpoint: '/v1/chat/completions',
+        model: 'gpt-4o',
+        statusClass: '2xx',
+        requests: 10,
+        errors: 1,
+        latencyBuckets: new Map([
+          [-3, 1],
+          [0, 2],
+          [1234, 7],
+        ]),
+        inputTokens: 1e12,
+        outputTokens: 5,
+        requestBytes: 0,
+        responseBytes: 1.5,
+      },
+    ],
+    metadata: [{ timeUnixNano: 1n, serviceName: 'gw', serviceVersion: '2', instanceId: 'i-1', uptimeSeconds: 12.5, unexpectedRestarts: 0, environment: { TZ: 'UTC' }, policyConfig: '{}' }],
+    expireAt: 4_102_444_800,
+  };
+}
+
+describe('Kafka record codec', () => {
+  it('round-trips every record kind exactly, with the context', () => {
+    const b = batch();
+    const out = decodeBatchMessage(encodeBatchMessage(b, ctx));
+    expect(out.ctx).toEqual(ctx);
+    expect(out.batch).toEqual(b);
+    // Records that shared a Resource share one decoded object (the row encoder serialises it once).
+    expect(out.batch.spans[0]!.resource).toBe(out.batch.spans[2]!.resource);
+    expect(out.batch.spans[0]!.resource).toBe(out.batch.logs[0]!.resource);
+  });
+
+  it('keeps expireAt unset when unset, and an empty batch is a valid message', () => {
+    const b: RecordBatch = { spans: [], logs: [], summaries: [], metadata: [] };
+    const out = decodeBatchMessage(encodeBatchMessage(b, ctx));
+    expect(out.batch).toEqual(b);
+    expect('expireAt' in out.batch).toBe(false);
+  });
+
+  it('reads the record counts from the header alone', () => {
+    expect(peekCounts(encodeBatchMessage(batch(5), ctx))).toEqual({ spans: 5, logs: 1, summaries: 1, metadata: 1 });
+  });
+
+  it('splits a large batch into messages under the limit whose union is the batch', () => {
+    const b = batch(200);
+    const whole = encodeBatchMessage(b, ctx);
+    const parts = encodeBatchMessages(b, ctx, Math.ceil(whole.length / 5));
+    expect(parts.length).toBeGreaterThan(4);
+    for (const p of parts) expect(p.length).toBeLessThanOrEqual(Math.ceil(whole.length / 5));
+    const decoded = parts.map((p) => decodeBatchMessage(p).batch);
+    expect(decoded.flatMap((d) => d.spans)).toEqual(b.spans);
+    expect(decoded.flatMap((d) => d.logs)).toEqual(b.logs);
+    expect(decoded.flatMap((d) => d.summaries)).toEqual(b.summaries);
+    expect(decoded.flatMap((d) => d.metadata)).toEqual(b.metadata);
+    for (const d of decoded) expect(d.expireAt).toBe(b.expireAt);
+    expect(encodeBatchMessages(b, ctx, whole.length)).toHaveLength(1);
+  });
+
+  it('is compact: ids as bytes, repeated keys and resources once', () => {
+    const b = batch(100);
+    const json = JSON.stringify(b.spans, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
+    expect(encodeBatchMessage(b, ctx).length).toBeLessThan(json.length / 2);
+  });
+
+  it.each([
+    ['empty', Buffer.alloc(0), /too short/],
+    ['bad magic', Buffer.from('not a consentry message'), /bad magic/],
+    ['unknown version', Buffer.from([0x43, 0x53, CODEC_VERSION + 1, 0, 0, 0, 0]), /unknown encoding version/],
+  ])('refuses %s with a CodecError', (_name, value, message) => {
+    expect(() => decodeBatchMessage(value)).toThrow(CodecError);
+    expect(() => decodeBatchMessage(value)).toThrow(message);
+  });
+
+  it('refuses every truncation and trailing bytes with a CodecError, never anything else', () => {
+    const full = encodeBatchMessage(batch(2), ctx);
+    for (let n = 0; n < full.length; n++) {
+      let err: unknown;
+      try {
+        decodeBatchMessage(full.subarray(0, n));
+      } catch (e) {
+        err = e;
+      }
+      expect(err, `truncated at ${n}`).toBeInstanceOf(CodecError);
+    }
+    expect(() => decodeBatchMessage(Buffer.concat([full, Buffer.from([0])]))).toThrow(/left after the last record/);
+  });
+});
