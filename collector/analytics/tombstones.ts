@@ -89,9 +89,11 @@ export class ErasureTombstones {
     this.timer.unref();
   }
 
-  stop(): void {
+  /** Stops the refresh and waits for one in progress, so ClickHouse can close after. Idempotent. */
+  async stop(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
+    await this.refreshing?.catch(() => undefined);
   }
 
   /** Puts a tombstone in force here at once, then records it in ClickHouse for the other processes. */
