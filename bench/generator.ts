@@ -341,6 +341,13 @@ function sdk(config: GeneratorConfig): Engine {
     send({ type: 'sent', atMs: sendingEndedAtMs });
     await Promise.all(providers.map((g) => g.provider.forceFlush()));
     stats = undefined;
+    // Markers the SDK dropped (queue full) were never sent: report them as such, not as pending.
+    for (const [name, m] of pendingMarkers) {
+      pendingMarkers.delete(name);
+      m.ackAtMs = Date.now();
+      m.status = 0;
+      send({ type: 'marker', marker: m });
+    }
     const cpu = process.cpuUsage(cpu0);
     return {
       startedAtMs: wall0,

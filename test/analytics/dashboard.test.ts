@@ -23,8 +23,8 @@ beforeAll(async () => {
   const sum = await c.createTenant('dash-summary', 'summary');
   const full = await c.createTenant('dash-full', 'full');
   const none = await c.createTenant('dash-minimal', 'minimal');
-  traffic = generateTraffic({ seed: 7, n: 1500, startSec: START, minutes: MINUTES });
-  await Promise.all([sendTraffic(c.otlpUrl, sum.ingestKey, traffic), sendTraffic(c.otlpUrl, full.ingestKey, traffic), sendTraffic(c.otlpUrl, none.ingestKey, traffic.slice(0, 100))]);
+  traffic = generateTraffic({ seed: 7, n: 800, startSec: START, minutes: MINUTES });
+  await Promise.all([sendTraffic(c.otlpUrl, sum.ingestKey, traffic, { batch: 200 }), sendTraffic(c.otlpUrl, full.ingestKey, traffic, { batch: 200 }), sendTraffic(c.otlpUrl, none.ingestKey, traffic.slice(0, 100))]);
 });
 afterAll(async () => c?.close());
 
