@@ -46,8 +46,12 @@ export interface LagProbe {
 /** SQL access to stored rows: marker lookups and per-tenant row counts. */
 export interface SqlProbe extends LagProbe {
   visible(tenant: TenantKeys, ids: readonly string[]): Promise<Set<string>>;
-  /** Rows of `tenant` in `table`, seen through SQL. */
-  count(tenant: TenantKeys, table: string): Promise<number>;
+  /**
+   * What `tenant` has stored, seen through SQL: spans in otel_traces (rows), or
+   * requests folded into request_summaries (sum(Requests): its row count
+   * shrinks as background merges fold rows together).
+   */
+  count(tenant: TenantKeys, what: 'spans' | 'summarized'): Promise<number>;
 }
 
 /** How often marker rows are looked for, ms (the lag's resolution). */
@@ -236,8 +240,9 @@ async function queryApiProbe(apiUrl: string, tenant: TenantKeys, markerPrefix: s
       const names = await post(t, `SELECT DISTINCT ${where.column} FROM ${where.table} WHERE ${where.column} IN (${sqlList(ids, markerPrefix)})`);
       return new Set(names.map((name) => name.slice(markerPrefix.length)));
     },
-    async count(t, table) {
-      return Number((await post(t, `SELECT count() FROM ${table}`))[0] ?? 0);
+    async count(t, what) {
+      const sql = what === 'spans' ? 'SELECT count() FROM otel_traces' : 'SELECT sum(Requests) FROM request_summaries';
+      return Number((await post(t, sql))[0] ?? 0);
     },
   };
 }
@@ -365,8 +370,9 @@ export async function startKafkaDeployment(o: DeploymentOptions, markerPrefix: s
       });
       return new Set((await res.json<{ v: string }>()).map((r) => r.v.slice(markerPrefix.length)));
     },
-    async count(t, table) {
-      const res = await ch.query({ query: `SELECT count() AS n FROM consentry.${table} WHERE TenantId = '${t.id.replace(/[^\w-]/g, '')}'`, format: 'JSONEachRow' });
+    async count(t, what) {
+      const expr = what === 'spans' ? 'count() FROM consentry.otel_traces' : 'sum(Requests) FROM consentry.request_summaries';
+      const res = await ch.query({ query: `SELECT ${expr.replace(' FROM', ' AS n FROM')} WHERE TenantId = '${t.id.replace(/[^\w-]/g, '')}'`, format: 'JSONEachRow' });
       return Number((await res.json<{ n: string | number }>())[0]?.n ?? 0);
     },
   };

@@ -20,7 +20,7 @@ import { tmpdir, cpus, totalmem, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { GeneratorClient } from './generator-client.ts';
 import type { GeneratorConfig, MarkerEvent, Percentiles, PoolStats, StatusCounts, StepResult } from './generator-protocol.ts';
-import { kafkaAvailability, MARKER_COLUMN, POLL_MS, TABLES, promSum, startEmbedded, startKafkaDeployment, type Deployment, type LagMethod, type PromSamples, type TenantKeys } from './deployments.ts';
+import { kafkaAvailability, MARKER_COLUMN, POLL_MS, promSum, startEmbedded, startKafkaDeployment, type Deployment, type LagMethod, type PromSamples, type TenantKeys } from './deployments.ts';
 import { MARKER_PREFIX } from './otlp-batches.ts';
 import { cpuSeconds, mainThreadCpuSeconds, memory, Processes, resetPeakRss, threadCpuSeconds, ticksPerSecond } from './procs.ts';
 import { catalogue, selectScenarios, type Scenario } from './scenarios.ts';
@@ -112,8 +112,14 @@ export interface StepReport {
   rowsStoredPerS: number;
   rowsInWindow: Record<string, number>;
   rowsAfterSettle: Record<string, number>;
-  /** Rows of the step's tenants counted through SQL before and after the step (query API or server), per table; absent without SQL access. */
-  rowsQueryable?: Record<string, number>;
+  /**
+   * What the step added as seen through SQL after it settled (query API or
+   * server): `spans` rows in otel_traces and requests `summarized` into
+   * request_summaries (sum(Requests)). With every accepted span stored exactly
+   * once, spans (full tenants) + summarized (summary tenants) = accepted spans
+   * of those tenants. Absent without SQL access.
+   */
+  queryable?: { spans: number; summarized: number };
   ackLatencyMs: Percentiles;
   /** null: no tenant of this step is on a tier that stores something per request. */
   lagMs: LagFigures | null;
@@ -416,7 +422,7 @@ async function runStep(run: ScenarioRun, rate: number, durationS: number, opts: 
     rowsStoredPerS: stored / windowS,
     rowsInWindow,
     rowsAfterSettle: delta(rows0, rows2),
-    ...(q0 !== undefined && q1 !== undefined ? { rowsQueryable: delta(q0, q1) } : {}),
+    ...(q0 !== undefined && q1 !== undefined ? { queryable: { spans: q1.spans - q0.spans, summarized: q1.summarized - q0.summarized } } : {}),
     ackLatencyMs: result.ackLatencyMs,
     lagMs: lagFigures,
     processes,
@@ -442,16 +448,15 @@ async function runStep(run: ScenarioRun, rate: number, durationS: number, opts: 
   return step;
 }
 
-/** Rows of the tenants per table through SQL, or undefined without SQL access (or when a query failed). */
-async function countQueryable(d: Deployment, tenants: readonly TenantKeys[]): Promise<Record<string, number> | undefined> {
+/** Spans stored and requests summarized for the tenants, through SQL; undefined without SQL access (or when a query failed). */
+async function countQueryable(d: Deployment, tenants: readonly TenantKeys[]): Promise<{ spans: number; summarized: number } | undefined> {
   const sql = d.sql;
   if (sql === undefined) return undefined;
   try {
-    const out: Record<string, number> = {};
-    for (const table of TABLES) {
-      if (table === 'otel_logs' || table === 'gateway_metadata') continue;
-      out[table] = 0;
-      for (const t of tenants) out[table] += await sql.count(t, table);
+    const out = { spans: 0, summarized: 0 };
+    for (const t of tenants) {
+      if (t.tier === 'full') out.spans += await sql.count(t, 'spans');
+      if (t.tier === 'summary') out.summarized += await sql.count(t, 'summarized');
     }
     return out;
   } catch {

@@ -42,7 +42,7 @@ export async function ensureChromium(opts: EnsureChromiumOptions = {}): Promise<
     return { ok: false, message: `${path} is missing and installing it needs root: run \`sudo apt-get update && sudo apt-get install -y chromium\` and run the tests again` };
   }
   log(`${path} is missing: installing Debian's chromium package (apt-get; the first time takes a minute or two)`);
-  for (const args of [['update'], ['install', '-y', '--no-install-recommends', 'chromium']]) {
+  for (const args of [['update'], ['install', '-y', 'chromium']]) {
     log(`apt-get ${args.join(' ')}`);
     const r = await run('apt-get', args, log);
     if (r.code !== 0) {

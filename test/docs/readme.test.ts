@@ -19,9 +19,9 @@ describe('README', () => {
 
   it('names the test command that .ci/run runs', () => {
     const ci = readFileSync(new URL('../../.ci/run', import.meta.url), 'utf8');
-    expect(ci).toContain('npm ci');
+    expect(ci).toContain('npm install');
     expect(ci).toContain('npm test');
-    expect(readme).toContain('npm ci && npm test');
-    expect(readme).toContain('npm ci && npm start');
+    expect(readme).toContain('npm install && npm test');
+    expect(readme).toContain('npm install && npm start');
   });
 });

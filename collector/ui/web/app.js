@@ -101,7 +101,7 @@ function Shell({ route, onSignOut }) {
       <button type="button" class="quiet" onClick=${onSignOut}>Sign out</button>
     </header>
     <main id="main" ref=${main} tabindex="-1">
-      <${Page} key=${route.page.id} tenant=${route.tenant} params=${route.params} />
+      <${Page} key=${`${route.page.id}/${route.tenant ?? ''}`} tenant=${route.tenant} params=${route.params} />
     </main>
   `;
 }

@@ -6,12 +6,13 @@ import uPlot from 'uplot';
 import { TableRegion } from './components.js';
 
 const COLORS = ['#1f4e79', '#c0392b', '#d68910', '#1e8449', '#7d3c98', '#117a8b'];
+const INTEGER_STEPS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1e3, 2e3, 2.5e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6, 2e6, 5e6, 1e7, 1e8, 1e9];
 
 /**
  * A time series chart. `x`: Unix seconds; `series`: [{ label, values, kind: 'bars'|'line', format }].
  * The same figures are under "Show as table".
  */
-export function TimeChart({ id, title, x, series, yFormat = String, height = 220 }) {
+export function TimeChart({ id, title, x, series, yFormat = String, integer = false, height = 220 }) {
   const box = useRef(null);
   const plot = useRef(null);
   useEffect(() => {
@@ -23,7 +24,18 @@ export function TimeChart({ id, title, x, series, yFormat = String, height = 220
       legend: { show: true },
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: true } },
-      axes: [{ stroke: '#555', grid: { stroke: '#eee' } }, { stroke: '#555', grid: { stroke: '#eee' }, size: 64, values: (_u, vals) => vals.map((v) => yFormat(v)) }],
+      axes: [
+        { stroke: '#555', grid: { stroke: '#eee' } },
+        {
+          stroke: '#555',
+          grid: { stroke: '#eee' },
+          // Counts get whole-number ticks only.
+          incrs: integer ? INTEGER_STEPS : undefined,
+          values: (_u, vals) => vals.map((v) => yFormat(v)),
+          // Wide enough for the longest tick label (about 7 px a character at this size).
+          size: (_u, vals) => 18 + 7 * Math.max(3, ...(vals ?? []).map((v) => String(v).length)),
+        },
+      ],
       series: [
         { label: 'time' },
         ...series.map((s, i) => ({

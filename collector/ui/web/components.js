@@ -58,6 +58,7 @@ export function TenantPicker({ page, tenant, tenants, extra = '' }) {
     <select id="tenant-pick" value=${tenant ?? ''} onChange=${go}>
       <option value="">Choose a tenant…</option>
       ${tenants.map((t) => html`<option value=${t.id}>${t.id} (${t.tier})</option>`)}
+      ${tenant && tenants.length > 0 && !tenants.some((t) => t.id === tenant) && html`<option value=${tenant}>${tenant} (not listed)</option>`}
     </select>
   </div>`;
 }

@@ -11,6 +11,7 @@ export function fmtMs(ms) {
   if (ms >= 10_000) return `${(ms / 1000).toFixed(1)} s`;
   if (ms >= 100) return `${Math.round(ms)} ms`;
   if (ms >= 1) return `${ms.toFixed(1)} ms`;
+  if (ms === 0) return '0 ms';
   return `${ms.toFixed(3)} ms`;
 }
 

@@ -51,7 +51,7 @@ export function DashboardPage({ tenant, params }) {
     <${PageTitle}>Dashboard${tenant ? html` <span class="muted">· ${tenant}</span>` : ''}<//>
     <div class="toolbar">
       <${TenantPicker} page="dashboard" tenant=${tenant} tenants=${tenants.data ?? []} extra=${suffix} />
-      ${tenant && html`<${RangePicker} tenant=${tenant} range=${range} onRefresh=${() => setRefreshed((n) => n + 1)} />`}
+      ${tenant && html`<${RangePicker} key=${rangeKey} tenant=${tenant} range=${range} onRefresh=${() => setRefreshed((n) => n + 1)} />`}
     </div>
     <${ErrorBox} error=${tenants.error} />
     ${!tenant && html`<p class="empty">Choose a tenant to see its requests, errors, latency and tokens.</p>`}
@@ -122,7 +122,7 @@ function Figures({ d, busy }) {
     html`<section class="consent-none card" id="no-request-data" aria-labelledby="none-h">
       <h2 id="none-h">No request data by consent</h2>
       <p>${d.message}</p>
-      <p class="muted">Tenant ${d.tenant} is on tier <span class="tier">${d.tier}</span>, which keeps gateway metadata and scrubbed logs only. Switch its tier on the Tenants page if the tenant consents to more.</p>
+      <p class="muted">Tenant ${d.tenant} is on tier <span class="tier">${d.tier}</span>, which stores no request data. Switch its tier on the Tenants page if the tenant consents to more.</p>
     </section>`}
     ${hasFigures && html`${none && html`<h2>Stored under an earlier tier</h2>`}<${Body} d=${d} />`}
   </div>`;
@@ -159,7 +159,7 @@ function Body({ d }) {
     </dl>
     ${t.requests === 0 && html`<p class="empty">No requests in this time range.</p>`}
     <div class="charts">
-      <${TimeChart} id="chart-requests" title="Requests over time" x=${x} series=${reqSeries} yFormat=${fmtInt} />
+      <${TimeChart} id="chart-requests" title="Requests over time" x=${x} series=${reqSeries} yFormat=${fmtInt} integer=${true} />
       <${TimeChart} id="chart-error-rate" title="Error rate" x=${x} series=${rateSeries} yFormat=${(v) => fmtPct(v)} />
       <${TimeChart} id="chart-latency" title="Latency p50 / p95 / p99" x=${x} series=${latSeries} yFormat=${fmtMs} />
     </div>

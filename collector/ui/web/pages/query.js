@@ -13,6 +13,7 @@ const EXAMPLES = [
   ['Latest logs', 'SELECT Timestamp, SeverityText, Body\nFROM otel_logs\nORDER BY Timestamp DESC\nLIMIT 50'],
   ['Tier changes', 'SELECT At, Actor, FromTier, ToTier, Reason\nFROM tier_audit\nORDER BY At DESC'],
 ];
+const TABLES = ['otel_traces', 'otel_logs', 'request_summaries', 'gateway_metadata', 'tier_audit'];
 /** Rows drawn at most; the rest are counted. */
 const MAX_DRAWN = 500;
 
@@ -56,8 +57,8 @@ export function QueryPage() {
   return html`
     <${PageTitle}>Query<//>
     <p class="muted">
-      SQL (one <code>SELECT</code>) over one tenant’s tables: <code>otel_traces</code>, <code>otel_logs</code>, <code>request_summaries</code>,
-      <code>gateway_metadata</code>, <code>tier_audit</code>. The query key decides the tenant; the query sees that tenant’s rows only.
+      SQL (one <code>SELECT</code>) over one tenant’s tables: ${TABLES.map((t, i) => html`${i > 0 ? ', ' : ''}<code>${t}</code>`)}.
+      The query key decides the tenant; the query sees that tenant’s rows only.
     </p>
     <form class="card stack" onSubmit=${run} aria-labelledby="query-form-h">
       <h2 id="query-form-h" class="sr-only">SQL query</h2>
@@ -77,7 +78,8 @@ export function QueryPage() {
       </div>
       <div class="buttons">
         <button type="submit" class="primary" disabled=${busy}>${busy ? 'Running…' : 'Run query'}</button>
-        <span class="examples" role="group" aria-label="Examples">
+        <span class="examples" role="group" aria-labelledby="examples-label">
+          <span id="examples-label" class="hint">Examples:</span>
           ${EXAMPLES.map(([name, text]) => html`<button type="button" class="quiet" onClick=${() => setSql(text)}>${name}</button>`)}
         </span>
       </div>

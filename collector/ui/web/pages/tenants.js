@@ -34,7 +34,7 @@ export function TenantsPage() {
       ${tenants.data &&
       tenants.data.length > 0 &&
       html`<${TableRegion} label="Tenants">
-        <table class="data" id="tenants-table">
+        <table class="data cards" id="tenants-table">
           <thead>
             <tr><th scope="col">Tenant</th><th scope="col">Tier</th><th scope="col">Until</th><th scope="col">Since</th><th scope="col">Created</th><th scope="col"><span class="sr-only">Actions</span></th></tr>
           </thead>
@@ -42,14 +42,16 @@ export function TenantsPage() {
             ${tenants.data.map(
               (t) => html`<tr data-tenant=${t.id}>
                 <th scope="row">${t.id}</th>
-                <td><span class="tier">${t.tier}</span></td>
-                <td>${t.assignment?.until ? html`${fmtTime(t.assignment.until)}<br /><span class="muted small">then back to ${t.assignment.priorTier}</span>` : html`<span class="muted">permanent</span>`}</td>
-                <td>${fmtTime(t.assignment?.effectiveAt)}</td>
-                <td>${fmtTime(t.createdAt)}</td>
-                <td class="actions">
-                  <a href=${`#/dashboard/${enc(t.id)}`}>Dashboard<span class="sr-only"> of ${t.id}</span></a>
-                  <a href=${`#/audit/${enc(t.id)}`}>Audit<span class="sr-only"> of ${t.id}</span></a>
-                  <button type="button" onClick=${() => setSwitching(t)}>Switch tier<span class="sr-only"> of ${t.id}</span></button>
+                <td data-label="Tier"><span class="tier">${t.tier}</span></td>
+                <td data-label="Until">${t.assignment?.until ? html`${fmtTime(t.assignment.until)}<br /><span class="muted small">then back to ${t.assignment.priorTier}</span>` : html`<span class="muted">permanent</span>`}</td>
+                <td data-label="Since">${fmtTime(t.assignment?.effectiveAt)}</td>
+                <td data-label="Created">${fmtTime(t.createdAt)}</td>
+                <td>
+                  <div class="actions">
+                    <a href=${`#/dashboard/${enc(t.id)}`}>Dashboard<span class="sr-only"> of ${t.id}</span></a>
+                    <a href=${`#/audit/${enc(t.id)}`}>Audit<span class="sr-only"> of ${t.id}</span></a>
+                    <button type="button" onClick=${() => setSwitching(t)}>Switch tier<span class="sr-only"> of ${t.id}</span></button>
+                  </div>
                 </td>
               </tr>`,
             )}
@@ -253,7 +255,11 @@ function SwitchTier({ tenant, tiers, onClose }) {
           <p class="small muted">Stored under ${info.from.name}, not under ${info.to.name}. ${info.to.name} never stores: ${info.to.omits.join('; ')}.</p>
         </div>
       </div>
-      <p class="small">The switch applies to everything received from now on${info.to.level < info.from.level ? ', and to data still in flight' : ''}. Reason: “${reason.trim()}”.</p>
+      <p class="small">
+        The switch applies to everything received from now on${info.to.level < info.from.level ? ', and to data still in flight' : ''}.
+        ${until ? ` At ${fmtTime(fromLocalInput(until).toISOString())} ${tenant.id} returns to ${tenant.assignment?.until ? tenant.assignment.priorTier : current} by itself.` : ' It stays until the next switch.'}
+        Reason: “${reason.trim()}”.
+      </p>
       <${ErrorBox} error=${error} title="The tier was not switched" />
       <div class="buttons">
         <button type="button" class="primary" onClick=${confirm} disabled=${busy}>${busy ? 'Switching…' : `Switch to ${info.to.name}`}</button>
