@@ -49,6 +49,8 @@ export interface Settings {
   maxDecompressedBytes: number;
   /** Decompressed bytes of requests not yet answered, summed over all requests; past it the receiver answers 429. */
   maxInflightBytes: number;
+  /** Event-loop delay above which new OTLP requests get 429, ms. */
+  maxEventLoopDelayMs: number;
   /** Rows that start a ClickHouse insert without waiting for the delay. */
   batchMaxRows: number;
   /** How long a row waits for its batch to fill before the insert goes anyway, milliseconds. */
@@ -109,6 +111,7 @@ export const SETTINGS: { [K in keyof Settings]: SettingSpec<K> }[keyof Settings]
   { key: 'maxBodyBytes', env: 'CONSENTRY_MAX_BODY_BYTES', default: String(8 << 20), parse: positiveInt, doc: 'largest OTLP body as received, bytes (413 above)' },
   { key: 'maxDecompressedBytes', env: 'CONSENTRY_MAX_DECOMPRESSED_BYTES', default: String(32 << 20), parse: positiveInt, doc: 'largest OTLP body after gzip decompression, bytes (413 above)' },
   { key: 'maxInflightBytes', env: 'CONSENTRY_MAX_INFLIGHT_BYTES', default: String(128 << 20), parse: positiveInt, doc: 'decompressed bytes of unanswered OTLP requests; above it new requests get 429 + Retry-After' },
+  { key: 'maxEventLoopDelayMs', env: 'CONSENTRY_MAX_EVENT_LOOP_DELAY_MS', default: '500', parse: positiveInt, doc: 'event-loop delay above which new OTLP requests get 429 + Retry-After, ms (the collector is behind)' },
   { key: 'batchMaxRows', env: 'CONSENTRY_BATCH_MAX_ROWS', default: '20000', parse: positiveInt, doc: 'rows that start a ClickHouse insert without waiting for the delay (an insert never splits a request)' },
   { key: 'batchMaxDelayMs', env: 'CONSENTRY_BATCH_MAX_DELAY_MS', default: '200', parse: positiveInt, doc: 'longest wait for a batch to fill before it is inserted, ms' },
   { key: 'defaultTier', env: 'CONSENTRY_DEFAULT_TIER', default: 'minimal', parse: text, doc: 'tier of a tenant created without one (the most private by default)' },

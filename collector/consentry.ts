@@ -9,6 +9,7 @@ import { resolveAdminToken } from './admin-token.ts';
 import { TenantStore } from './tenants/store.ts';
 import { TierRegistry } from './tenants/tier-registry.ts';
 import { otlpReceiver } from './otlp/receiver.ts';
+import { LoadShedder } from './otlp/load-shedder.ts';
 import { buildApiApp } from './api/app.ts';
 import { tierRoutes } from './api/tiers.ts';
 import { analyticsRoutes, erasureTombstones } from './api/analytics.ts';
@@ -108,10 +109,14 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
     };
 
     const otlp: FastifyInstance = Fastify({ logger: false, bodyLimit: settings.maxBodyBytes, keepAliveTimeout: 65_000 });
+    const shedder = new LoadShedder({ maxDelayMs: settings.maxEventLoopDelayMs });
+    shedder.start();
+    started.push(async () => shedder.stop());
     await otlp.register(otlpReceiver, {
       maxBodyBytes: settings.maxBodyBytes,
       maxDecompressedBytes: settings.maxDecompressedBytes,
       maxInflightBytes: settings.maxInflightBytes,
+      overloaded: () => shedder.overloaded(),
       authenticate: (key: string) => tenants.tenantOfIngestKey(key),
       process,
       transport,
@@ -182,6 +187,7 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
       const grace = setTimeout(() => otlp.server.closeAllConnections(), 5000);
       await closingOtlp;
       clearTimeout(grace);
+      shedder.stop();
       await api.close().catch(() => undefined);
       registry.stop();
       await kafka?.control.shutdown();

@@ -24,6 +24,8 @@ export interface ReceiverDeps {
   maxBodyBytes: number;
   maxDecompressedBytes: number;
   maxInflightBytes: number;
+  /** Event-loop delay when the collector is behind, else undefined: new requests get 429. */
+  overloaded?: () => number | undefined;
   /** Tenant id of an ingest key, or undefined. */
   authenticate(ingestKey: string): string | undefined;
   /** Applies the tenant's tier now, at receipt: returns the batch as it may exist and its context. */
@@ -72,6 +74,10 @@ export async function otlpReceiver(app: FastifyInstance, deps: ReceiverDeps): Pr
     const tenantId = key === undefined ? undefined : deps.authenticate(key);
     if (tenantId === undefined) {
       return fail(reply, format, 401, key === undefined ? 'missing ingest key: send Authorization: Bearer <ingest key>' : 'unknown ingest key');
+    }
+    const lag = deps.overloaded?.();
+    if (lag !== undefined) {
+      return fail(reply, format, 429, `collector busy: ${Math.round(lag)} ms behind, retry later`, 1);
     }
     const announced = Number(req.headers['content-length'] ?? 0);
     if (inflight > 0 && inflight + announced > deps.maxInflightBytes) {

@@ -11,6 +11,9 @@ let key: string;
 
 const MAX_BODY = 256 * 1024;
 const MAX_DECOMPRESSED = 1024 * 1024;
+// 200 MB of zeros compresses to about 200 KB: under the body limit, far over the
+// decompressed one. Made before Consentry starts: compressing blocks the event loop.
+const bomb = gzipSync(Buffer.alloc(200 * 1024 * 1024), { level: 9 });
 
 beforeAll(async () => {
   c = await startTestConsentry({ maxBodyBytes: MAX_BODY, maxDecompressedBytes: MAX_DECOMPRESSED, maxInflightBytes: 4096 });
@@ -138,13 +141,23 @@ describe('limits', () => {
   });
 
   it('413 for a gzip bomb, without inflating it into memory', async () => {
-    // 200 MB of zeros compresses to about 200 KB: under the body limit, far over the decompressed one.
-    const bomb = gzipSync(Buffer.alloc(200 * 1024 * 1024), { level: 9 });
     expect(bomb.length).toBeLessThan(MAX_BODY);
     const before = process.memoryUsage().rss;
     const res = await post('/v1/traces', bomb, { 'content-encoding': 'gzip' });
     expect(res.status).toBe(413);
     expect(process.memoryUsage().rss - before).toBeLessThan(64 * 1024 * 1024);
+  });
+
+  it('429 with Retry-After while the event loop is behind, 200 again once it caught up', async () => {
+    // Consentry runs in this process: a busy loop here is a collector that fell behind.
+    const end = Date.now() + 800;
+    while (Date.now() < end);
+    await new Promise((r) => setTimeout(r, 120));
+    const refused = await post('/v1/traces', traces(span('while-behind')));
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 1200));
+    expect((await post('/v1/traces', traces(span('caught-up')))).status).toBe(200);
   });
 
   it('429 with Retry-After when the in-flight budget is spent, and every 200 stored', async () => {
