@@ -1,7 +1,7 @@
-// The process entry point (`npm start`): the only place that exits the process.
-import { loadSettings, ConfigError } from './config.ts';
+// The process entry point (`npm start`); it and sinks/server.ts are the only places that exit (through process-lifecycle.ts).
+import { loadSettings } from './config.ts';
+import { runMain, stopOnSignals } from './process-lifecycle.ts';
 import { startConsentry } from './consentry.ts';
-import { TierConfigError } from '../processors/tiers/config.ts';
 
 async function main(): Promise<void> {
   const settings = loadSettings();
@@ -28,28 +28,7 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   );
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    process.stdout.write(`${signal}: flushing pending data and stopping...\n`);
-    c.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        c.logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  stopOnSignals(c, 'flushing pending data and stopping...');
 }
 
-main().catch((err: unknown) => {
-  if (err instanceof ConfigError || err instanceof TierConfigError) {
-    process.stderr.write(`${err.message}\nFix the settings above and start again.\n`);
-  } else {
-    process.stderr.write(`Consentry failed to start: ${(err as Error).stack ?? String(err)}\n`);
-  }
-  process.exit(1);
-});
+runMain('Consentry', main);

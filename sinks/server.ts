@@ -2,8 +2,8 @@
 // produced to Kafka and writes it to ClickHouse. Run as many as there are
 // partitions to share the work; the only place in the sink that exits the
 // process.
-import { ConfigError, loadSettings } from '../collector/config.ts';
-import { TierConfigError } from '../processors/tiers/config.ts';
+import { loadSettings } from '../collector/config.ts';
+import { runMain, stopOnSignals } from '../collector/process-lifecycle.ts';
 import { startSinkService } from './kafka/service.ts';
 
 async function main(): Promise<void> {
@@ -19,28 +19,7 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   );
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    process.stdout.write(`${signal}: writing and committing what is buffered, then stopping...\n`);
-    s.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        s.logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  stopOnSignals(s, 'writing and committing what is buffered, then stopping...');
 }
 
-main().catch((err: unknown) => {
-  if (err instanceof ConfigError || err instanceof TierConfigError) {
-    process.stderr.write(`${err.message}\nFix the settings above and start again.\n`);
-  } else {
-    process.stderr.write(`Consentry sink failed to start: ${(err as Error).stack ?? String(err)}\n`);
-  }
-  process.exit(1);
-});
+runMain('Consentry sink', main);
