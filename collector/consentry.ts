@@ -117,6 +117,7 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
       maxDecompressedBytes: settings.maxDecompressedBytes,
       maxInflightBytes: settings.maxInflightBytes,
       overloaded: () => shedder.overloaded(),
+      dropsSpans: (tenantId: string) => engine.dropsSpansOnReceipt(registry.current(tenantId)?.tier ?? ''),
       authenticate: (key: string) => tenants.tenantOfIngestKey(key),
       process,
       transport,

@@ -28,6 +28,8 @@ export interface ReceiverDeps {
   overloaded?: () => number | undefined;
   /** Tenant id of an ingest key, or undefined. */
   authenticate(ingestKey: string): string | undefined;
+  /** True when the tenant's tier in force drops every span: its traces are not even decoded. */
+  dropsSpans?: (tenantId: string) => boolean;
   /** Applies the tenant's tier now, at receipt: returns the batch as it may exist and its context. */
   process(tenantId: string, batch: RecordBatch, receivedAtMs: number): { batch: RecordBatch; ctx: BatchContext };
   transport: Transport;
@@ -122,6 +124,10 @@ export async function otlpReceiver(app: FastifyInstance, deps: ReceiverDeps): Pr
     }
     if (inflight > 0 && inflight + body.length > deps.maxInflightBytes) {
       return fail(reply, format, 429, 'collector busy: too much data in flight, retry later', 1);
+    }
+    if (signal === 'traces' && deps.dropsSpans?.(tenantId) === true) {
+      // The tier keeps nothing about requests: answer without reading them.
+      return reply.code(200).type(format === 'proto' ? 'application/x-protobuf' : 'application/json').send(encodeExportResponse({ signal, format, rejected: 0, message: '' }));
     }
     inflight += body.length;
     deps.metrics.inflightBytes.set(inflight);

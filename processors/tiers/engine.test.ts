@@ -49,6 +49,16 @@ describe('TierEngine', () => {
     expect(out.expireAt).toBe(1_763_892_000 + 30 * 86400);
   });
 
+  it.each([
+    ['minimal', true],
+    ['lunar-oss', true],
+    ['summary', false],
+    ['full', false],
+    ['no-such-tier', true],
+  ])('tells whether %s drops spans before reading them: %s', (tier, drops) => {
+    expect(engine.dropsSpansOnReceipt(tier)).toBe(drops);
+  });
+
   it('fails closed on an unknown tier: nothing survives, and the drop is counted', () => {
     drops.length = 0;
     expect(engine.process(batch(), ctx('no-such-tier'))).toEqual({ spans: [], logs: [], summaries: [], metadata: [] });

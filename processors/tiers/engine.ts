@@ -73,6 +73,18 @@ export class TierEngine {
     return this.tiers.get(name);
   }
 
+  /**
+   * True when tier `name` drops every span before anything reads it (its span
+   * pipeline starts with `drop` of spans), or is unknown (fail closed). The
+   * receiver then does not even decode a traces request for that tenant.
+   */
+  dropsSpansOnReceipt(name: string): boolean {
+    const first = this.tiers.get(name)?.config.spans[0];
+    if (first === undefined) return !this.tiers.has(name);
+    const drop = first['drop'] as { signals?: string[] } | undefined;
+    return drop?.signals?.includes('spans') === true;
+  }
+
   /** Applies tier `ctx.tier` to a batch as received. An unknown tier stores nothing (fail closed). */
   process(batch: RecordBatch, ctx: BatchContext): RecordBatch {
     const tier = this.tiers.get(ctx.tier);
