@@ -4,18 +4,8 @@
 // call outside any request), sent as real OTLP/HTTP JSON, and the figures a
 // dashboard must show for it, computed here directly from the requests.
 import { bucketOf, quantileFromBuckets } from '../../processors/summarize/sketch.ts';
+import { prng } from '../../processors/testing/records.ts';
 
-/** mulberry32: small, seeded, good enough for test data. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface GenRequest {
   traceId: string;

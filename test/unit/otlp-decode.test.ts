@@ -16,46 +16,8 @@ import {
 import { decodeLogsProto, decodeTracesProto } from '../../collector/otlp/decode-proto.ts';
 import { decodeLogsJson, decodeTracesJson } from '../../collector/otlp/decode-json.ts';
 import type { Attributes, LogRecord, SpanRecord } from '../../processors/record.ts';
+import { cat, double, fixed32, fixed64, hex, len, tag, varint, vint } from '../helpers/protobuf.ts';
 
-// ---------------------------------------------------------------------------
-// A minimal protobuf writer for hand-crafted requests (exact 64-bit varints).
-
-function cat(...parts: Uint8Array[]): Buffer {
-  return Buffer.concat(parts);
-}
-function varint(v: bigint | number): Buffer {
-  let x = BigInt.asUintN(64, BigInt(v));
-  const out: number[] = [];
-  do {
-    let b = Number(x & 0x7fn);
-    x >>= 7n;
-    if (x !== 0n) b |= 0x80;
-    out.push(b);
-  } while (x !== 0n);
-  return Buffer.from(out);
-}
-const tag = (no: number, wire: number): Buffer => varint((no << 3) | wire);
-const len = (no: number, body: Uint8Array | string): Buffer => {
-  const b = typeof body === 'string' ? Buffer.from(body) : body;
-  return cat(tag(no, 2), varint(b.length), b);
-};
-const vint = (no: number, v: bigint | number): Buffer => cat(tag(no, 0), varint(v));
-const fixed64 = (no: number, v: bigint): Buffer => {
-  const b = Buffer.alloc(8);
-  b.writeBigUInt64LE(v);
-  return cat(tag(no, 1), b);
-};
-const fixed32 = (no: number, v: number): Buffer => {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(v);
-  return cat(tag(no, 5), b);
-};
-const double = (no: number, v: number): Buffer => {
-  const b = Buffer.alloc(8);
-  b.writeDoubleLE(v);
-  return cat(tag(no, 1), b);
-};
-const hex = (s: string): Buffer => Buffer.from(s, 'hex');
 
 const av = {
   str: (s: string | Uint8Array) => len(1, s),

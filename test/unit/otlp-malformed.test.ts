@@ -8,34 +8,9 @@ import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otl
 import { decodeLogsProto, decodeTracesProto } from '../../collector/otlp/decode-proto.ts';
 import { decodeLogsJson, decodeTracesJson, MAX_JSON_DEPTH } from '../../collector/otlp/decode-json.ts';
 import { OtlpDecodeError } from '../../collector/otlp/errors.ts';
+import { prng } from '../../processors/testing/records.ts';
+import { cat, fixed64, hex, len, tag, varint, vint } from '../helpers/protobuf.ts';
 
-// Hand-crafted protobuf, as in otlp-decode.test.ts.
-function cat(...parts: Uint8Array[]): Buffer {
-  return Buffer.concat(parts);
-}
-function varint(v: bigint | number): Buffer {
-  let x = BigInt.asUintN(64, BigInt(v));
-  const out: number[] = [];
-  do {
-    let b = Number(x & 0x7fn);
-    x >>= 7n;
-    if (x !== 0n) b |= 0x80;
-    out.push(b);
-  } while (x !== 0n);
-  return Buffer.from(out);
-}
-const tag = (no: number, wire: number): Buffer => varint((no << 3) | wire);
-const len = (no: number, body: Uint8Array | string): Buffer => {
-  const b = typeof body === 'string' ? Buffer.from(body) : body;
-  return cat(tag(no, 2), varint(b.length), b);
-};
-const vint = (no: number, v: bigint | number): Buffer => cat(tag(no, 0), varint(v));
-const fixed64 = (no: number, v: bigint): Buffer => {
-  const b = Buffer.alloc(8);
-  b.writeBigUInt64LE(v);
-  return cat(tag(no, 1), b);
-};
-const hex = (s: string): Buffer => Buffer.from(s, 'hex');
 const ids = cat(len(1, hex('0af7651916cd43dd8448eb211c80319c')), len(2, hex('b7ad6b7169203331')));
 /** ExportTraceServiceRequest with one span made of `fields` (after valid ids). */
 const oneSpan = (...fields: Buffer[]): Buffer => len(1, len(2, len(2, cat(ids, ...fields))));
@@ -64,17 +39,6 @@ function decodesOrRejects(fn: () => unknown): 'ok' | 'error' {
   }
 }
 
-/** Deterministic PRNG (mulberry32) for the fuzz cases. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function sdkRequest(): { proto: Uint8Array; json: Uint8Array } {
   const exporter = new InMemorySpanExporter();
