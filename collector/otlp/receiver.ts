@@ -62,6 +62,8 @@ function formatOf(req: FastifyRequest): Format {
 
 export async function otlpReceiver(app: FastifyInstance, deps: ReceiverDeps): Promise<void> {
   let inflight = 0;
+  let unstored = 0;
+  let lastUnstoredLog = 0;
   const tenantOf = new WeakMap<FastifyRequest, string>();
 
   app.removeAllContentTypeParsers();
@@ -152,7 +154,13 @@ export async function otlpReceiver(app: FastifyInstance, deps: ReceiverDeps): Pr
         await deps.transport.send(processed.batch, processed.ctx);
       } catch (err) {
         if (err instanceof TransportError && err.retryable) {
-          deps.logger.warn({ err }, 'data not stored, answering 503');
+          unstored++;
+          // One line per 10 s with a count, not one per request, during an outage.
+          if (receivedAtMs - lastUnstoredLog >= 10_000) {
+            deps.logger.warn({ err, requests: unstored }, 'data not stored, answering 503');
+            lastUnstoredLog = receivedAtMs;
+            unstored = 0;
+          }
           return fail(reply, format, 503, 'storage unavailable, retry later', 5);
         }
         throw err;
