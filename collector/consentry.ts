@@ -25,6 +25,7 @@ import { buildTierEngine, reduceToCurrent } from './pipeline.ts';
 import { SharedTenantStore } from './tenants/shared-store.ts';
 import { createCollectorKafka } from '../sinks/kafka/mode.ts';
 import type { BatchContext, RecordBatch } from '../processors/record.ts';
+import { UndoOnFailure } from './process-lifecycle.ts';
 
 export interface Consentry {
   settings: Settings;
@@ -56,11 +57,8 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
   });
 
   const clickhouse = openClickHouse({ url: settings.clickhouseUrl, dataDir: settings.dataDir });
-  // What to undo if starting fails half-way, in reverse order.
-  const started: Array<() => Promise<unknown>> = [() => clickhouse.close()];
-  const stopAll = async () => {
-    for (const stop of started.reverse()) await stop().catch((err: unknown) => logger.error({ err }, 'error while stopping'));
-  };
+  const started = new UndoOnFailure(logger);
+  started.push(() => clickhouse.close());
   try {
     const applied = await migrate(clickhouse.client);
     if (applied.length > 0) logger.info({ versions: applied }, 'schema migrations applied');
@@ -195,7 +193,7 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
       await clickhouse.close();
     }
   } catch (err) {
-    await stopAll();
+    await started.run();
     throw err;
   }
 }

@@ -35,3 +35,17 @@ export function runMain(name: string, main: () => Promise<void>): void {
     process.exit(1);
   });
 }
+
+/** What to undo if starting fails half-way: steps run in reverse order, errors logged, not thrown. */
+export class UndoOnFailure {
+  private readonly steps: Array<() => Promise<unknown>> = [];
+  constructor(private readonly logger: Logger) {}
+
+  push(step: () => Promise<unknown>): void {
+    this.steps.push(step);
+  }
+
+  async run(): Promise<void> {
+    for (const step of this.steps.reverse()) await step().catch((err: unknown) => this.logger.error({ err }, 'error while stopping'));
+  }
+}

@@ -5,7 +5,7 @@
 // and /metrics. sinks/server.ts runs it as a process (`npm run sink`); tests
 // may start it in-process.
 import Fastify, { type FastifyInstance } from 'fastify';
-import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { Settings } from '../../collector/config.ts';
 import { createLogger, type Logger } from '../../collector/logger.ts';
 import { buildTierEngine, reduceToCurrent } from '../../collector/pipeline.ts';
@@ -18,6 +18,8 @@ import { migrate } from '../clickhouse/migrate.ts';
 import { createKafka, kafkaSettings, withTimeout } from './config.ts';
 import { KafkaControl } from './control.ts';
 import { KafkaSinkConsumer } from './consumer.ts';
+import { UndoOnFailure } from '../../collector/process-lifecycle.ts';
+import { Metrics } from '../../collector/metrics.ts';
 
 export interface SinkService {
   settings: Settings;
@@ -37,22 +39,18 @@ export async function startSinkService(settings: Settings): Promise<SinkService>
   if (settings.kafkaBrokers.length === 0) throw new Error('CONSENTRY_KAFKA_BROKERS: required for the sink (it reads what collectors produce to Kafka)');
   const scrubber = createSecretScrubber();
   const logger = createLogger({ level: settings.logLevel, scrub: (s) => scrubber.scrubString(s) }).child({ role: 'sink' });
-  const metricsRegistry = new Registry();
-  collectDefaultMetrics({ register: metricsRegistry, prefix: 'consentry_process_' });
-  const dropped = new Counter({ name: 'consentry_records_dropped_total', help: 'Records dropped on purpose by a tier pipeline (the downgrade check)', labelNames: ['signal', 'tier'] as const, registers: [metricsRegistry] });
-  const redacted = new Counter({ name: 'consentry_secrets_redacted_total', help: 'Secret values replaced by a marker, by kind', labelNames: ['kind'] as const, registers: [metricsRegistry] });
-  const counts = new Counter({ name: 'consentry_processor_values_total', help: 'Values processors removed or replaced on purpose, by processor', labelNames: ['name'] as const, registers: [metricsRegistry] });
+  // The collector's metric definitions: the sink's pipeline counters are the same series.
+  const metrics = new Metrics();
+  const metricsRegistry = metrics.registry;
   const engine = buildTierEngine(settings, {
-    count: (name, n) => counts.inc({ name }, n),
-    onRedact: (kind, n) => redacted.inc({ kind }, n),
-    onDrop: (signal, tier, n) => dropped.inc({ signal, tier }, n),
+    count: (name, n) => metrics.processorCounts.inc({ name }, n),
+    onRedact: (kind, n) => metrics.secretsRedacted.inc({ kind }, n),
+    onDrop: (signal, tier, n) => metrics.recordsDropped.inc({ signal, tier }, n),
   });
 
   const clickhouse = openClickHouse({ url: settings.clickhouseUrl, dataDir: settings.dataDir });
-  const started: Array<() => Promise<unknown>> = [() => clickhouse.close()];
-  const stopAll = async () => {
-    for (const stop of started.reverse()) await stop().catch((err: unknown) => logger.error({ err }, 'error while stopping'));
-  };
+  const started = new UndoOnFailure(logger);
+  started.push(() => clickhouse.close());
   try {
     const applied = await migrate(clickhouse.client);
     if (applied.length > 0) logger.info({ versions: applied }, 'schema migrations applied');
@@ -125,7 +123,7 @@ export async function startSinkService(settings: Settings): Promise<SinkService>
         })()),
     };
   } catch (err) {
-    await stopAll();
+    await started.run();
     throw err;
   }
 }
