@@ -57,6 +57,14 @@ export interface SqlProbe extends LagProbe {
 /** How often marker rows are looked for, ms (the lag's resolution). */
 export const POLL_MS = 200;
 
+/**
+ * Node flags of the service processes, as `npm start`, `npm run sink` and deploy/
+ * run them: a 32 MB young generation halves scavenge time for the
+ * per-request garbage of decoding (summary tier: main thread 71% -> 61% busy at
+ * 60k spans/s, no RSS change; issue 7 note).
+ */
+const SERVICE_NODE_FLAGS = ['--max-semi-space-size=32'];
+
 export const TABLES = ['otel_traces', 'otel_logs', 'request_summaries', 'gateway_metadata'] as const;
 
 export interface Deployment {
@@ -168,7 +176,7 @@ async function startCollector(o: DeploymentOptions, env: Record<string, string>)
   const child = o.procs.spawnNode({
     name: 'collector',
     script: 'collector/server.ts',
-    nodeFlags: o.cpuProfileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfileDir}`],
+    nodeFlags: o.cpuProfileDir === undefined ? SERVICE_NODE_FLAGS : [...SERVICE_NODE_FLAGS, '--cpu-prof', `--cpu-prof-dir=${o.cpuProfileDir}`],
     cwd: o.repoDir,
     logFile,
     env: consentryEnv({
@@ -351,6 +359,7 @@ export async function startKafkaDeployment(o: DeploymentOptions, markerPrefix: s
   const sink = o.procs.spawnNode({
     name: 'sink',
     script: sinkScript,
+    nodeFlags: SERVICE_NODE_FLAGS,
     cwd: o.repoDir,
     logFile: sinkLog,
     env: consentryEnv({ ...shared, CONSENTRY_HOST: '127.0.0.1', CONSENTRY_SINK_PORT: '0', CONSENTRY_DATA_DIR: join(o.workDir, 'sink-data'), CONSENTRY_LOG_LEVEL: 'warn' }),

@@ -1,6 +1,7 @@
 // Settings come from the environment. One table gives each setting its type,
 // default, validation and documentation; every error is reported at once with
 // the variable's name, and nothing starts until all of them are valid.
+import { availableParallelism } from 'node:os';
 
 export interface Settings {
   /** Interface both servers bind to. */
@@ -49,6 +50,8 @@ export interface Settings {
   maxDecompressedBytes: number;
   /** Decompressed bytes of requests not yet answered, summed over all requests; past it the receiver answers 429. */
   maxInflightBytes: number;
+  /** Worker threads that decode and apply tiers; 0: the main thread does. */
+  ingestWorkers: number;
   /** Event-loop delay above which new OTLP requests get 429, ms. */
   maxEventLoopDelayMs: number;
   /** Rows that start a ClickHouse insert without waiting for the delay. */
@@ -112,6 +115,7 @@ export const SETTINGS: { [K in keyof Settings]: SettingSpec<K> }[keyof Settings]
   { key: 'maxDecompressedBytes', env: 'CONSENTRY_MAX_DECOMPRESSED_BYTES', default: String(32 << 20), parse: positiveInt, doc: 'largest OTLP body after gzip decompression, bytes (413 above)' },
   { key: 'maxInflightBytes', env: 'CONSENTRY_MAX_INFLIGHT_BYTES', default: String(128 << 20), parse: positiveInt, doc: 'decompressed bytes of unanswered OTLP requests; above it new requests get 429 + Retry-After' },
   { key: 'maxEventLoopDelayMs', env: 'CONSENTRY_MAX_EVENT_LOOP_DELAY_MS', default: '500', parse: positiveInt, doc: 'event-loop delay above which new OTLP requests get 429 + Retry-After, ms (the collector is behind)' },
+  { key: 'ingestWorkers', env: 'CONSENTRY_INGEST_WORKERS', default: 'auto', parse: (raw) => (raw === 'auto' ? availableParallelism() : nonNegativeInt(raw)), doc: 'worker threads that decode OTLP and apply tiers beside the event loop; `auto`: one per CPU; 0: all on the main thread' },
   { key: 'batchMaxRows', env: 'CONSENTRY_BATCH_MAX_ROWS', default: '20000', parse: positiveInt, doc: 'rows that start a ClickHouse insert without waiting for the delay (an insert never splits a request)' },
   { key: 'batchMaxDelayMs', env: 'CONSENTRY_BATCH_MAX_DELAY_MS', default: '200', parse: positiveInt, doc: 'longest wait for a batch to fill before it is inserted, ms' },
   { key: 'defaultTier', env: 'CONSENTRY_DEFAULT_TIER', default: 'minimal', parse: text, doc: 'tier of a tenant created without one (the most private by default)' },

@@ -9,6 +9,8 @@ import { resolveAdminToken } from './admin-token.ts';
 import { TenantStore } from './tenants/store.ts';
 import { TierRegistry } from './tenants/tier-registry.ts';
 import { otlpReceiver } from './otlp/receiver.ts';
+import { ingestInline } from './otlp/ingest.ts';
+import { IngestPool } from './otlp/ingest-pool.ts';
 import { LoadShedder } from './otlp/load-shedder.ts';
 import { buildApiApp } from './api/app.ts';
 import { tierRoutes } from './api/tiers.ts';
@@ -21,10 +23,9 @@ import { InProcessTransport } from '../sinks/memory/transport.ts';
 import type { Transport } from '../sinks/transport.ts';
 import { createSecretScrubber } from '../processors/scrub-secrets/processor.ts';
 import type { TierEngine } from '../processors/tiers/engine.ts';
-import { buildTierEngine, reduceToCurrent } from './pipeline.ts';
+import { buildTierEngine, reduceToCurrent, type EngineHooks } from './pipeline.ts';
 import { SharedTenantStore } from './tenants/shared-store.ts';
 import { createCollectorKafka } from '../sinks/kafka/mode.ts';
-import type { BatchContext, RecordBatch } from '../processors/record.ts';
 import { UndoOnFailure } from './process-lifecycle.ts';
 
 export interface Consentry {
@@ -50,15 +51,21 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
   const admin = resolveAdminToken(settings.dataDir, settings.adminToken);
 
   // Built the same way by the sink process (collector/pipeline.ts).
-  const engine = buildTierEngine(settings, {
+  const hooks: EngineHooks = {
     count: (name, n) => metrics.processorCounts.inc({ name }, n),
     onRedact: (kind, n) => metrics.secretsRedacted.inc({ kind }, n),
     onDrop: (signal, tier, n) => metrics.recordsDropped.inc({ signal, tier }, n),
-  });
+  };
+  const engine = buildTierEngine(settings, hooks);
 
   const clickhouse = openClickHouse({ url: settings.clickhouseUrl, dataDir: settings.dataDir });
   const started = new UndoOnFailure(logger);
   started.push(() => clickhouse.close());
+  // Decoding and tiers on worker threads (their engines are built from the same
+  // settings); they start while storage is opened and migrated.
+  const startingPool = settings.ingestWorkers > 0 ? IngestPool.start({ size: settings.ingestWorkers, settings, engine, hooks, logger }) : Promise.resolve(undefined);
+  const poolOrNothing = startingPool.catch(() => undefined); // a start-up failure surfaces where it is awaited, below
+  started.push(async () => (await poolOrNothing)?.close());
   try {
     const applied = await migrate(clickhouse.client);
     if (applied.length > 0) logger.info({ versions: applied }, 'schema migrations applied');
@@ -100,11 +107,7 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
     await transport.start();
     started.push(() => transport.shutdown());
 
-    const process = (tenantId: string, batch: RecordBatch, receivedAtMs: number): { batch: RecordBatch; ctx: BatchContext } => {
-      const current = registry.current(tenantId) ?? { tier: '', version: 0 };
-      const ctx: BatchContext = { tenantId, tier: current.tier, tierVersion: current.version, receivedAtMs };
-      return { batch: engine.process(batch, ctx), ctx };
-    };
+    const pool = await startingPool;
 
     const otlp: FastifyInstance = Fastify({ logger: false, bodyLimit: settings.maxBodyBytes, keepAliveTimeout: 65_000 });
     const shedder = new LoadShedder({ maxDelayMs: settings.maxEventLoopDelayMs });
@@ -115,9 +118,10 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
       maxDecompressedBytes: settings.maxDecompressedBytes,
       maxInflightBytes: settings.maxInflightBytes,
       overloaded: () => shedder.overloaded(),
-      dropsSpans: (tenantId: string) => engine.dropsSpansOnReceipt(registry.current(tenantId)?.tier ?? ''),
       authenticate: (key: string) => tenants.tenantOfIngestKey(key),
-      process,
+      tierOf: (tenantId: string) => registry.current(tenantId) ?? { tier: '', version: 0 },
+      readsSpans: (tier: string) => engine.spanProjection(tier).spans,
+      ingest: pool?.ingest ?? ingestInline(engine),
       transport,
       metrics,
       logger,
@@ -179,6 +183,8 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
     // which lets the ingest server finish closing.
     async function stopInOrder(): Promise<void> {
       const closingOtlp = otlp.close().catch(() => undefined);
+      // Requests inside an ingest worker reach the transport before it stops taking data.
+      await pool?.drained();
       await transport.shutdown();
       // Every accepted request is answered now; keep-alive connections that
       // became idle after close() began would otherwise hold it open.
@@ -188,6 +194,7 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
       clearTimeout(grace);
       shedder.stop();
       await api.close().catch(() => undefined);
+      await pool?.close();
       registry.stop();
       await kafka?.control.shutdown();
       await clickhouse.close();

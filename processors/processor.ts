@@ -9,6 +9,23 @@ import type { BatchContext, RecordBatch } from './record.ts';
 
 export type Processor = (batch: RecordBatch, ctx: BatchContext) => RecordBatch;
 
+/**
+ * The parts of a span a processor can read when it is the first span step of a
+ * tier, for a step that consumes spans whole (folds or drops them) or keeps
+ * only named attributes. The decoder skips the rest without decoding it. An
+ * optimisation only: a tier's output is the same with or without it
+ * (test/tiers/projection.test.ts).
+ */
+export interface SpanReads {
+  /** False: every span is dropped unread (the traces request is not even decoded). */
+  spans: boolean;
+  /** Span attributes read or kept, by exact key or key prefix; undefined: all of them. */
+  attributes?: { keys: readonly string[]; prefixes: readonly string[] };
+  /** Whether span events and links are read or kept. */
+  events: boolean;
+  links: boolean;
+}
+
 /** What a processor may need from the deployment, given at creation. */
 export interface ProcessorEnv {
   /** Per-deployment secret for keyed hashes (HMAC), from <data>/hmac-key. */
@@ -28,6 +45,8 @@ export interface ProcessorFactory<S extends TSchema = TSchema> {
   description: string;
   schema: S;
   create(config: Static<S>, env: ProcessorEnv): Processor;
+  /** What this step reads of a span when it comes first (see SpanReads); undefined: everything. */
+  spanReads?(config: Static<S>): SpanReads | undefined;
 }
 
 export function defineProcessor<S extends TSchema>(factory: ProcessorFactory<S>): ProcessorFactory<S> {

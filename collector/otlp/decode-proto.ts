@@ -23,6 +23,7 @@
 import { isUtf8 } from 'node:buffer';
 import { Reader } from 'protobufjs/minimal.js';
 import type { Attributes, Decoded, LogRecord, SpanEvent, SpanLink, SpanRecord } from '../../processors/record.ts';
+import { DECODE_ALL, type SpanProjection } from '../../processors/projection.ts';
 import { OtlpDecodeError } from './errors.ts';
 import {
   doubleJson,
@@ -494,7 +495,7 @@ function skipVarint(r: Reader): void {
  * malformed case, goes through the general path, which also names the field in
  * its errors.
  */
-function readAttribute(r: Reader, attrs: Attributes): void {
+function readAttribute(r: Reader, attrs: Attributes, keeps?: (key: string) => boolean): void {
   const p = r.pos;
   if (p + 1 < r.len) {
     // A length of one or two bytes (KeyValues under 16 KiB).
@@ -505,7 +506,7 @@ function readAttribute(r: Reader, attrs: Attributes): void {
       const c = b[start++]!;
       n = c < 0x80 ? (n & 0x7f) | (c << 7) : -1;
     }
-    if (n >= 0 && start + n <= r.len && fastKeyValue(r, attrs, start, start + n)) {
+    if (n >= 0 && start + n <= r.len && fastKeyValue(r, attrs, start, start + n, keeps)) {
       r.pos = start + n;
       return;
     }
@@ -514,15 +515,16 @@ function readAttribute(r: Reader, attrs: Attributes): void {
   const o = enter(r, M.KeyValue);
   const value = keyValue(r, 1);
   leave(r, o);
-  setAttribute(attrs, kvKey, value);
+  if (keeps === undefined || keeps(kvKey)) setAttribute(attrs, kvKey, value);
 }
 
 /**
  * Reads the KeyValue in bytes `p..end` if it is `key` (1..40 bytes) then
  * `value` holding exactly one string, int, double or bool field; returns false,
- * having stored nothing, for any other shape.
+ * having stored nothing, for any other shape. A key `keeps` refuses is skipped
+ * without decoding its value (it returns true, having stored nothing).
  */
-function fastKeyValue(r: Reader, attrs: Attributes, p: number, end: number): boolean {
+function fastKeyValue(r: Reader, attrs: Attributes, p: number, end: number, keeps: ((key: string) => boolean) | undefined): boolean {
   const b = r.buf;
   if (end - p < 4 || b[p] !== 0x0a) return false;
   const keyLength = b[p + 1]!;
@@ -539,6 +541,9 @@ function fastKeyValue(r: Reader, attrs: Attributes, p: number, end: number): boo
     valueLength = (valueLength & 0x7f) | (c << 7);
   }
   if (q + valueLength !== end || valueLength < 2) return false;
+  const key = keyCache.get(b, keyStart, keyEnd);
+  if (key === null) return false;
+  if (keeps !== undefined && !keeps(key)) return true;
   let value: string | null;
   switch (b[q]) {
     case 0x0a: {
@@ -575,8 +580,6 @@ function fastKeyValue(r: Reader, attrs: Attributes, p: number, end: number): boo
     default:
       return false;
   }
-  const key = keyCache.get(b, keyStart, keyEnd);
-  if (key === null) return false;
   setAttribute(attrs, key, value);
   return true;
 }
@@ -815,7 +818,16 @@ const TRACES: Signal<SpanRecord> = {
   decode: decodeSpan,
 };
 
-export function decodeTracesProto(buf: Uint8Array): Decoded<SpanRecord> {
+/** The parts of a span the caller's tier reads, for the request being decoded. */
+let projection: SpanProjection = DECODE_ALL;
+
+/**
+ * Decodes an ExportTraceServiceRequest. With a `spans` projection, span
+ * attributes, events and links the tier would not read are skipped undecoded
+ * (and so not checked for valid UTF-8 either).
+ */
+export function decodeTracesProto(buf: Uint8Array, spans: SpanProjection = DECODE_ALL): Decoded<SpanRecord> {
+  projection = spans;
   return decodeRequest(buf, TRACES);
 }
 
@@ -861,10 +873,14 @@ function decodeSpan(r: Reader, resource: MutableResource, scope: MutableScope, o
         break;
       case 0x4a: {
         I[lv] = na++;
-        readAttribute(r, span.attributes);
+        readAttribute(r, span.attributes, projection.keepsAttribute);
         break;
       }
       case 0x5a: {
+        if (!projection.events) {
+          readBytesLength(r);
+          break;
+        }
         I[lv] = span.events.length;
         const o = enter(r, M.Event);
         span.events.push(decodeEvent(r));
@@ -872,6 +888,10 @@ function decodeSpan(r: Reader, resource: MutableResource, scope: MutableScope, o
         break;
       }
       case 0x6a: {
+        if (!projection.links) {
+          readBytesLength(r);
+          break;
+        }
         I[lv] = span.links.length;
         const o = enter(r, M.Link);
         span.links.push(decodeLink(r));

@@ -4,20 +4,15 @@
 import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { BatchContext, Decoded, LogRecord, RecordBatch, SpanRecord } from '../../processors/record.ts';
 import { TransportError, type Transport } from '../../sinks/transport.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Logger } from '../logger.ts';
 import { bearerToken } from '../tenants/keys.ts';
-import { decodeLogsProto, decodeTracesProto } from './decode-proto.ts';
-import { decodeLogsJson, decodeTracesJson } from './decode-json.ts';
+import { IngestUnavailable, type Format, type Ingest, type IngestResult, type Signal } from './ingest.ts';
 import { OtlpDecodeError } from './errors.ts';
 import { encodeExportResponse, encodeStatus } from './encode-response.ts';
 
 const gunzipAsync = promisify(gunzip);
-
-export type Signal = 'traces' | 'logs';
-type Format = 'proto' | 'json';
 
 /** What the receiver needs from the rest of the collector. */
 export interface ReceiverDeps {
@@ -28,21 +23,18 @@ export interface ReceiverDeps {
   overloaded?: () => number | undefined;
   /** Tenant id of an ingest key, or undefined. */
   authenticate(ingestKey: string): string | undefined;
-  /** True when the tenant's tier in force drops every span: its traces are not even decoded. */
-  dropsSpans?: (tenantId: string) => boolean;
-  /** Applies the tenant's tier now, at receipt: returns the batch as it may exist and its context. */
-  process(tenantId: string, batch: RecordBatch, receivedAtMs: number): { batch: RecordBatch; ctx: BatchContext };
+  /** The tenant's tier in force, looked up once as a request arrives; it applies to the whole request. */
+  tierOf(tenantId: string): { tier: string; version: number };
+  /** False when the tier drops every span unread: its traces are answered without being decoded. */
+  readsSpans(tier: string): boolean;
+  /** Decodes a body and applies the tier, on this thread or a worker's. */
+  ingest: Ingest;
   transport: Transport;
   metrics: Metrics;
   logger: Logger;
 }
 
 const CONTENT_TYPES: Record<string, Format> = { 'application/x-protobuf': 'proto', 'application/json': 'json' };
-
-const DECODERS: Record<Signal, Record<Format, (buf: Uint8Array) => Decoded<SpanRecord> | Decoded<LogRecord>>> = {
-  traces: { proto: decodeTracesProto, json: decodeTracesJson },
-  logs: { proto: decodeLogsProto, json: decodeLogsJson },
-};
 
 /** A reply with an OTLP Status body (google.rpc.Status) in the request's encoding. */
 function fail(reply: FastifyReply, format: Format, status: number, message: string, retryAfterSeconds?: number): FastifyReply {
@@ -127,29 +119,24 @@ export async function otlpReceiver(app: FastifyInstance, deps: ReceiverDeps): Pr
     if (inflight > 0 && inflight + body.length > deps.maxInflightBytes) {
       return fail(reply, format, 429, 'collector busy: too much data in flight, retry later', 1);
     }
-    if (signal === 'traces' && deps.dropsSpans?.(tenantId) === true) {
+    const tier = deps.tierOf(tenantId);
+    if (signal === 'traces' && !deps.readsSpans(tier.tier)) {
       // The tier keeps nothing about requests: answer without reading them.
       return reply.code(200).type(format === 'proto' ? 'application/x-protobuf' : 'application/json').send(encodeExportResponse({ signal, format, rejected: 0, message: '' }));
     }
     inflight += body.length;
     deps.metrics.inflightBytes.set(inflight);
     try {
-      let decoded: Decoded<SpanRecord> | Decoded<LogRecord>;
+      let processed: IngestResult;
       try {
-        decoded = DECODERS[signal][format](body);
+        processed = await deps.ingest({ signal, format, body, ctx: { tenantId, tier: tier.tier, tierVersion: tier.version, receivedAtMs } });
       } catch (err) {
         if (err instanceof OtlpDecodeError) return fail(reply, format, 400, err.message);
+        if (err instanceof IngestUnavailable) return fail(reply, format, 503, `${err.message}, retry later`, 1);
         throw err;
       }
-      deps.metrics.recordsAccepted.inc({ signal }, decoded.records.length);
-      if (decoded.rejected > 0) deps.metrics.recordsRejected.inc({ signal }, decoded.rejected);
-      const batch: RecordBatch = {
-        spans: signal === 'traces' ? (decoded.records as SpanRecord[]) : [],
-        logs: signal === 'logs' ? (decoded.records as LogRecord[]) : [],
-        summaries: [],
-        metadata: [],
-      };
-      const processed = deps.process(tenantId, batch, receivedAtMs);
+      deps.metrics.recordsAccepted.inc({ signal }, processed.accepted);
+      if (processed.rejected > 0) deps.metrics.recordsRejected.inc({ signal }, processed.rejected);
       try {
         await deps.transport.send(processed.batch, processed.ctx);
       } catch (err) {
@@ -168,7 +155,7 @@ export async function otlpReceiver(app: FastifyInstance, deps: ReceiverDeps): Pr
       return reply
         .code(200)
         .type(format === 'proto' ? 'application/x-protobuf' : 'application/json')
-        .send(encodeExportResponse({ signal, format, rejected: decoded.rejected, message: decoded.rejectionMessage }));
+        .send(encodeExportResponse({ signal, format, rejected: processed.rejected, message: processed.rejectionMessage }));
     } finally {
       inflight -= body.length;
       deps.metrics.inflightBytes.set(inflight);

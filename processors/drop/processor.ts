@@ -33,4 +33,5 @@ export const drop = defineProcessor({
       return out;
     };
   },
+  spanReads: (config) => (config.signals.includes('spans') ? { spans: false, events: false, links: false } : undefined),
 });

@@ -35,7 +35,7 @@
 // 4xx are the client's fault (OTel HTTP semantic conventions leave a SERVER
 // span's status unset for them): counted in their status class only.
 import { SpanKind, StatusCode, type Attributes, type BatchContext, type RecordBatch, type SpanRecord, type SummaryRecord } from '../record.ts';
-import { defineProcessor, type Processor, type ProcessorEnv } from '../processor.ts';
+import { defineProcessor, type Processor, type ProcessorEnv, type SpanReads } from '../processor.ts';
 import { SummarizeConfigSchema } from './config.ts';
 import { endpointSource, templatePath } from './endpoint.ts';
 import { bucketOf } from './sketch.ts';
@@ -200,9 +200,31 @@ export function createSummarize(env: ProcessorEnv): Processor {
   };
 }
 
+/** Every span attribute the fold reads (looksLikeRequest, endpointSource, firstOf, parseCount, bytesOf). */
+export const SUMMARIZE_READS: SpanReads = {
+  spans: true,
+  attributes: {
+    keys: [
+      'http.request.method',
+      'http.route',
+      'url.path',
+      'url.full',
+      'http.response.status_code',
+      'http.request.body.size',
+      'http.response.body.size',
+      'gateway.request.body',
+      'gateway.response.body',
+    ],
+    prefixes: ['gen_ai.'],
+  },
+  events: false,
+  links: false,
+};
+
 export const summarize = defineProcessor({
   name: 'summarize',
   description: 'folds request spans into per-minute aggregates (requests, errors, latency sketch, tokens, bytes) and drops every span',
   schema: SummarizeConfigSchema,
   create: (_config, env) => createSummarize(env),
+  spanReads: () => SUMMARIZE_READS,
 });

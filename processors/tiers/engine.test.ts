@@ -50,13 +50,21 @@ describe('TierEngine', () => {
   });
 
   it.each([
-    ['minimal', true],
-    ['lunar-oss', true],
-    ['summary', false],
-    ['full', false],
-    ['no-such-tier', true],
-  ])('tells whether %s drops spans before reading them: %s', (tier, drops) => {
-    expect(engine.dropsSpansOnReceipt(tier)).toBe(drops);
+    ['minimal', false, undefined],
+    ['lunar-oss', false, undefined],
+    ['summary', true, 'selected'],
+    ['lunar-control-plane', true, 'selected'],
+    ['full', true, 'all'],
+    ['lunos', true, 'all'], // hashes API keys from headers its allow-list does not name
+    ['no-such-tier', false, undefined],
+  ])('tells the decoder what %s reads of a span: spans %s, attributes %s', (tier, spans, attributes) => {
+    const p = engine.spanProjection(tier);
+    expect(p.spans).toBe(spans);
+    if (attributes === 'all') expect(p.keepsAttribute).toBeUndefined();
+    if (attributes === 'selected') {
+      expect([p.keepsAttribute!('http.route'), p.keepsAttribute!('gen_ai.usage.input_tokens'), p.keepsAttribute!('user.id')]).toEqual([true, true, false]);
+      expect([p.events, p.links]).toEqual([false, false]);
+    }
   });
 
   it('fails closed on an unknown tier: nothing survives, and the drop is counted', () => {

@@ -9,6 +9,7 @@ import type { BatchContext, RecordBatch } from '../record.ts';
 import { emptyBatch } from '../record.ts';
 import type { Processor, ProcessorEnv, ProcessorFactory } from '../processor.ts';
 import type { LoadedTier, TierConfig } from './config.ts';
+import { compileSpanReads, DECODE_NOTHING, type SpanProjection } from '../projection.ts';
 
 export interface CompiledTier {
   config: TierConfig;
@@ -18,6 +19,8 @@ export interface CompiledTier {
   spans: Processor[];
   logs: Processor[];
   retention: Processor;
+  /** What the decoder must read of a span for this tier. */
+  projection: SpanProjection;
 }
 
 export interface TierEngineOptions {
@@ -46,11 +49,18 @@ export class TierEngine {
   }
 
   private compile(t: LoadedTier): CompiledTier {
-    const step = (s: Record<string, unknown>): Processor => {
+    const stepOf = (s: Record<string, unknown>): { factory: ProcessorFactory; config: unknown } => {
       const [name, config] = Object.entries(s)[0]!;
-      return this.factory(name).create(config ?? {}, this.opts.env);
+      return { factory: this.factory(name), config: config ?? {} };
+    };
+    const step = (s: Record<string, unknown>): Processor => {
+      const { factory, config } = stepOf(s);
+      return factory.create(config, this.opts.env);
     };
     const c = t.config;
+    const first = c.spans[0] === undefined ? undefined : stepOf(c.spans[0]);
+    // API-key hashing reads header attributes a first step may not name: decode them all.
+    const projection = compileSpanReads(c.hashApiKeys === true ? undefined : first?.factory.spanReads?.(first.config));
     return {
       config: c,
       file: t.file,
@@ -62,6 +72,7 @@ export class TierEngine {
       spans: c.spans.map(step),
       logs: c.logs.map(step),
       retention: this.factory('retention').create({ days: c.retentionDays }, this.opts.env),
+      projection,
     };
   }
 
@@ -74,15 +85,11 @@ export class TierEngine {
   }
 
   /**
-   * True when tier `name` drops every span before anything reads it (its span
-   * pipeline starts with `drop` of spans), or is unknown (fail closed). The
-   * receiver then does not even decode a traces request for that tenant.
+   * What the decoder must read of a span for tier `name` (SpanReads of its
+   * first span step). An unknown tier reads nothing (fail closed).
    */
-  dropsSpansOnReceipt(name: string): boolean {
-    const first = this.tiers.get(name)?.config.spans[0];
-    if (first === undefined) return !this.tiers.has(name);
-    const drop = first['drop'] as { signals?: string[] } | undefined;
-    return drop?.signals?.includes('spans') === true;
+  spanProjection(name: string): SpanProjection {
+    return this.tiers.get(name)?.projection ?? DECODE_NOTHING;
   }
 
   /** Applies tier `ctx.tier` to a batch as received. An unknown tier stores nothing (fail closed). */

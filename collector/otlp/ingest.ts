@@ -1,0 +1,68 @@
+// Decode + apply the tier: the CPU-heavy middle of a request, as one function
+// of plain data so it runs the same on the event loop or in a worker thread
+// (ingest-pool.ts). The receiver does everything around it (HTTP, auth,
+// backpressure, the transport).
+import type { BatchContext, Decoded, LogRecord, RecordBatch, SpanRecord } from '../../processors/record.ts';
+import type { SpanProjection } from '../../processors/projection.ts';
+import type { TierEngine } from '../../processors/tiers/engine.ts';
+import { decodeLogsProto, decodeTracesProto } from './decode-proto.ts';
+import { decodeLogsJson, decodeTracesJson } from './decode-json.ts';
+
+export type Signal = 'traces' | 'logs';
+export type Format = 'proto' | 'json';
+
+export interface IngestJob {
+  signal: Signal;
+  format: Format;
+  /** The (decompressed) request body. */
+  body: Uint8Array;
+  /** Tenant and the tier in force when the request arrived. */
+  ctx: BatchContext;
+}
+
+export interface IngestResult {
+  /** What may be stored, under `ctx`. */
+  batch: RecordBatch;
+  ctx: BatchContext;
+  /** Records decoded, and rejected as invalid (OTLP partial success). */
+  accepted: number;
+  rejected: number;
+  rejectionMessage: string;
+}
+
+/** Ingest could not run now (a worker died): the request is answered 503 and retried by the gateway. */
+export class IngestUnavailable extends Error {
+  override readonly name = 'IngestUnavailable';
+}
+
+/** Decodes and applies the tier; rejects with OtlpDecodeError (malformed body) or IngestUnavailable. */
+export type Ingest = (job: IngestJob) => Promise<IngestResult>;
+
+// JSON is decoded whole (projections are a protobuf fast path; the result is the same).
+const DECODERS: Record<Signal, Record<Format, (buf: Uint8Array, spans: SpanProjection) => Decoded<SpanRecord> | Decoded<LogRecord>>> = {
+  traces: { proto: decodeTracesProto, json: decodeTracesJson },
+  logs: { proto: decodeLogsProto, json: decodeLogsJson },
+};
+
+/** The work itself; throws OtlpDecodeError for a malformed body. */
+export function ingest(engine: TierEngine, job: IngestJob): IngestResult {
+  const decoded = DECODERS[job.signal][job.format](job.body, engine.spanProjection(job.ctx.tier));
+  const batch: RecordBatch = {
+    spans: job.signal === 'traces' ? (decoded.records as SpanRecord[]) : [],
+    logs: job.signal === 'logs' ? (decoded.records as LogRecord[]) : [],
+    summaries: [],
+    metadata: [],
+  };
+  return {
+    batch: engine.process(batch, job.ctx),
+    ctx: job.ctx,
+    accepted: decoded.records.length,
+    rejected: decoded.rejected,
+    rejectionMessage: decoded.rejectionMessage,
+  };
+}
+
+/** Ingest on the calling thread (CONSENTRY_INGEST_WORKERS=0, and tests of the receiver alone). */
+export function ingestInline(engine: TierEngine): Ingest {
+  return async (job) => ingest(engine, job);
+}
