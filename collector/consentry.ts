@@ -93,6 +93,7 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
 
     const batcher = new ClickHouseBatcher({
       client: clickhouse.client,
+      spoolDir: clickhouse.spoolDir,
       maxRows: settings.batchMaxRows,
       maxDelayMs: settings.batchMaxDelayMs,
       onInsert: metrics.onInsert,

@@ -227,6 +227,12 @@ TTL At + INTERVAL 1 DAY;
 CREATE TABLE IF NOT EXISTS consentry.erasure_traces ON CLUSTER '{cluster}' AS consentry.erasure_traces_local
 ENGINE = Distributed('{cluster}', 'consentry', 'erasure_traces_local', rand());
 
+-- 005_compact_parts
+
+ALTER TABLE consentry.otel_traces_local ON CLUSTER '{cluster}' MODIFY SETTING min_bytes_for_wide_part = 268435456;
+
+ALTER TABLE consentry.otel_logs_local ON CLUSTER '{cluster}' MODIFY SETTING min_bytes_for_wide_part = 268435456;
+
 -- Recorded as applied, so Consentry's migrate() skips them.
 
-INSERT INTO consentry.schema_migrations (Version, Name) VALUES (1, 'init'), (2, 'tiers'), (3, 'summaries'), (4, 'privacy');
+INSERT INTO consentry.schema_migrations (Version, Name) VALUES (1, 'init'), (2, 'tiers'), (3, 'summaries'), (4, 'privacy'), (5, 'compact_parts');

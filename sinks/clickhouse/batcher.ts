@@ -9,6 +9,8 @@ import { TABLES, type EncodedRows, type Table } from './encode.ts';
 
 export interface BatcherOptions {
   client: ClickHouseClient;
+  /** Embedded chdb: insert through files (ClickHouse.spoolDir). */
+  spoolDir?: string;
   /** Rows that trigger an insert without waiting for the delay. */
   maxRows: number;
   /** Longest time a row waits for its batch to fill, ms. */
@@ -59,7 +61,7 @@ class TableBatch {
     this.lines = [];
     this.waiters = [];
     const started = performance.now();
-    this.inflight = insertRows(this.opts.client, this.table, lines, randomUUID()).then(
+    this.inflight = insertRows(this.opts.client, this.table, lines, randomUUID(), this.opts.spoolDir).then(
       () => {
         this.opts.onInsert?.(this.table, lines.length, (performance.now() - started) / 1000);
         for (const w of waiters) w.resolve();

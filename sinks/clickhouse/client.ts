@@ -5,7 +5,7 @@
 // for every later query (DESIGN.md, Engines), so nothing in Consentry passes
 // settings that way: they belong to the statement (`INSERT ... SETTINGS ...`).
 import { createRequire } from 'node:module';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 
@@ -22,6 +22,8 @@ export interface ClickHouse {
   client: ClickHouseClient;
   /** `embedded` (chdb in this process) or `server` (HTTP). */
   kind: 'embedded' | 'server';
+  /** Embedded only: where inserts leave their rows for `INSERT ... FROM INFILE` (insert.ts). */
+  spoolDir?: string;
   close(): Promise<void>;
 }
 
@@ -47,7 +49,11 @@ export function openClickHouse(opts: ClickHouseOptions): ClickHouse {
   }
   const connection = connectionModule.createChdbConnection({ path: join(path) });
   const client = createClient({ connection } as unknown as Parameters<typeof createClient>[0]);
-  return { client, kind: 'embedded', close: () => client.close() };
+  // Files left by a crash belong to inserts that were never acknowledged.
+  const spoolDir = resolve(opts.dataDir, 'insert-spool');
+  rmSync(spoolDir, { recursive: true, force: true });
+  mkdirSync(spoolDir, { recursive: true });
+  return { client, kind: 'embedded', spoolDir, close: () => client.close() };
 }
 
 /** Single-quoted SQL string literal. */

@@ -49,6 +49,8 @@ export interface KafkaSinkOptions {
   /** Consumer group shared by every sink process. */
   groupId: string;
   client: ClickHouseClient;
+  /** Embedded chdb: insert through files (ClickHouse.spoolDir). */
+  spoolDir?: string;
   reduce: ReduceToCurrent;
   /** Re-reads tier assignments from ClickHouse (a tenant this instance has not heard of yet). */
   refreshTiers: () => Promise<void>;
@@ -544,7 +546,7 @@ export class KafkaSinkConsumer {
       check();
       const started = performance.now();
       try {
-        await insertRows(this.opts.client, table, lines, token);
+        await insertRows(this.opts.client, table, lines, token, this.opts.spoolDir);
         this.metrics.insertSeconds.observe({ table, outcome: 'ok' }, (performance.now() - started) / 1000);
         this.metrics.rows.inc({ table }, lines.length);
         if (!this.clickhouseHealthy) {

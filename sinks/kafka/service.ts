@@ -74,6 +74,7 @@ export async function startSinkService(settings: Settings): Promise<SinkService>
       settings: ks,
       groupId: settings.sinkGroup,
       client: clickhouse.client,
+      spoolDir: clickhouse.spoolDir,
       reduce: (batch, ctx) => reduceToCurrent(engine, registry)(tombstones.filter(batch, ctx), ctx),
       refreshTiers: () => registry.refresh(),
       maxRows: settings.batchMaxRows,
