@@ -103,6 +103,8 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
       // A tenant deleted while its data was in flight: nothing is written.
       // Erased subjects and tenants first (tombstones): data received before an erasure is never written.
       downgrade: (batch, ctx) => reduceToCurrent(engine, registry)(erasureTombstones(clickhouse.client).filter(batch, ctx), ctx) ?? { batch: { spans: [], logs: [], summaries: [], metadata: [] }, ctx },
+      // Rows encoded by an ingest worker skip both checks above when they could change nothing.
+      isCurrent: (ctx) => registry.current(ctx.tenantId)?.tier === ctx.tier && !erasureTombstones(clickhouse.client).affects(ctx.tenantId, ctx.receivedAtMs),
     });
     const transport: Transport = kafka?.transport ?? new InProcessTransport(sink);
     await transport.start();

@@ -22,6 +22,8 @@ export interface Tombstone {
 interface TenantTombstones {
   /** Whole tenant erased at (Unix ms); -Infinity when not. */
   tenantAt: number;
+  /** The latest erasure of the tenant or any of its subjects (Unix ms). */
+  latestAt: number;
   subjects: Map<string, number>;
 }
 
@@ -64,7 +66,8 @@ export class ErasureTombstones {
     const next = new Map<string, TenantTombstones>();
     const put = (t: Tombstone) => {
       let e = next.get(t.tenantId);
-      if (e === undefined) next.set(t.tenantId, (e = { tenantAt: -Infinity, subjects: new Map() }));
+      if (e === undefined) next.set(t.tenantId, (e = { tenantAt: -Infinity, latestAt: -Infinity, subjects: new Map() }));
+      e.latestAt = Math.max(e.latestAt, t.erasedAtMs);
       if (t.subject === '') e.tenantAt = Math.max(e.tenantAt, t.erasedAtMs);
       else e.subjects.set(t.subject, Math.max(e.subjects.get(t.subject) ?? -Infinity, t.erasedAtMs));
     };
@@ -100,7 +103,8 @@ export class ErasureTombstones {
   async add(t: Tombstone): Promise<void> {
     this.local.push(t);
     let e = this.byTenant.get(t.tenantId);
-    if (e === undefined) this.byTenant.set(t.tenantId, (e = { tenantAt: -Infinity, subjects: new Map() }));
+    if (e === undefined) this.byTenant.set(t.tenantId, (e = { tenantAt: -Infinity, latestAt: -Infinity, subjects: new Map() }));
+    e.latestAt = Math.max(e.latestAt, t.erasedAtMs);
     if (t.subject === '') e.tenantAt = Math.max(e.tenantAt, t.erasedAtMs);
     else e.subjects.set(t.subject, Math.max(e.subjects.get(t.subject) ?? -Infinity, t.erasedAtMs));
     await this.opts.client.insert({
@@ -108,6 +112,12 @@ export class ErasureTombstones {
       values: [{ TenantId: t.tenantId, Subject: t.subject, ErasedAt: toDateTime64(t.erasedAtMs) }],
       format: 'JSONEachRow',
     });
+  }
+
+  /** Whether any record of `tenantId` received at `receivedAtMs` may be erased (an erasure at or after it). */
+  affects(tenantId: string, receivedAtMs: number): boolean {
+    const e = this.byTenant.get(tenantId);
+    return e !== undefined && receivedAtMs <= e.latestAt;
   }
 
   /** Whether records of `subject` of `tenantId` received at `receivedAtMs` are erased. */

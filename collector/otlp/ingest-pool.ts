@@ -32,6 +32,7 @@ export interface WorkerRequest {
   /** Transferred: the worker owns it. */
   body: ArrayBuffer;
   ctx: BatchContext;
+  encodeRows: boolean;
 }
 
 export type WorkerReply =
@@ -142,7 +143,7 @@ export class IngestPool {
     const id = this.nextId++;
     const body = new Uint8Array(job.body.length);
     body.set(job.body);
-    const request: WorkerRequest = { id, signal: job.signal, format: job.format, body: body.buffer, ctx: job.ctx };
+    const request: WorkerRequest = { id, signal: job.signal, format: job.format, body: body.buffer, ctx: job.ctx, encodeRows: job.encodeRows };
     const result = new Promise<IngestResult>((resolve, reject) => {
       thread.pending.set(id, { resolve, reject, settled: Promise.resolve() });
       thread.worker.postMessage(request, [body.buffer]);

@@ -18,7 +18,7 @@ const engine = buildTierEngine((workerData as { settings: Settings }).settings, 
 });
 
 port.on('message', (m: WorkerRequest) => {
-  const job: IngestJob = { signal: m.signal, format: m.format, body: new Uint8Array(m.body), ctx: m.ctx };
+  const job: IngestJob = { signal: m.signal, format: m.format, body: new Uint8Array(m.body), ctx: m.ctx, encodeRows: m.encodeRows };
   let reply: WorkerReply;
   try {
     reply = { id: m.id, result: ingest(engine, job), tally };

@@ -8,7 +8,7 @@ import { TransportError, type Transport } from '../../sinks/transport.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Logger } from '../logger.ts';
 import { bearerToken } from '../tenants/keys.ts';
-import { IngestUnavailable, type Format, type Ingest, type IngestResult, type Signal } from './ingest.ts';
+import { IngestUnavailable, type Format, type Ingest, type IngestJob, type IngestResult, type Signal } from './ingest.ts';
 import { OtlpDecodeError } from './errors.ts';
 import { encodeExportResponse, encodeStatus } from './encode-response.ts';
 
@@ -97,6 +97,16 @@ export async function otlpReceiver(app: FastifyInstance, deps: ReceiverDeps): Pr
     }
   });
 
+  /** Hands a result to the transport; rows that need the downgrade or erasure check come back as records first. */
+  const store = async (job: IngestJob, result: IngestResult): Promise<void> => {
+    const { transport } = deps;
+    if (result.rows !== undefined && transport.sendRows !== undefined) {
+      if (await transport.sendRows(result.rows, result.ctx)) return;
+      result = await deps.ingest({ ...job, encodeRows: false });
+    }
+    await transport.send(result.batch!, result.ctx);
+  };
+
   const handle = (signal: Signal) => async (req: FastifyRequest, reply: FastifyReply) => {
     const format = formatOf(req);
     const tenantId = tenantOf.get(req)!;
@@ -127,19 +137,16 @@ export async function otlpReceiver(app: FastifyInstance, deps: ReceiverDeps): Pr
     inflight += body.length;
     deps.metrics.inflightBytes.set(inflight);
     try {
+      const job: IngestJob = { signal, format, body, ctx: { tenantId, tier: tier.tier, tierVersion: tier.version, receivedAtMs }, encodeRows: deps.transport.sendRows !== undefined };
       let processed: IngestResult;
       try {
-        processed = await deps.ingest({ signal, format, body, ctx: { tenantId, tier: tier.tier, tierVersion: tier.version, receivedAtMs } });
+        processed = await deps.ingest(job);
+        deps.metrics.recordsAccepted.inc({ signal }, processed.accepted);
+        if (processed.rejected > 0) deps.metrics.recordsRejected.inc({ signal }, processed.rejected);
+        await store(job, processed);
       } catch (err) {
         if (err instanceof OtlpDecodeError) return fail(reply, format, 400, err.message);
         if (err instanceof IngestUnavailable) return fail(reply, format, 503, `${err.message}, retry later`, 1);
-        throw err;
-      }
-      deps.metrics.recordsAccepted.inc({ signal }, processed.accepted);
-      if (processed.rejected > 0) deps.metrics.recordsRejected.inc({ signal }, processed.rejected);
-      try {
-        await deps.transport.send(processed.batch, processed.ctx);
-      } catch (err) {
         if (err instanceof TransportError && err.retryable) {
           unstored++;
           // One line per 10 s with a count, not one per request, during an outage.

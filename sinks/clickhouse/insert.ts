@@ -1,4 +1,4 @@
-// One INSERT of JSONEachRow lines with a deduplication token. Settings travel
+// One INSERT of encoded lines (encode.ts, INSERT_FORMATS) with a deduplication token. Settings travel
 // inside the statement, never as clickhouse_settings (chdb would keep them for
 // the whole session: DESIGN.md, Engines).
 import { Readable } from 'node:stream';
@@ -6,6 +6,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { DATABASE, sqlString } from './client.ts';
+import { INSERT_FORMATS, type Table } from './encode.ts';
 
 export interface InsertResult {
   rows: number;
@@ -19,24 +20,27 @@ export interface InsertResult {
  * With `spoolDir` (embedded chdb only: the engine reads the collector's own
  * files) the rows go through a file and `INSERT ... FROM INFILE`: the body
  * then never crosses the JS/native boundary as a string, which measured 40%
- * less CPU per row (`npm run bench:insert`, variants a-16k and h-infile-compact).
+ * less CPU per row (`npm run bench:insert`, variants h-previous and e-inline against a-16k).
  */
-export async function insertRows(client: ClickHouseClient, table: string, lines: readonly string[], token: string, spoolDir?: string): Promise<InsertResult> {
+export async function insertRows(client: ClickHouseClient, table: Table, lines: readonly string[], token: string, spoolDir?: string): Promise<InsertResult> {
   if (lines.length === 0) return { rows: 0, bytes: 0 };
   if (!/^[\w.:-]+$/.test(token)) throw new Error(`invalid deduplication token "${token}"`);
   const body = lines.join('\n');
-  const settings = `SETTINGS insert_deduplication_token='${token}', input_format_parallel_parsing=1, date_time_input_format='best_effort'`;
+  const { format, columns } = INSERT_FORMATS[table];
+  const into = `INSERT INTO ${DATABASE}.${table}${columns === undefined ? '' : ` ${columns}`}`;
+  const settings = `insert_deduplication_token='${token}', date_time_input_format='best_effort'`;
   if (spoolDir !== undefined) {
-    const file = join(spoolDir, `${table}-${token}.ndjson`);
+    const file = join(spoolDir, `${table}-${token}.data`);
     await writeFile(file, body);
     try {
-      await client.command({ query: `INSERT INTO ${DATABASE}.${table} FROM INFILE ${sqlString(file)} ${settings} FORMAT JSONEachRow` });
+      // Parallel parsing costs ~10% more CPU per row on two cores (bench:insert, c-noparallel).
+      await client.command({ query: `${into} FROM INFILE ${sqlString(file)} SETTINGS ${settings}, input_format_parallel_parsing=0 FORMAT ${format}` });
     } finally {
       await rm(file, { force: true });
     }
     return { rows: lines.length, bytes: body.length };
   }
-  const res = await client.exec({ query: `INSERT INTO ${DATABASE}.${table} ${settings} FORMAT JSONEachRow`, values: Readable.from([body]) });
+  const res = await client.exec({ query: `${into} SETTINGS ${settings} FORMAT ${format}`, values: Readable.from([body]) });
   // Read the (empty) answer to its end: over HTTP an unread response keeps the
   // socket from returning to the pool (clickhouse-js warns and may reset it).
   for await (const _ of res.stream) {

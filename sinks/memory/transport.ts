@@ -2,6 +2,7 @@
 // and answers the gateway once the insert holding its rows succeeded.
 import type { BatchContext, RecordBatch } from '../../processors/record.ts';
 import type { ClickHouseSink } from '../clickhouse/sink.ts';
+import type { EncodedRows } from '../clickhouse/encode.ts';
 import { TransportError, type Transport } from '../transport.ts';
 import { isPermanentInsertError } from '../clickhouse/insert.ts';
 
@@ -14,11 +15,20 @@ export class InProcessTransport implements Transport {
 
   async start(): Promise<void> {}
 
-  async send(batch: RecordBatch, ctx: BatchContext): Promise<void> {
+  send(batch: RecordBatch, ctx: BatchContext): Promise<void> {
+    return this.storing(() => this.sink.write(batch, ctx));
+  }
+
+  sendRows(rows: EncodedRows, ctx: BatchContext): Promise<boolean> {
+    return this.storing(() => this.sink.writeRows(rows, ctx));
+  }
+
+  private async storing<T>(write: () => Promise<T>): Promise<T> {
     if (this.stopped) throw new TransportError('shutting down', true);
     try {
-      await this.sink.write(batch, ctx);
+      const out = await write();
       this.healthy = true;
+      return out;
     } catch (err) {
       const permanent = isPermanentInsertError(err);
       if (!permanent) this.healthy = false;

@@ -36,6 +36,7 @@ const job = (tier: string, body: Uint8Array = TRAFFIC.batches[0]!, tenantId = 't
   format: 'proto',
   body,
   ctx: { tenantId, tier, tierVersion: 1, receivedAtMs: 1_763_892_030_000 },
+  encodeRows: false,
 });
 
 let dataDir: string;
@@ -68,11 +69,19 @@ describe('an ingest pool of two workers', () => {
     // Replayed by kind on the main thread: the same counts, not the same order.
     expect(sorted(r.seen)).toEqual(sorted(inline.seen));
     if (tier === 'full') {
-      expect(got.batch.spans.length).toBe(50);
+      expect(got.batch!.spans.length).toBe(50);
       // One ResourceSpans: one Resource object, as decoded (the row encoder serialises it once).
-      expect(new Set(got.batch.spans.map((s) => s.resource)).size).toBe(1);
+      expect(new Set(got.batch!.spans.map((s) => s.resource)).size).toBe(1);
       expect(r.seen.some(([what]) => what === 'redact')).toBe(true);
     }
+  });
+
+  it.each(['full', 'summary'])('encodes rows for tier %s exactly as the main thread does', async (tier) => {
+    const rows = { ...job(tier), encodeRows: true };
+    const expected = ingest(inline.engine, rows);
+    expect(expected.batch).toBeUndefined();
+    expect(Object.values(expected.rows!).flat().length).toBeGreaterThan(0);
+    expect(await pool.ingest(rows)).toEqual(expected);
   });
 
   it('rejects a malformed body with the decoder error the main thread gives', async () => {
