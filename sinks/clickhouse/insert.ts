@@ -33,7 +33,7 @@ export async function insertRows(client: ClickHouseClient, table: Table, lines: 
     const file = join(spoolDir, `${table}-${token}.data`);
     await writeFile(file, body);
     try {
-      // Parallel parsing costs ~10% more CPU per row on two cores (bench:insert, c-noparallel).
+      // Parallel parsing costs ~10% more CPU per row on two cores (bench:insert, c-parallel).
       await client.command({ query: `${into} FROM INFILE ${sqlString(file)} SETTINGS ${settings}, input_format_parallel_parsing=0 FORMAT ${format}` });
     } finally {
       await rm(file, { force: true });
