@@ -628,18 +628,25 @@ async function runScenario(s: Scenario, o: BenchOptions, procs: Processes, found
     else o.log(`[${elapsed()}] ${s.name}: scratch folder kept: ${workDir}`);
   }
   if (profileDir !== undefined) {
-    // One profile per thread (tsx's loader has a worker): the main thread's is the largest.
-    const file = readdirSync(profileDir)
-      .filter((f) => f.endsWith('.cpuprofile'))
-      .sort((a, b) => statSync(join(profileDir, b)).size - statSync(join(profileDir, a)).size)[0];
-    if (file === undefined) {
-      o.log(`[${elapsed()}] ${s.name}: no .cpuprofile written in ${profileDir}`);
-    } else {
+    // One profile per thread, named CPU.<date>.<time>.<pid>.<thread id>.<n>: thread 0 is the event
+    // loop; the ingest workers are the threads that ran ingest-worker.ts (tsx's loader has a thread too).
+    const texts: string[] = [];
+    for (const file of readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile')).sort()) {
       const path = join(profileDir, file);
-      const summary = summarizeProfile(JSON.parse(readFileSync(path, 'utf8')) as CpuProfile, { top: 10, fromUs: loadFromUs, toUs: loadToUs, repoDir: o.repoDir });
-      const text = formatSummary(summary, `collector profile, ${s.name}, under load`);
-      base.profile = { file: path, summary, text };
-      o.log(text);
+      const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
+      const main = /\.\d+\.0\.\d+\.cpuprofile$/.test(file);
+      if (!main && !profile.nodes.some((n) => n.callFrame.url.includes('ingest-worker'))) continue;
+      const summary = summarizeProfile(profile, { top: 10, fromUs: loadFromUs, toUs: loadToUs, repoDir: o.repoDir });
+      const text = formatSummary(summary, `collector profile, ${s.name}, under load, ${main ? 'event loop' : `ingest worker (${file})`}`);
+      if (main) {
+        texts.unshift(text);
+        base.profile = { file: path, summary, text: '' };
+      } else texts.push(text);
+    }
+    if (base.profile === undefined) o.log(`[${elapsed()}] ${s.name}: no .cpuprofile of the main thread in ${profileDir}`);
+    else {
+      base.profile.text = texts.join('\n');
+      o.log(base.profile.text);
     }
   }
   base.elapsedS = (performance.now() - t0) / 1000;

@@ -177,7 +177,7 @@ export function summarizeProfile(profile: CpuProfile, opts: { top?: number; from
 export function formatSummary(s: ProfileSummary, title = 'profile'): string {
   const pct = (x: number): string => `${(x * 100).toFixed(1)}%`.padStart(6);
   const lines = [
-    `${title}: ${(s.sampledMs / 1000).toFixed(1)} s sampled, ${(s.busyMs / 1000).toFixed(1)} s busy (${pct(s.sampledMs > 0 ? s.busyMs / s.sampledMs : 0).trim()} of the main thread)` +
+    `${title}: ${(s.sampledMs / 1000).toFixed(1)} s sampled, ${(s.busyMs / 1000).toFixed(1)} s busy (${pct(s.sampledMs > 0 ? s.busyMs / s.sampledMs : 0).trim()} of the thread)` +
       (s.windowIgnored ? ' [window matched no sample: whole profile]' : ''),
     `  top by self time (% of busy time):`,
     ...s.top.map((f, i) => `  ${String(i + 1).padStart(2)}. ${pct(f.selfShare)} self ${pct(f.totalShare)} total  ${f.name}  ${f.where}`),

@@ -134,10 +134,14 @@ export class IngestPool {
     else p.reject(new Error(`ingest worker: ${m.error}`));
   }
 
-  /** The least busy worker's: requests are not all the same size. */
+  /** The least busy worker's (requests are not all the same size); ties take turns. */
   readonly ingest: Ingest = (job: IngestJob) => {
     let best: IngestThread | undefined;
-    for (const t of this.threads) if (best === undefined || t.pending.size < best.pending.size) best = t;
+    const threads = [...this.threads];
+    for (let i = 0; i < threads.length; i++) {
+      const t = threads[(this.nextId + i) % threads.length]!;
+      if (best === undefined || t.pending.size < best.pending.size) best = t;
+    }
     if (best === undefined) return Promise.resolve().then(() => ingest(this.opts.engine, job));
     const thread = best;
     const id = this.nextId++;
