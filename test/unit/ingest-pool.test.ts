@@ -14,6 +14,7 @@ import { ingest, IngestUnavailable, type IngestJob } from '../../collector/otlp/
 import { OtlpDecodeError } from '../../collector/otlp/errors.ts';
 import { buildPool } from '../../bench/otlp-batches.ts';
 import type { TierEngine } from '../../processors/tiers/engine.ts';
+import { startTestConsentry } from '../helpers/consentry.ts';
 
 /** Everything the engine's hooks were told, in order. */
 function recorder(): { hooks: EngineHooks; seen: unknown[][] } {
@@ -139,5 +140,27 @@ describe('a worker that dies', () => {
     await expect(
       IngestPool.start({ size: 1, settings, engine: inline.engine, hooks: recorder().hooks, logger, entry: new URL('./fixtures/no-such-worker.mjs', import.meta.url) }),
     ).rejects.toThrow(/ingest worker failed to start: .*CONSENTRY_INGEST_WORKERS=0/);
+  });
+});
+
+describe('CONSENTRY_INGEST_WORKERS', () => {
+  it('reads auto as one per CPU (at most 4), 0 as none, and refuses anything else', () => {
+    expect(loadSettings({}, {}).ingestWorkers).toBeGreaterThanOrEqual(1);
+    expect(loadSettings({}, {}).ingestWorkers).toBeLessThanOrEqual(4);
+    expect(loadSettings({ CONSENTRY_INGEST_WORKERS: '0' }).ingestWorkers).toBe(0);
+    expect(loadSettings({ CONSENTRY_INGEST_WORKERS: '3' }).ingestWorkers).toBe(3);
+    expect(() => loadSettings({ CONSENTRY_INGEST_WORKERS: 'many' })).toThrow(/CONSENTRY_INGEST_WORKERS: must be a non-negative integer/);
+  });
+
+  it('at 0, the collector decodes and stores on its main thread', async () => {
+    const c = await startTestConsentry({ ingestWorkers: 0 });
+    try {
+      const { ingestKey } = await c.createTenant('inline', 'full');
+      const res = await fetch(`${c.otlpUrl}/v1/traces`, { method: 'POST', headers: { authorization: `Bearer ${ingestKey}`, 'content-type': 'application/x-protobuf' }, body: TRAFFIC.batches[0]! });
+      expect(res.status).toBe(200);
+      expect(await c.rows("SELECT count() AS n FROM consentry.otel_traces WHERE TenantId = 'inline'")).toEqual([{ n: 50 }]);
+    } finally {
+      await c.close();
+    }
   });
 });
