@@ -70,7 +70,7 @@ export function markdown(r: BenchReport): string {
     );
   }
   lines.push('');
-  lines.push('Columns: rates are over the sending window; accepted = spans in 2xx answers; rows stored = rows written to ClickHouse (all tables) in the window, so `summary` stores aggregates (few rows) and `minimal` nothing per request; ack latency runs from the time a request was due (open loop, no coordinated omission); CPU is from /proc/<pid>/stat from the step start until the pipeline settled, per million accepted spans, with mean cores in brackets; peak RSS is VmHWM reset at the step start.');
+  lines.push('Columns: rates are over the sending window; accepted = spans in 2xx answers; rows stored = rows written to ClickHouse (all tables) in the window, so `summary` stores aggregates (few rows) and `minimal` nothing per request; ack latency runs from the time a request was due (open loop, no coordinated omission); CPU is from /proc/<pid>/stat from the step start until the pipeline settled, per million accepted spans, with mean cores in brackets; the main-thread share is the event loop\'s, and most of the rest of a collector is its ingest worker threads (named `node` in the per-thread split of the progress lines, with V8\'s helper threads); peak RSS is VmHWM reset at the step start.');
   lines.push('');
 
   const details = r.scenarios.filter((s) => s.status === 'ok');
