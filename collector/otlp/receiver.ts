@@ -1,6 +1,6 @@
 // POST /v1/traces and /v1/logs: authenticate -> read (size-limited, gunzip
-// bounded) -> decode -> tier pipeline -> transport. The reply is sent only after
-// the transport made the data durable.
+// bounded) -> decode -> tier pipeline (ingest.ts, on an ingest worker thread)
+// -> transport. The reply is sent only after the transport made the data durable.
 import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
