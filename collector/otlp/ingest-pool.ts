@@ -43,8 +43,6 @@ export type WorkerReply =
 interface Pending {
   resolve(r: IngestResult): void;
   reject(err: unknown): void;
-  /** Resolves once the request resolved or rejected. */
-  settled: Promise<unknown>;
 }
 
 export interface IngestPoolOptions {
@@ -72,6 +70,8 @@ export class IngestPool {
   /** Every worker started and not yet exited, ready or not. */
   private readonly workers = new Set<Worker>();
   private nextId = 0;
+  /** Requests handed to a worker and not back yet, each settling either way. */
+  private readonly inflight = new Set<Promise<unknown>>();
   private closing = false;
 
   private constructor(private readonly opts: IngestPoolOptions) {}
@@ -149,18 +149,20 @@ export class IngestPool {
     body.set(job.body);
     const request: WorkerRequest = { id, signal: job.signal, format: job.format, body: body.buffer, ctx: job.ctx, encodeRows: job.encodeRows };
     const result = new Promise<IngestResult>((resolve, reject) => {
-      thread.pending.set(id, { resolve, reject, settled: Promise.resolve() });
+      thread.pending.set(id, { resolve, reject });
       thread.worker.postMessage(request, [body.buffer]);
     });
-    thread.pending.get(id)!.settled = result.catch(() => undefined);
+    const settled: Promise<unknown> = result.then(
+      () => this.inflight.delete(settled),
+      () => this.inflight.delete(settled),
+    );
+    this.inflight.add(settled);
     return result;
   };
 
   /** Settles when every request handed to a worker so far has come back (or failed). */
   async drained(): Promise<void> {
-    const all: Promise<unknown>[] = [];
-    for (const t of this.threads) for (const p of t.pending.values()) all.push(p.settled);
-    await Promise.all(all);
+    await Promise.all(this.inflight);
   }
 
   /** Stops the workers; requests still in them fail with IngestUnavailable (call after the receiver drained). */

@@ -7,22 +7,13 @@ import { describe, expect, it } from 'vitest';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
-import { BUILTIN_PROCESSORS } from '../../processors/builtin.ts';
-import { scrubSecretsProcessor } from '../../processors/scrub-secrets/processor.ts';
-import { loadTierFiles } from '../../processors/tiers/config.ts';
-import { TierEngine } from '../../processors/tiers/engine.ts';
 import { DECODE_ALL } from '../../processors/projection.ts';
 import type { BatchContext } from '../../processors/record.ts';
 import { decodeTracesProto } from '../../collector/otlp/decode-proto.ts';
 import { buildPool } from '../../bench/otlp-batches.ts';
-import { TIER_DIRS } from '../../collector/pipeline.ts';
+import { builtinTierEngine } from '../helpers/tier-engine.ts';
 
-const engine = new TierEngine({
-  tiers: loadTierFiles(TIER_DIRS, BUILTIN_PROCESSORS),
-  factories: BUILTIN_PROCESSORS,
-  env: { hmacKey: Buffer.alloc(32, 7), count: () => undefined },
-  scrub: scrubSecretsProcessor(),
-});
+const engine = builtinTierEngine();
 
 /** Spans of every kind, with events, links, arrays, non-ASCII and gen_ai attributes, parents in and out of the batch. */
 function oddSpans(): Buffer {

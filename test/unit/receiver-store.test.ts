@@ -10,22 +10,13 @@ import { otlpReceiver } from '../../collector/otlp/receiver.ts';
 import { ingestInline } from '../../collector/otlp/ingest.ts';
 import { Metrics } from '../../collector/metrics.ts';
 import { createLogger } from '../../collector/logger.ts';
-import { BUILTIN_PROCESSORS } from '../../processors/builtin.ts';
-import { scrubSecretsProcessor } from '../../processors/scrub-secrets/processor.ts';
-import { loadTierFiles } from '../../processors/tiers/config.ts';
-import { TierEngine } from '../../processors/tiers/engine.ts';
-import { TIER_DIRS } from '../../collector/pipeline.ts';
+import { builtinTierEngine } from '../helpers/tier-engine.ts';
 import type { BatchContext, RecordBatch } from '../../processors/record.ts';
 import type { EncodedRows } from '../../sinks/clickhouse/encode.ts';
 import { TransportError, type Transport } from '../../sinks/transport.ts';
 import { buildPool } from '../../bench/otlp-batches.ts';
 
-const engine = new TierEngine({
-  tiers: loadTierFiles(TIER_DIRS, BUILTIN_PROCESSORS),
-  factories: BUILTIN_PROCESSORS,
-  env: { hmacKey: Buffer.alloc(32, 7), count: () => undefined },
-  scrub: scrubSecretsProcessor(),
-});
+const engine = builtinTierEngine();
 const BODY = buildPool({ tenantId: 't', seed: 5, bodies: true, spansPerBatch: 20, batches: 1, markerTemplates: 1, baseTimeMs: 1_763_892_000_000, requestsPerSecond: 100 }).batches[0]!;
 
 class RecordingTransport implements Transport {
