@@ -67,7 +67,7 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
   const poolOrNothing = startingPool.catch(() => undefined); // a start-up failure surfaces where it is awaited, below
   started.push(async () => (await poolOrNothing)?.close());
   try {
-    const applied = await migrate(clickhouse.client);
+    const applied = await migrate(clickhouse.client, { onSkipped: (s) => logger.warn(s, 'table tuning not known to this ClickHouse, skipped') });
     if (applied.length > 0) logger.info({ versions: applied }, 'schema migrations applied');
 
     // Kafka mode (CONSENTRY_KAFKA_BROKERS): records go to Kafka (a sink process

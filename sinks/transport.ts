@@ -3,7 +3,7 @@
 // acknowledged by every in-sync Kafka replica (Kafka transport). The collector
 // answers the gateway after that, so a 200 is a promise.
 import type { BatchContext, RecordBatch } from '../processors/record.ts';
-import type { EncodedRows } from './clickhouse/encode.ts';
+import type { JoinedRows } from './clickhouse/encode.ts';
 
 export interface Transport {
   /** `in-process` or `kafka`, for logs and /readyz. */
@@ -18,7 +18,7 @@ export interface Transport {
    * once durable, or false at once when the batch needs the downgrade or
    * erasure check first (then `send` the records). Same errors as `send`.
    */
-  sendRows?(rows: EncodedRows, ctx: BatchContext): Promise<boolean>;
+  sendRows?(rows: JoinedRows, ctx: BatchContext): Promise<boolean>;
   /** Whether the transport can take data now (for /readyz and early 503s). */
   ready(): boolean;
   /** Flushes what is pending, then disconnects. Idempotent, safe without start(). */

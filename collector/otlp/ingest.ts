@@ -2,15 +2,15 @@
 // as one function of plain data so it runs the same on the event loop or in a
 // worker thread (ingest-pool.ts). The receiver does everything around it
 // (HTTP, auth, backpressure, the transport). Rows rather than records come back
-// from a worker when the transport stores rows itself: strings cross threads
-// far more cheaply than object graphs (structured clone of full-tier records
-// made garbage collection 45% of the main thread).
+// from a worker when the transport stores rows itself, one joined string per
+// table: strings cross threads far more cheaply than object graphs (structured
+// clone of full-tier records made garbage collection 45% of the main thread).
 import type { BatchContext, Decoded, LogRecord, RecordBatch, SpanRecord } from '../../processors/record.ts';
 import type { SpanProjection } from '../../processors/projection.ts';
 import type { TierEngine } from '../../processors/tiers/engine.ts';
 import { decodeLogsProto, decodeTracesProto } from './decode-proto.ts';
 import { decodeLogsJson, decodeTracesJson } from './decode-json.ts';
-import { encodeBatch, type EncodedRows } from '../../sinks/clickhouse/encode.ts';
+import { encodeBatch, joinRows, type JoinedRows } from '../../sinks/clickhouse/encode.ts';
 
 export type Signal = 'traces' | 'logs';
 export type Format = 'proto' | 'json';
@@ -29,7 +29,7 @@ export interface IngestJob {
 export interface IngestResult {
   /** What may be stored, under `ctx`: the records, or (encodeRows) their rows. */
   batch?: RecordBatch;
-  rows?: EncodedRows;
+  rows?: JoinedRows;
   ctx: BatchContext;
   /** Records decoded, and rejected as invalid (OTLP partial success). */
   accepted: number;
@@ -62,7 +62,7 @@ export function ingest(engine: TierEngine, job: IngestJob): IngestResult {
   };
   const processed = engine.process(batch, job.ctx);
   return {
-    ...(job.encodeRows ? { rows: encodeBatch(processed, job.ctx) } : { batch: processed }),
+    ...(job.encodeRows ? { rows: joinRows(encodeBatch(processed, job.ctx)) } : { batch: processed }),
     ctx: job.ctx,
     accepted: decoded.records.length,
     rejected: decoded.rejected,

@@ -6,6 +6,8 @@
 -- Apply once, before starting Consentry, on any node:
 --   clickhouse-client --multiquery < deploy/clickhouse/cluster.sql
 -- Needs the macros {cluster}, {shard} and {replica} on every node, and Keeper.
+-- A MODIFY SETTING that your server version does not know (UNKNOWN_SETTING) is
+-- tuning only: delete that statement and run the rest.
 
 CREATE DATABASE IF NOT EXISTS consentry ON CLUSTER '{cluster}';
 
@@ -233,6 +235,12 @@ ALTER TABLE consentry.otel_traces_local ON CLUSTER '{cluster}' MODIFY SETTING mi
 
 ALTER TABLE consentry.otel_logs_local ON CLUSTER '{cluster}' MODIFY SETTING min_bytes_for_wide_part = 268435456;
 
+-- 006_fewer_merges
+
+ALTER TABLE consentry.otel_traces_local ON CLUSTER '{cluster}' MODIFY SETTING merge_selector_base = 20, merge_selector_enable_heuristic_to_lower_max_parts_to_merge_at_once = 0;
+
+ALTER TABLE consentry.otel_logs_local ON CLUSTER '{cluster}' MODIFY SETTING merge_selector_base = 20, merge_selector_enable_heuristic_to_lower_max_parts_to_merge_at_once = 0;
+
 -- Recorded as applied, so Consentry's migrate() skips them.
 
-INSERT INTO consentry.schema_migrations (Version, Name) VALUES (1, 'init'), (2, 'tiers'), (3, 'summaries'), (4, 'privacy'), (5, 'compact_parts');
+INSERT INTO consentry.schema_migrations (Version, Name) VALUES (1, 'init'), (2, 'tiers'), (3, 'summaries'), (4, 'privacy'), (5, 'compact_parts'), (6, 'fewer_merges');

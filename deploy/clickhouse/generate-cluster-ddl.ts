@@ -69,7 +69,9 @@ export function clusterDdl(migrations: Migration[] = listMigrations()): string {
 --   npx tsx deploy/clickhouse/generate-cluster-ddl.ts --write
 -- Apply once, before starting Consentry, on any node:
 --   clickhouse-client --multiquery < deploy/clickhouse/cluster.sql
--- Needs the macros {cluster}, {shard} and {replica} on every node, and Keeper.`,
+-- Needs the macros {cluster}, {shard} and {replica} on every node, and Keeper.
+-- A MODIFY SETTING that your server version does not know (UNKNOWN_SETTING) is
+-- tuning only: delete that statement and run the rest.`,
     `CREATE DATABASE IF NOT EXISTS ${DB} ON CLUSTER ${CLUSTER}`,
     `CREATE TABLE IF NOT EXISTS ${DB}.schema_migrations ON CLUSTER ${CLUSTER} (Version UInt32, Name String, AppliedAt DateTime DEFAULT now())\nENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/all/${DB}/schema_migrations', '{replica}')\nORDER BY Version`,
   ];

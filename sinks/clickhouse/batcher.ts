@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { insertRows } from './insert.ts';
-import { TABLES, type EncodedRows, type Table } from './encode.ts';
+import { TABLES, type JoinedRows, type Table } from './encode.ts';
 
 export interface BatcherOptions {
   client: ClickHouseClient;
@@ -25,7 +25,9 @@ interface Waiter {
 }
 
 class TableBatch {
-  private lines: string[] = [];
+  /** Each request's rows, joined (JoinedRows). */
+  private parts: string[] = [];
+  private rows = 0;
   private waiters: Waiter[] = [];
   private timer: NodeJS.Timeout | undefined;
   private inflight: Promise<void> | undefined;
@@ -35,17 +37,18 @@ class TableBatch {
     private readonly opts: BatcherOptions,
   ) {}
 
-  add(lines: string[]): Promise<void> {
+  add(text: string, rows: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      for (const line of lines) this.lines.push(line);
+      this.parts.push(text);
+      this.rows += rows;
       this.waiters.push({ resolve, reject });
-      if (this.lines.length >= this.opts.maxRows) this.flush();
+      if (this.rows >= this.opts.maxRows) this.flush();
       else this.timer ??= setTimeout(() => this.flush(), this.opts.maxDelayMs);
     });
   }
 
   get pendingRows(): number {
-    return this.lines.length;
+    return this.rows;
   }
 
   /** Starts an insert of what is pending, unless one is running (it re-flushes when done). */
@@ -56,24 +59,24 @@ class TableBatch {
     // Everything pending goes in one insert: a request's rows are never split
     // across inserts, so each request settles with exactly one insert. A batch
     // can exceed maxRows by at most one request (bounded by the body limit).
-    const lines = this.lines;
-    const waiters = this.waiters;
-    this.lines = [];
+    const { parts, rows, waiters } = this;
+    this.parts = [];
+    this.rows = 0;
     this.waiters = [];
     const started = performance.now();
-    this.inflight = insertRows(this.opts.client, this.table, lines, randomUUID(), this.opts.spoolDir).then(
+    this.inflight = insertRows(this.opts.client, this.table, parts, randomUUID(), this.opts.spoolDir).then(
       () => {
-        this.opts.onInsert?.(this.table, lines.length, (performance.now() - started) / 1000);
+        this.opts.onInsert?.(this.table, rows, (performance.now() - started) / 1000);
         for (const w of waiters) w.resolve();
       },
       (err: unknown) => {
-        this.opts.onInsert?.(this.table, lines.length, (performance.now() - started) / 1000, err);
+        this.opts.onInsert?.(this.table, rows, (performance.now() - started) / 1000, err);
         for (const w of waiters) w.reject(err);
       },
     );
     void this.inflight.finally(() => {
       this.inflight = undefined;
-      if (this.waiters.length > 0 && this.lines.length >= this.opts.maxRows) this.flush();
+      if (this.waiters.length > 0 && this.rows >= this.opts.maxRows) this.flush();
       else if (this.waiters.length > 0) this.timer ??= setTimeout(() => this.flush(), this.opts.maxDelayMs);
     });
   }
@@ -94,11 +97,11 @@ export class ClickHouseBatcher {
   }
 
   /** Queues the rows; resolves once every row is inserted, rejects if an insert failed. */
-  async write(rows: EncodedRows): Promise<void> {
+  async write(rows: JoinedRows): Promise<void> {
     const pending: Promise<void>[] = [];
     for (const [table, batch] of this.tables) {
-      const lines = rows[table];
-      if (lines.length > 0) pending.push(batch.add(lines));
+      const { text, rows: n } = rows[table];
+      if (n > 0) pending.push(batch.add(text, n));
     }
     await Promise.all(pending);
   }

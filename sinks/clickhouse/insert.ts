@@ -8,13 +8,9 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { DATABASE, sqlString } from './client.ts';
 import { INSERT_FORMATS, type Table } from './encode.ts';
 
-export interface InsertResult {
-  rows: number;
-  bytes: number;
-}
-
 /**
- * Inserts `lines` into `table`. The same `token` for the same rows makes a
+ * Inserts `lines` into `table`: rows in the table's format, or groups of rows
+ * already joined by '\n' (JoinedRows). The same `token` for the same rows makes a
  * retried insert a no-op (tables set non_replicated_deduplication_window).
  *
  * With `spoolDir` (embedded chdb only: the engine reads the collector's own
@@ -22,8 +18,8 @@ export interface InsertResult {
  * then never crosses the JS/native boundary as a string, which measured 40%
  * less CPU per row (`npm run bench:insert`, variants h-previous and e-inline against a-16k).
  */
-export async function insertRows(client: ClickHouseClient, table: Table, lines: readonly string[], token: string, spoolDir?: string): Promise<InsertResult> {
-  if (lines.length === 0) return { rows: 0, bytes: 0 };
+export async function insertRows(client: ClickHouseClient, table: Table, lines: readonly string[], token: string, spoolDir?: string): Promise<void> {
+  if (lines.length === 0) return;
   if (!/^[\w.:-]+$/.test(token)) throw new Error(`invalid deduplication token "${token}"`);
   const body = lines.join('\n');
   const { format, columns } = INSERT_FORMATS[table];
@@ -38,7 +34,7 @@ export async function insertRows(client: ClickHouseClient, table: Table, lines: 
     } finally {
       await rm(file, { force: true });
     }
-    return { rows: lines.length, bytes: body.length };
+    return;
   }
   const res = await client.exec({ query: `${into} SETTINGS ${settings} FORMAT ${format}`, values: Readable.from([body]) });
   // Read the (empty) answer to its end: over HTTP an unread response keeps the
@@ -46,7 +42,6 @@ export async function insertRows(client: ClickHouseClient, table: Table, lines: 
   for await (const _ of res.stream) {
     // nothing to read
   }
-  return { rows: lines.length, bytes: body.length };
 }
 
 /** Server error codes that mean the rows themselves are bad: retrying cannot help. */

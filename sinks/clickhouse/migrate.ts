@@ -1,6 +1,8 @@
 // Versioned schema migrations, applied in order at start. Each file in sql/ is
 // one version (`NNN_name.sql`); applied versions are recorded in
-// consentry.schema_migrations and never run twice.
+// consentry.schema_migrations and never run twice. Table tuning (`MODIFY
+// SETTING`) that the engine does not know (an older ClickHouse server) is
+// skipped and reported, not fatal: it changes cost, never results.
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ClickHouseClient } from '@clickhouse/client';
@@ -38,8 +40,17 @@ export function splitStatements(sql: string): string[] {
     .filter((s) => s.length > 0);
 }
 
+const UNKNOWN_SETTING = '115';
+
+export interface MigrateOptions {
+  /** Default: the migrations in sql/ (listMigrations()). */
+  migrations?: Migration[];
+  /** A tuning statement this engine refused as an unknown setting, left out. */
+  onSkipped?: (skipped: { version: number; statement: string; reason: string }) => void;
+}
+
 /** Applies the migrations not applied yet; returns the versions it applied. */
-export async function migrate(client: ClickHouseClient): Promise<number[]> {
+export async function migrate(client: ClickHouseClient, opts: MigrateOptions = {}): Promise<number[]> {
   await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${DATABASE}` });
   await client.command({
     query: `CREATE TABLE IF NOT EXISTS ${DATABASE}.schema_migrations (Version UInt32, Name String, AppliedAt DateTime DEFAULT now()) ENGINE = MergeTree ORDER BY Version`,
@@ -47,9 +58,16 @@ export async function migrate(client: ClickHouseClient): Promise<number[]> {
   const res = await client.query({ query: `SELECT Version FROM ${DATABASE}.schema_migrations`, format: 'JSONEachRow' });
   const applied = new Set((await res.json<{ Version: number }>()).map((r) => Number(r.Version)));
   const done: number[] = [];
-  for (const m of listMigrations()) {
+  for (const m of opts.migrations ?? listMigrations()) {
     if (applied.has(m.version)) continue;
-    for (const statement of m.statements) await client.command({ query: statement });
+    for (const statement of m.statements) {
+      try {
+        await client.command({ query: statement });
+      } catch (err) {
+        if ((err as { code?: string }).code !== UNKNOWN_SETTING || !/\bMODIFY SETTING\b/i.test(statement)) throw err;
+        opts.onSkipped?.({ version: m.version, statement, reason: (err as Error).message.split('\n')[0]! });
+      }
+    }
     await client.insert({
       table: `${DATABASE}.schema_migrations`,
       values: [{ Version: m.version, Name: m.name }],

@@ -3,7 +3,7 @@
 // rows -> batched insert. Rows already encoded by an ingest worker skip the
 // first steps when nothing changed for the tenant since they were processed.
 import type { BatchContext, RecordBatch } from '../../processors/record.ts';
-import { encodeBatch, type EncodedRows } from './encode.ts';
+import { encodeBatch, joinRows, type JoinedRows } from './encode.ts';
 import type { ClickHouseBatcher } from './batcher.ts';
 
 /** Reduces a batch processed under an older, more permissive tier to the tenant's current one. */
@@ -21,7 +21,7 @@ export class ClickHouseSink {
 
   async write(batch: RecordBatch, ctx: BatchContext): Promise<void> {
     const current = this.opts.downgrade(batch, ctx);
-    await this.opts.batcher.write(encodeBatch(current.batch, current.ctx));
+    await this.opts.batcher.write(joinRows(encodeBatch(current.batch, current.ctx)));
   }
 
   /**
@@ -29,7 +29,7 @@ export class ClickHouseSink {
    * `ctx`, when that batch is still current; false, having written nothing,
    * when it is not: the caller then writes the records, which get the downgrade.
    */
-  async writeRows(rows: EncodedRows, ctx: BatchContext): Promise<boolean> {
+  async writeRows(rows: JoinedRows, ctx: BatchContext): Promise<boolean> {
     if (this.opts.isCurrent?.(ctx) !== true) return false;
     await this.opts.batcher.write(rows);
     return true;

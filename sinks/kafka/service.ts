@@ -52,7 +52,7 @@ export async function startSinkService(settings: Settings): Promise<SinkService>
   const started = new UndoOnFailure(logger);
   started.push(() => clickhouse.close());
   try {
-    const applied = await migrate(clickhouse.client);
+    const applied = await migrate(clickhouse.client, { onSkipped: (s) => logger.warn(s, 'table tuning not known to this ClickHouse, skipped') });
     if (applied.length > 0) logger.info({ versions: applied }, 'schema migrations applied');
     const registry = new TierRegistry({ client: clickhouse.client, onError: (err) => logger.error({ err }, 'tier registry error') });
     await registry.load();

@@ -2,7 +2,7 @@
 // and answers the gateway once the insert holding its rows succeeded.
 import type { BatchContext, RecordBatch } from '../../processors/record.ts';
 import type { ClickHouseSink } from '../clickhouse/sink.ts';
-import type { EncodedRows } from '../clickhouse/encode.ts';
+import type { JoinedRows } from '../clickhouse/encode.ts';
 import { TransportError, type Transport } from '../transport.ts';
 import { isPermanentInsertError } from '../clickhouse/insert.ts';
 
@@ -19,7 +19,7 @@ export class InProcessTransport implements Transport {
     return this.storing(() => this.sink.write(batch, ctx));
   }
 
-  sendRows(rows: EncodedRows, ctx: BatchContext): Promise<boolean> {
+  sendRows(rows: JoinedRows, ctx: BatchContext): Promise<boolean> {
     return this.storing(() => this.sink.writeRows(rows, ctx));
   }
 

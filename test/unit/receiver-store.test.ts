@@ -12,7 +12,7 @@ import { Metrics } from '../../collector/metrics.ts';
 import { createLogger } from '../../collector/logger.ts';
 import { builtinTierEngine } from '../helpers/tier-engine.ts';
 import type { BatchContext, RecordBatch } from '../../processors/record.ts';
-import type { EncodedRows } from '../../sinks/clickhouse/encode.ts';
+import type { JoinedRows } from '../../sinks/clickhouse/encode.ts';
 import { TransportError, type Transport } from '../../sinks/transport.ts';
 import { buildPool } from '../../bench/otlp-batches.ts';
 
@@ -21,14 +21,14 @@ const BODY = buildPool({ tenantId: 't', seed: 5, bodies: true, spansPerBatch: 20
 
 class RecordingTransport implements Transport {
   readonly name = 'recording';
-  readonly rows: Array<{ rows: EncodedRows; ctx: BatchContext }> = [];
+  readonly rows: Array<{ rows: JoinedRows; ctx: BatchContext }> = [];
   readonly batches: Array<{ batch: RecordBatch; ctx: BatchContext }> = [];
   constructor(private readonly rowsAnswer: () => Promise<boolean>) {}
   async start(): Promise<void> {}
   async send(batch: RecordBatch, ctx: BatchContext): Promise<void> {
     this.batches.push({ batch, ctx });
   }
-  async sendRows(rows: EncodedRows, ctx: BatchContext): Promise<boolean> {
+  async sendRows(rows: JoinedRows, ctx: BatchContext): Promise<boolean> {
     this.rows.push({ rows, ctx });
     return this.rowsAnswer();
   }
@@ -64,7 +64,9 @@ describe('a transport that stores rows', () => {
     const t = new RecordingTransport(async () => true);
     expect(await post(t)).toBe(200);
     expect(t.rows).toHaveLength(1);
-    expect(t.rows[0]!.rows.otel_traces).toHaveLength(20);
+    const spans = t.rows[0]!.rows.otel_traces;
+    expect(spans.rows).toBe(20);
+    expect(spans.text.split('\n')).toHaveLength(20);
     expect(t.rows[0]!.ctx).toMatchObject({ tenantId: 't', tier: 'full', tierVersion: 3 });
     expect(t.batches).toHaveLength(0);
   });
