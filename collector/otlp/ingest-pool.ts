@@ -16,7 +16,7 @@ import type { EngineHooks } from '../pipeline.ts';
 import type { TierEngine } from '../../processors/tiers/engine.ts';
 import type { BatchContext } from '../../processors/record.ts';
 import { OtlpDecodeError } from './errors.ts';
-import { ingest, IngestUnavailable, type Format, type Ingest, type IngestJob, type IngestResult, type Signal } from './ingest.ts';
+import { ingest, IngestUnavailable, type Encoding, type Format, type Ingest, type IngestJob, type IngestResult, type Signal } from './ingest.ts';
 
 /** What a worker's engine counted while running one job. */
 export interface Tally {
@@ -32,7 +32,7 @@ export interface WorkerRequest {
   /** Transferred: the worker owns it. */
   body: ArrayBuffer;
   ctx: BatchContext;
-  encodeRows: boolean;
+  encode: Encoding;
 }
 
 export type WorkerReply =
@@ -147,7 +147,7 @@ export class IngestPool {
     const id = this.nextId++;
     const body = new Uint8Array(job.body.length);
     body.set(job.body);
-    const request: WorkerRequest = { id, signal: job.signal, format: job.format, body: body.buffer, ctx: job.ctx, encodeRows: job.encodeRows };
+    const request: WorkerRequest = { id, signal: job.signal, format: job.format, body: body.buffer, ctx: job.ctx, encode: job.encode };
     const result = new Promise<IngestResult>((resolve, reject) => {
       thread.pending.set(id, { resolve, reject });
       thread.worker.postMessage(request, [body.buffer]);

@@ -18,7 +18,7 @@ const engine = buildTierEngine((workerData as { settings: Settings }).settings, 
 });
 
 port.on('message', (m: WorkerRequest) => {
-  const job: IngestJob = { signal: m.signal, format: m.format, body: new Uint8Array(m.body), ctx: m.ctx, encodeRows: m.encodeRows };
+  const job: IngestJob = { signal: m.signal, format: m.format, body: new Uint8Array(m.body), ctx: m.ctx, encode: m.encode };
   let reply: WorkerReply;
   try {
     reply = { id: m.id, result: ingest(engine, job), tally };

@@ -5,6 +5,8 @@
 // from a worker when the transport stores rows itself, one joined string per
 // table: strings cross threads far more cheaply than object graphs (structured
 // clone of full-tier records made garbage collection 45% of the main thread).
+// Kafka mode gets records: encoding the Kafka messages in the workers instead
+// measured 40% more collector CPU per span (issue 7 notes).
 import type { BatchContext, Decoded, LogRecord, RecordBatch, SpanRecord } from '../../processors/record.ts';
 import type { SpanProjection } from '../../processors/projection.ts';
 import type { TierEngine } from '../../processors/tiers/engine.ts';
@@ -14,6 +16,8 @@ import { encodeBatch, joinRows, type JoinedRows } from '../../sinks/clickhouse/e
 
 export type Signal = 'traces' | 'logs';
 export type Format = 'proto' | 'json';
+/** What a result carries: records, or ClickHouse rows (Transport.sendRows). */
+export type Encoding = 'records' | 'rows';
 
 export interface IngestJob {
   signal: Signal;
@@ -22,12 +26,11 @@ export interface IngestJob {
   body: Uint8Array;
   /** Tenant and the tier in force when the request arrived. */
   ctx: BatchContext;
-  /** Return the batch encoded as ClickHouse rows instead of records (the transport stores rows itself). */
-  encodeRows: boolean;
+  encode: Encoding;
 }
 
 export interface IngestResult {
-  /** What may be stored, under `ctx`: the records, or (encodeRows) their rows. */
+  /** What may be stored, under `ctx`, in the job's encoding. */
   batch?: RecordBatch;
   rows?: JoinedRows;
   ctx: BatchContext;
@@ -62,7 +65,7 @@ export function ingest(engine: TierEngine, job: IngestJob): IngestResult {
   };
   const processed = engine.process(batch, job.ctx);
   return {
-    ...(job.encodeRows ? { rows: joinRows(encodeBatch(processed, job.ctx)) } : { batch: processed }),
+    ...(job.encode === 'rows' ? { rows: joinRows(encodeBatch(processed, job.ctx)) } : { batch: processed }),
     ctx: job.ctx,
     accepted: decoded.records.length,
     rejected: decoded.rejected,

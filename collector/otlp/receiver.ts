@@ -8,7 +8,7 @@ import { TransportError, type Transport } from '../../sinks/transport.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Logger } from '../logger.ts';
 import { bearerToken } from '../tenants/keys.ts';
-import { IngestUnavailable, type Format, type Ingest, type IngestJob, type IngestResult, type Signal } from './ingest.ts';
+import { IngestUnavailable, type Encoding, type Format, type Ingest, type IngestJob, type IngestResult, type Signal } from './ingest.ts';
 import { OtlpDecodeError } from './errors.ts';
 import { encodeExportResponse, encodeStatus } from './encode-response.ts';
 
@@ -97,12 +97,15 @@ export async function otlpReceiver(app: FastifyInstance, deps: ReceiverDeps): Pr
     }
   });
 
+  // Results come encoded the way the transport stores them.
+  const { transport } = deps;
+  const encode: Encoding = transport.sendRows !== undefined ? 'rows' : 'records';
+
   /** Hands a result to the transport; rows that need the downgrade or erasure check come back as records first. */
   const store = async (job: IngestJob, result: IngestResult): Promise<void> => {
-    const { transport } = deps;
-    if (result.rows !== undefined && transport.sendRows !== undefined) {
-      if (await transport.sendRows(result.rows, result.ctx)) return;
-      result = await deps.ingest({ ...job, encodeRows: false });
+    if (result.rows !== undefined) {
+      if (await transport.sendRows!(result.rows, result.ctx)) return;
+      result = await deps.ingest({ ...job, encode: 'records' });
     }
     await transport.send(result.batch!, result.ctx);
   };
@@ -137,7 +140,7 @@ export async function otlpReceiver(app: FastifyInstance, deps: ReceiverDeps): Pr
     inflight += body.length;
     deps.metrics.inflightBytes.set(inflight);
     try {
-      const job: IngestJob = { signal, format, body, ctx: { tenantId, tier: tier.tier, tierVersion: tier.version, receivedAtMs }, encodeRows: deps.transport.sendRows !== undefined };
+      const job: IngestJob = { signal, format, body, ctx: { tenantId, tier: tier.tier, tierVersion: tier.version, receivedAtMs }, encode };
       let processed: IngestResult;
       try {
         processed = await deps.ingest(job);

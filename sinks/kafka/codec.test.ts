@@ -3,7 +3,7 @@
 // is not a complete message of a known version.
 import { describe, expect, it } from 'vitest';
 import type { BatchContext, RecordBatch, Resource, Scope } from '../../processors/record.ts';
-import { CODEC_VERSION, CodecError, decodeBatchMessage, encodeBatchMessage, encodeBatchMessages, peekCounts } from './codec.ts';
+import { CODEC_VERSION, CodecError, decodeBatchMessage, encodeBatchMessage, encodeBatchMessages, encodeRequestMessages, peekCounts } from './codec.ts';
 
 const resource: Resource = { attributes: { 'service.name': 'gw', 'deployment.environment': 'prod', 'ünïcode': '日本語 ✓' }, schemaUrl: 'https://opentelemetry.io/schemas/1.26.0' };
 const other: Resource = { attributes: {}, schemaUrl: '' };
@@ -134,5 +134,27 @@ describe('Kafka record codec', () => {
       expect(err, `truncated at ${n}`).toBeInstanceOf(CodecError);
     }
     expect(() => decodeBatchMessage(Buffer.concat([full, Buffer.from([0])]))).toThrow(/left after the last record/);
+  });
+});
+
+describe('a request\'s messages by topic', () => {
+  it('puts logs on the logs topic, spans with their summaries and metadata on the spans topic, both with the expiry', () => {
+    const b = batch(3);
+    const out = encodeRequestMessages(b, ctx);
+    expect(out.logs).toHaveLength(1);
+    expect(out.spans).toHaveLength(1);
+    const logs = decodeBatchMessage(out.logs[0]!).batch;
+    const spans = decodeBatchMessage(out.spans[0]!).batch;
+    expect(logs).toEqual({ spans: [], logs: b.logs, summaries: [], metadata: [], expireAt: b.expireAt });
+    expect(spans).toEqual({ spans: b.spans, logs: [], summaries: b.summaries, metadata: b.metadata, expireAt: b.expireAt });
+  });
+
+  it('sends one signal to its own topic only, metadata alone to the spans topic, and nothing for an empty batch', () => {
+    const b = batch(2);
+    expect(encodeRequestMessages({ ...b, spans: [], summaries: [], metadata: [] }, ctx).spans).toEqual([]);
+    expect(encodeRequestMessages({ ...b, logs: [] }, ctx).logs).toEqual([]);
+    const meta = encodeRequestMessages({ spans: [], logs: [], summaries: [], metadata: b.metadata }, ctx);
+    expect([meta.spans.length, meta.logs.length]).toEqual([1, 0]);
+    expect(encodeRequestMessages({ spans: [], logs: [], summaries: [], metadata: [] }, ctx)).toEqual({ spans: [], logs: [] });
   });
 });

@@ -427,3 +427,32 @@ export function encodeBatchMessages(batch: RecordBatch, ctx: BatchContext, maxBy
   }
   return [...encodeBatchMessages(first, ctx, maxBytes), ...encodeBatchMessages(second, ctx, maxBytes)];
 }
+
+/** Largest message the producer builds (records are split below it); the topics accept up to TOPIC_MAX_MESSAGE_BYTES (config.ts). */
+export const MESSAGE_TARGET_BYTES = 900 * 1024;
+
+/** A request's message values for the spans topic and for the logs topic. */
+export interface RequestMessages {
+  spans: Buffer[];
+  logs: Buffer[];
+}
+
+/**
+ * Encodes what a request left after its tier: its logs for the logs topic, its
+ * spans with what the tier derived from them (summaries, gateway metadata) for
+ * the spans topic. A batch with both (not made by the receiver) is split.
+ */
+export function encodeRequestMessages(batch: RecordBatch, ctx: BatchContext): RequestMessages {
+  const encode = (b: RecordBatch) => encodeBatchMessages(batch.expireAt === undefined ? b : { ...b, expireAt: batch.expireAt }, ctx, MESSAGE_TARGET_BYTES);
+  const hasLogs = batch.logs.length > 0;
+  const hasSpans = batch.spans.length > 0 || batch.summaries.length > 0;
+  if (hasLogs && hasSpans) {
+    return {
+      logs: encode({ spans: [], logs: batch.logs, summaries: [], metadata: [] }),
+      spans: encode({ spans: batch.spans, logs: [], summaries: batch.summaries, metadata: batch.metadata }),
+    };
+  }
+  if (hasLogs) return { logs: encode(batch), spans: [] };
+  if (hasSpans || batch.metadata.length > 0) return { logs: [], spans: encode(batch) };
+  return { logs: [], spans: [] };
+}

@@ -35,8 +35,7 @@ export function topicNames(prefix: string): Topics {
   };
 }
 
-/** Largest message the producer builds (records are split below it); the topics accept up to TOPIC_MAX_MESSAGE_BYTES. */
-export const MESSAGE_TARGET_BYTES = 900 * 1024;
+/** Largest message the topics accept; the producer builds messages of at most MESSAGE_TARGET_BYTES (codec.ts). */
 export const TOPIC_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
 export interface KafkaSettings {

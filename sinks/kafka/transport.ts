@@ -19,8 +19,8 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { BatchContext, RecordBatch } from '../../processors/record.ts';
 import type { Logger } from '../../collector/logger.ts';
 import { TransportError, type Transport } from '../transport.ts';
-import { encodeBatchMessages } from './codec.ts';
-import { MESSAGE_TARGET_BYTES, compressionType, ensureTopics, withTimeout, type KafkaSettings } from './config.ts';
+import { encodeRequestMessages } from './codec.ts';
+import { compressionType, ensureTopics, withTimeout, type KafkaSettings } from './config.ts';
 
 export interface KafkaTransportOptions {
   kafka: Kafka;
@@ -105,26 +105,14 @@ export class KafkaTransport implements Transport {
 
   async send(batch: RecordBatch, ctx: BatchContext): Promise<void> {
     if (this.stopped || !this.started) throw new TransportError('Kafka transport not running', true);
-    const topics = this.opts.settings.topics;
+    const encoded = encodeRequestMessages(batch, ctx);
     const messages: TopicMessages[] = [];
     let bytes = 0;
-    const add = (topic: string, part: RecordBatch) => {
-      const values = encodeBatchMessages(part, ctx, MESSAGE_TARGET_BYTES);
-      const list: Message[] = values.map((value) => ({ key: ctx.tenantId, value }));
-      for (const v of values) bytes += v.length;
-      messages.push({ topic, messages: list });
-    };
-    // Per-signal topics: a request's logs go to the logs topic, its spans to the
-    // spans topic, each with what the tier derived from them (summaries, gateway
-    // metadata). A batch with both (not made by the receiver) is split.
-    const withExpiry = (b: RecordBatch): RecordBatch => (batch.expireAt === undefined ? b : { ...b, expireAt: batch.expireAt });
-    const hasLogs = batch.logs.length > 0;
-    const hasSpans = batch.spans.length > 0 || batch.summaries.length > 0;
-    if (hasLogs && hasSpans) {
-      add(topics.logs, withExpiry({ spans: [], logs: batch.logs, summaries: [], metadata: [] }));
-      add(topics.spans, withExpiry({ spans: batch.spans, logs: [], summaries: batch.summaries, metadata: batch.metadata }));
-    } else if (hasLogs) add(topics.logs, batch);
-    else if (hasSpans || batch.metadata.length > 0) add(topics.spans, batch);
+    for (const kind of ['logs', 'spans'] as const) {
+      if (encoded[kind].length === 0) continue;
+      messages.push({ topic: this.opts.settings.topics[kind], messages: encoded[kind].map((value) => ({ key: ctx.tenantId, value })) });
+      for (const v of encoded[kind]) bytes += v.length;
+    }
     if (messages.length === 0) return; // nothing left to store (a tier dropped everything): durable as it is
     if (this.pendingBytes + bytes > this.opts.settings.maxPendingBytes && this.pendingBytes > 0) {
       this.metrics.failures.inc({ reason: 'queue_full' });

@@ -37,7 +37,7 @@ const job = (tier: string, body: Uint8Array = TRAFFIC.batches[0]!, tenantId = 't
   format: 'proto',
   body,
   ctx: { tenantId, tier, tierVersion: 1, receivedAtMs: 1_763_892_030_000 },
-  encodeRows: false,
+  encode: 'records',
 });
 
 let dataDir: string;
@@ -78,7 +78,7 @@ describe('an ingest pool of two workers', () => {
   });
 
   it.each(['full', 'summary'])('encodes rows for tier %s exactly as the main thread does', async (tier) => {
-    const rows = { ...job(tier), encodeRows: true };
+    const rows = { ...job(tier), encode: 'rows' as const };
     const expected = ingest(inline.engine, rows);
     expect(expected.batch).toBeUndefined();
     expect(Object.values(expected.rows!).reduce((n, t) => n + t.rows, 0)).toBeGreaterThan(0);
