@@ -95,6 +95,8 @@ export interface DeploymentOptions {
   workDir: string;
   /** Start the collector with `--cpu-prof --cpu-prof-dir=<dir>`. */
   cpuProfileDir?: string;
+  /** CONSENTRY_* settings given with `--set`: override the deployment's for the collector and sink. */
+  settings: Record<string, string>;
   log: (line: string) => void;
 }
 
@@ -187,6 +189,7 @@ async function startCollector(o: DeploymentOptions, env: Record<string, string>)
       CONSENTRY_ADMIN_TOKEN: adminToken,
       CONSENTRY_LOG_LEVEL: 'warn',
       ...env,
+      ...o.settings,
     }),
   });
   const m = await waitForLog(child, logFile, /OTLP\/HTTP\s+(http:\/\/\S+)\/v1\/traces[\s\S]*?management API\s+(http:\/\/\S+)\/api/, 90_000);
@@ -362,7 +365,7 @@ export async function startKafkaDeployment(o: DeploymentOptions, markerPrefix: s
     nodeFlags: SERVICE_NODE_FLAGS,
     cwd: o.repoDir,
     logFile: sinkLog,
-    env: consentryEnv({ ...shared, CONSENTRY_HOST: '127.0.0.1', CONSENTRY_SINK_PORT: '0', CONSENTRY_DATA_DIR: join(o.workDir, 'sink-data'), CONSENTRY_LOG_LEVEL: 'warn' }),
+    env: consentryEnv({ ...shared, CONSENTRY_HOST: '127.0.0.1', CONSENTRY_SINK_PORT: '0', CONSENTRY_DATA_DIR: join(o.workDir, 'sink-data'), CONSENTRY_LOG_LEVEL: 'warn', ...o.settings }),
   });
   const sinkUrl = (await waitForLog(sink, sinkLog, /sink is running[\s\S]*?(http:\/\/127\.0\.0\.1:\d+)\/healthz/, 90_000))[1]!;
 

@@ -48,6 +48,8 @@ export interface BenchOptions {
   maxSteps?: number;
   /** Keep the scenario's scratch folder (data, logs). */
   keep?: boolean;
+  /** CONSENTRY_* settings for the collector and sink (`--set`), over the deployment's own. */
+  settings?: Record<string, string>;
   log: (line: string) => void;
   /** Aborted: stop after the current step and report what was measured. */
   signal?: AbortSignal;
@@ -499,7 +501,7 @@ function stepLine(s: StepReport): string {
 }
 
 async function startDeployment(s: Scenario, o: BenchOptions, procs: Processes, workDir: string, profileDir: string | undefined): Promise<Deployment> {
-  const dopts = { procs, repoDir: o.repoDir, workDir, cpuProfileDir: profileDir, log: o.log };
+  const dopts = { procs, repoDir: o.repoDir, workDir, cpuProfileDir: profileDir, settings: o.settings ?? {}, log: o.log };
   if (s.deployment === 'embedded') return startEmbedded(dopts, MARKER_PREFIX);
   const k = kafkaAvailability(o.repoDir);
   if (!k.ok) throw new Error(k.reason);

@@ -19,11 +19,26 @@ import { runBench } from './harness.ts';
 import { writeReport, markdown } from './report.ts';
 import { catalogue } from './scenarios.ts';
 import { kafkaAvailability } from './deployments.ts';
+import { SETTINGS } from '../collector/config.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 
 const USAGE = `usage: npm run bench -- [--quick] [--scenario NAME[,NAME]] [--duration S] [--rate SPANS_PER_S] [--profile]
-                        [--max-p99-ms MS] [--steps N] [--seed N] [--out DIR] [--keep] [--list]`;
+                        [--max-p99-ms MS] [--steps N] [--seed N] [--out DIR] [--keep] [--list]
+                        [--set CONSENTRY_NAME=VALUE ...]   settings for the collector and sink (README, Settings)`;
+
+/** `--set CONSENTRY_NAME=VALUE` flags, each naming a known setting. */
+function parseSets(raw: string[] | undefined): Record<string, string> {
+  const known = new Set(SETTINGS.map((s) => s.env));
+  const out: Record<string, string> = {};
+  for (const item of raw ?? []) {
+    const eq = item.indexOf('=');
+    const name = eq < 0 ? item : item.slice(0, eq);
+    if (eq < 0 || !known.has(name)) throw new Error(`--set ${item}: expected CONSENTRY_NAME=VALUE with a setting from the README's Settings table`);
+    out[name] = item.slice(eq + 1);
+  }
+  return out;
+}
 
 function positive(flag: string, raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
@@ -46,6 +61,7 @@ async function main(): Promise<number> {
       out: { type: 'string' },
       keep: { type: 'boolean', default: false },
       list: { type: 'boolean', default: false },
+      set: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -87,6 +103,7 @@ async function main(): Promise<number> {
     maxP99Ms: positive('--max-p99-ms', values['max-p99-ms']) ?? 1000,
     maxSteps: positive('--steps', values.steps),
     keep: values.keep,
+    settings: parseSets(values.set),
     log: (line) => process.stdout.write(line + '\n'),
     signal: controller.signal,
   });
