@@ -24,6 +24,19 @@ interface Received {
   value: string;
 }
 
+/** Calls `fn` again while it fails with a retriable Kafka error, for at most 20 s. */
+async function whileRetriable<T>(fn: () => Promise<T>): Promise<T> {
+  const end = Date.now() + 20_000;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if ((err as { retriable?: boolean }).retriable !== true || Date.now() > end) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
 describe('local Kafka broker (integration)', () => {
   let dataDir: string;
   let broker: KafkaBroker | undefined;
@@ -146,7 +159,8 @@ describe('local Kafka broker (integration)', () => {
       expect(seq).toEqual([...seq].sort((x, y) => x - y));
     }
     await withAdmin(b, async (admin) => {
-      const committed = await admin.fetchOffsets({ groupId: 'group-a', topics: [EVENTS] });
+      // A group coordinator that has just started may still be loading its log (a retriable error).
+      const committed = await whileRetriable(() => admin.fetchOffsets({ groupId: 'group-a', topics: [EVENTS] }));
       const sum = committed[0]?.partitions.reduce((s, p) => s + Number(p.offset), 0);
       expect(sum).toBe(COUNT);
     });
@@ -162,7 +176,8 @@ describe('local Kafka broker (integration)', () => {
     await withAdmin(b, async (admin) => {
       expect((await admin.listTopics()).sort()).toEqual(expect.arrayContaining([EVENTS, STATE]));
       expect(await endOffsets(admin, EVENTS)).toBe(COUNT);
-      const committed = await admin.fetchOffsets({ groupId: 'group-a', topics: [EVENTS] });
+      // A group coordinator that has just started may still be loading its log (a retriable error).
+      const committed = await whileRetriable(() => admin.fetchOffsets({ groupId: 'group-a', topics: [EVENTS] }));
       expect(committed[0]?.partitions.reduce((s, p) => s + Number(p.offset), 0)).toBe(COUNT);
     });
     const again = await consume(b, 'group-b', EVENTS, COUNT);
