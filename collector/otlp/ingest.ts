@@ -6,7 +6,7 @@
 // table: strings cross threads far more cheaply than object graphs (structured
 // clone of full-tier records made garbage collection 45% of the main thread).
 // Kafka mode gets records: encoding the Kafka messages in the workers instead
-// measured 40% more collector CPU per span (issue 7 notes).
+// measured 40% more collector CPU per span (README, Benchmarks).
 import type { BatchContext, Decoded, LogRecord, RecordBatch, SpanRecord } from '../../processors/record.ts';
 import type { SpanProjection } from '../../processors/projection.ts';
 import type { TierEngine } from '../../processors/tiers/engine.ts';
