@@ -4,13 +4,14 @@
 // create a tenant, send traffic with the OTel SDK and see the dashboard figures
 // match it, a minimal tenant's "no request data by consent", a tier switch with
 // a reason and its audit row, an erasure in the audit, the query console and a
-// refused cross-tenant query; a narrow screen and the keyboard; no console
-// errors. Screenshots of each page go to test/screenshots/ (ignored by git),
+// refused cross-tenant query; erasing an end user and deleting a tenant from
+// the tenants page (rows checked in ClickHouse, keys refused); a narrow screen
+// and the keyboard; no console errors. Screenshots of each page go to test/screenshots/ (ignored by git),
 // and the dashboard also to docs/dashboard.png for the README (when missing,
 // or again with UPDATE_DOCS_SCREENSHOT=1).
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, context as otelContext, trace } from '@opentelemetry/api';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, eventually, startTestConsentry, type TestConsentry } from '../helpers/consentry.ts';
@@ -112,6 +113,44 @@ async function sendPlan(ingestKey: string): Promise<number[]> {
   await client.flush();
   await client.shutdown();
   return durations.sort((a, b) => a - b);
+}
+
+/**
+ * Sends `n` requests per user: a SERVER span with the user's `user.id`, a
+ * CLIENT span of the same trace without it (the upstream call), and two logs
+ * of the trace, one with the `user.id` and one without.
+ */
+async function sendUsers(ingestKey: string, users: string[], n: number): Promise<void> {
+  const client = sdkClient({ otlpUrl: c.otlpUrl, ingestKey, encoding: 'proto', resource: { 'service.name': 'ui-test-gateway' } });
+  const tracer = client.tracerProvider.getTracer('gateway');
+  const logger = client.loggerProvider.getLogger('gateway');
+  const start = Date.now() - 30 * 60_000;
+  for (const [u, user] of users.entries()) {
+    for (let i = 0; i < n; i++) {
+      const t = start + (u * n + i) * 1000;
+      const server = tracer.startSpan('POST /v1/chat/completions', {
+        kind: SpanKind.SERVER,
+        startTime: t,
+        attributes: { 'http.request.method': 'POST', 'http.route': '/v1/chat/completions', 'http.response.status_code': 200, 'user.id': user },
+      });
+      const ctx = trace.setSpan(otelContext.active(), server);
+      tracer.startSpan('POST api.openai.com', { kind: SpanKind.CLIENT, startTime: t + 5, attributes: { 'gen_ai.provider.name': 'openai' } }, ctx).end(t + 90);
+      logger.emit({ timestamp: t + 10, body: `request of ${user}`, attributes: { 'user.id': user }, context: ctx });
+      logger.emit({ timestamp: t + 95, body: 'upstream answered', context: ctx });
+      server.end(t + 100);
+    }
+  }
+  await client.flush();
+  await client.shutdown();
+}
+
+/** Rows of `tenant` in `table` ("Where" adds a condition). */
+const countRows = async (table: string, tenant: string, where = '1') =>
+  Number((await c.rows<{ n: number | string }>(`SELECT count() AS n FROM consentry.${table} WHERE TenantId = '${tenant}' AND (${where})`))[0]?.n ?? 0);
+/** Console lines Chromium logs for an API error answer of `status`, taken out of consoleErrors since `from`. */
+function expectOnlyFailedLoads(from: number, status: number): void {
+  const logged = consoleErrors.splice(from);
+  expect(logged.every((l) => l.includes(`the server responded with a status of ${status}`)), logged.join('\n')).toBe(true);
 }
 
 /** Nearest-rank quantile of sorted values. */
@@ -311,6 +350,134 @@ describe('control plane page', () => {
     // Chromium logs the API's 400 answer itself; that one is expected.
     const logged = consoleErrors.splice(before);
     expect(logged.every((l) => /Failed to load resource: the server responded with a status of 400/.test(l)), logged.join('\n')).toBe(true);
+  });
+
+  it('erases an end user from the tenant row, with a required reason, after a confirmation of what is deleted', async () => {
+    const umbrella = await c.createTenant('umbrella', 'full');
+    const n = 4;
+    await sendUsers(umbrella.ingestKey, ['alice@example.com', 'bob'], n);
+    const alice = "SpanAttributes['user.id'] = 'alice@example.com'";
+    // 2 spans and 2 logs per request, 2 users.
+    expect(await eventually(async () => (await countRows('otel_traces', 'umbrella')) === 4 * n && (await countRows('otel_logs', 'umbrella')) === 4 * n, 10_000)).toBe(true);
+    const aliceTraces = `TraceId IN (SELECT TraceId FROM consentry.otel_traces WHERE TenantId = 'umbrella' AND ${alice})`;
+    expect(await countRows('otel_traces', 'umbrella', aliceTraces)).toBe(2 * n);
+
+    await page.goto(`${c.apiUrl}/ui/#/tenants`);
+    await page.locator('tr[data-tenant="umbrella"]').getByRole('button', { name: 'Erase end user of umbrella' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Erase an end user of umbrella' });
+    await dialog.waitFor();
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('erase-subject');
+    const missing = (label: RegExp | string) => dialog.getByLabel(label).evaluate((el) => (el as unknown as { validity: { valueMissing: boolean } }).validity.valueMissing);
+
+    // No reason: the form does not go on.
+    await dialog.getByLabel('End user id (user.id)').fill('alice@example.com');
+    await dialog.getByRole('button', { name: 'Review the erasure' }).click();
+    expect(await missing(/^Reason/)).toBe(true);
+    await expect(dialog.locator('#erase-confirm').count()).resolves.toBe(0);
+    await dialog.getByLabel(/^Reason/).fill('GDPR art. 17 request #88');
+
+    // An id longer than the API's path parameter limit: the API's error, in the dialog, which stays open.
+    await dialog.getByLabel('End user id (user.id)').fill('x'.repeat(120));
+    await dialog.getByRole('button', { name: 'Review the erasure' }).click();
+    const before = consoleErrors.length;
+    await dialog.getByRole('button', { name: `Erase ${'x'.repeat(120)}` }).click();
+    const alert = dialog.getByRole('alert');
+    await alert.waitFor();
+    expect(await alert.textContent()).toMatch(/Nothing was erased[\s\S]*exceeding the max param length[\s\S]*at most 100 characters/);
+    expectOnlyFailedLoads(before, 414);
+    await dialog.getByRole('button', { name: 'Back' }).click();
+    await dialog.getByLabel('End user id (user.id)').fill('alice@example.com');
+    await dialog.getByRole('button', { name: 'Review the erasure' }).click();
+
+    const confirm = dialog.locator('#erase-confirm');
+    await confirm.waitFor();
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('erase-confirm-h');
+    expect((await confirm.textContent())?.replace(/\s+/g, ' ')).toContain(
+      'Every span and log of alice@example.com in umbrella, and the other spans and logs of the same traces, are deleted; data of alice@example.com still in flight is dropped; this cannot be undone.',
+    );
+    await shot('erase-subject-confirm');
+    // Nothing is erased before the final button.
+    expect(await countRows('otel_traces', 'umbrella', alice)).toBe(n);
+    expect((await c.api('GET', '/api/tenants/umbrella/erasures')).body.erasures).toEqual([]);
+
+    await dialog.getByRole('button', { name: 'Erase alice@example.com' }).click();
+    const notice = page.getByRole('status').filter({ hasText: 'Erased alice@example.com from umbrella' });
+    await notice.waitFor({ timeout: 30_000 });
+    await dialog.waitFor({ state: 'detached' });
+    // The rows of the API's answer: the user's spans and their upstream spans, both logs of each trace.
+    expect(await notice.locator('p').first().textContent()).toBe(`Erased alice@example.com from umbrella: ${fmt(2 * n)} spans, ${fmt(2 * n)} logs deleted. See it in the audit of umbrella.`);
+
+    // In ClickHouse: alice's traces are gone, bob's are all there.
+    expect(await countRows('otel_traces', 'umbrella', alice)).toBe(0);
+    expect(await countRows('otel_logs', 'umbrella', "LogAttributes['user.id'] = 'alice@example.com'")).toBe(0);
+    expect(await countRows('otel_traces', 'umbrella')).toBe(2 * n);
+    expect(await countRows('otel_traces', 'umbrella', "SpanAttributes['user.id'] = 'bob'")).toBe(n);
+    expect(await countRows('otel_logs', 'umbrella')).toBe(2 * n);
+    expect(await countRows('otel_logs', 'umbrella', "LogAttributes['user.id'] = 'bob'")).toBe(n);
+    const erasures = (await c.api('GET', '/api/tenants/umbrella/erasures')).body.erasures;
+    expect(erasures).toHaveLength(1);
+    expect(erasures[0]).toMatchObject({ actor: 'admin', scope: 'subject', subject: 'alice@example.com', reason: 'GDPR art. 17 request #88', rows: { otel_traces: 2 * n, otel_logs: 2 * n } });
+  });
+
+  it('deletes a tenant only once its id is typed: row gone, keys refused, rows deleted', async () => {
+    const hooli = await c.createTenant('hooli', 'full');
+    await sendPlan(hooli.ingestKey);
+    const total = PLAN.reduce((s, p) => s + p.n, 0);
+    expect(await eventually(async () => (await countRows('otel_traces', 'hooli')) === total, 10_000)).toBe(true);
+
+    await page.goto(`${c.apiUrl}/ui/#/tenants`);
+    await page.reload(); // the list as it is now, with hooli
+    await page.locator('tr[data-tenant="hooli"]').getByRole('button', { name: 'Delete tenant of hooli' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Delete tenant hooli and all its data' });
+    await dialog.waitFor();
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('delete-reason');
+    const what = await dialog.locator('#delete-what').textContent();
+    for (const s of ['cannot be undone', 'ingest and query keys are revoked', 'tier', 'every row of hooli is deleted', 'Kept on purpose']) expect(what).toContain(s);
+
+    const final = dialog.getByRole('button', { name: 'Delete hooli and all its data' });
+    const typed = dialog.getByLabel('Type hooli to confirm');
+    expect(await final.isDisabled()).toBe(true);
+    for (const wrong of ['hool', 'Hooli', 'hooli ', 'acme']) {
+      await typed.fill(wrong);
+      expect(await final.isDisabled(), wrong).toBe(true);
+    }
+    await typed.fill('hooli');
+    expect(await final.isEnabled()).toBe(true);
+    // No reason: the form does not go on.
+    await final.click();
+    expect(await dialog.getByLabel(/^Reason/).evaluate((el) => (el as unknown as { validity: { valueMissing: boolean } }).validity.valueMissing)).toBe(true);
+    expect((await c.api('GET', '/api/tenants/hooli')).status).toBe(200);
+    await dialog.getByLabel(/^Reason/).fill('contract ended 2026-01-31');
+    await shot('delete-tenant-confirm');
+
+    await final.click();
+    const notice = page.getByRole('status').filter({ hasText: 'Tenant hooli deleted' });
+    await notice.waitFor({ timeout: 30_000 });
+    await dialog.waitFor({ state: 'detached' });
+    await page.locator('tr[data-tenant="hooli"]').waitFor({ state: 'detached' });
+    await page.locator('tr[data-tenant="acme"]').waitFor();
+    expect(await notice.locator('p').first().textContent()).toBe(
+      `Tenant hooli deleted: its ingest and query keys are revoked, its tier is removed, ${fmt(total)} spans, 1 tier audit row, 1 tier assignment, 1 tenant record (with its key hashes) deleted. See it in the audit of hooli.`,
+    );
+    // What the API keeps on purpose, from its answer.
+    const remains = await notice.locator('#notice-remains li').allTextContents();
+    expect(remains).toHaveLength(3);
+    expect(remains[0]).toMatch(/^consentry\.erasures/);
+    // The notice has the focus: the button that opened the dialog is gone with its row.
+    expect(await page.evaluate(() => document.activeElement?.className)).toBe('notice');
+    await shot('tenant-deleted');
+
+    expect((await c.api('GET', '/api/tenants/hooli')).status).toBe(404);
+    expect((await c.api('GET', '/api/tenants')).body.tenants.map((t: { id: string }) => t.id)).not.toContain('hooli');
+    const ingest = await fetch(`${c.otlpUrl}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${hooli.ingestKey}` }, body: '{"resourceSpans":[]}' });
+    expect(ingest.status).toBe(401);
+    const query = await fetch(`${c.apiUrl}/api/query`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${hooli.queryKey}` }, body: JSON.stringify({ sql: 'SELECT 1' }) });
+    expect(query.status).toBe(401);
+    for (const table of ['otel_traces', 'otel_logs', 'request_summaries', 'tier_audit', 'tier_assignments']) expect(await countRows(table, 'hooli'), table).toBe(0);
+    expect((await c.rows(`SELECT Id FROM consentry.tenants WHERE Id = 'hooli'`)).length).toBe(0);
+    const erasures = (await c.api('GET', '/api/tenants/hooli/erasures')).body.erasures;
+    expect(erasures).toMatchObject([{ actor: 'admin', scope: 'tenant', subject: '', reason: 'contract ended 2026-01-31' }]);
+    expect(erasures[0].rows.otel_traces).toBe(total);
   });
 
   it('works from the keyboard: skip link, focus order, dialog with Escape', async () => {

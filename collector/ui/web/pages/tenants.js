@@ -1,18 +1,28 @@
 // Tenants: the list with each tenant's tier and until, creating a tenant (its
-// keys shown once), and switching a tenant's tier with a reason, after a
-// confirmation that says what the new tier stores and what stops being stored.
+// keys shown once), switching a tenant's tier with a reason, after a
+// confirmation that says what the new tier stores and what stops being stored,
+// and the two erasures (collector/api/privacy.ts): one end user of a tenant,
+// after a confirmation of what is deleted, and a whole tenant, after its id is
+// typed.
 import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, enc } from '../api.js';
 import { ErrorBox, Loading, PageTitle, TableRegion, loadTenants, useLoad } from '../components.js';
-import { fmtTime, fromLocalInput, timeZone, toLocalInput } from '../format.js';
+import { fmtInt, fmtTime, fromLocalInput, timeZone, toLocalInput } from '../format.js';
 
 export function TenantsPage() {
   const tenants = useLoad(loadTenants, []);
   const tiers = useLoad(() => api('/api/tiers').then((r) => r.tiers), []);
   const [created, setCreated] = useState(undefined);
   const [switching, setSwitching] = useState(undefined);
-  const [notice, setNotice] = useState('');
+  const [erasing, setErasing] = useState(undefined);
+  const [deleting, setDeleting] = useState(undefined);
+  // { text, remains?, audit?, focus? }: the outcome of the last action.
+  const [notice, setNotice] = useState(undefined);
+  const noticeBox = useRef(null);
+  useEffect(() => {
+    if (notice?.focus) noticeBox.current?.focus();
+  }, [notice]);
 
   return html`
     <${PageTitle}>Tenants<//>
@@ -20,12 +30,18 @@ export function TenantsPage() {
       tiers=${tiers.data ?? []}
       onCreated=${(t) => {
         setCreated(t);
-        setNotice('');
+        setNotice(undefined);
         tenants.reload();
       }}
     />
     ${created && html`<${KeysOnce} tenant=${created} onDone=${() => setCreated(undefined)} />`}
-    ${notice && html`<p class="notice" role="status">${notice}</p>`}
+    <div role="status" id="tenants-notice">
+      ${notice &&
+      html`<div class="notice" tabindex="-1" ref=${noticeBox}>
+        <p>${notice.text}${notice.audit ? html` <a href=${`#/audit/${enc(notice.audit)}`}>See it in the audit of ${notice.audit}</a>.` : ''}</p>
+        ${notice.remains?.length > 0 && html`<p>Kept on purpose:</p><ul id="notice-remains">${notice.remains.map((r) => html`<li>${r}</li>`)}</ul>`}
+      </div>`}
+    </div>
     <section aria-labelledby="tenant-list-h">
       <h2 id="tenant-list-h">All tenants</h2>
       <${ErrorBox} error=${tenants.error ?? tiers.error} />
@@ -51,6 +67,8 @@ export function TenantsPage() {
                     <a href=${`#/dashboard/${enc(t.id)}`}>Dashboard<span class="sr-only"> of ${t.id}</span></a>
                     <a href=${`#/audit/${enc(t.id)}`}>Audit<span class="sr-only"> of ${t.id}</span></a>
                     <button type="button" onClick=${() => setSwitching(t)}>Switch tier<span class="sr-only"> of ${t.id}</span></button>
+                    <button type="button" class="danger-text" onClick=${() => setErasing(t)}>Erase end user<span class="sr-only"> of ${t.id}</span></button>
+                    <button type="button" class="danger-text" onClick=${() => setDeleting(t)}>Delete tenant<span class="sr-only"> of ${t.id}</span></button>
                   </div>
                 </td>
               </tr>`,
@@ -66,7 +84,33 @@ export function TenantsPage() {
       onClose=${(done) => {
         setSwitching(undefined);
         if (done) {
-          setNotice(`Tenant ${switching.id} is now on tier ${done.tier}${done.until ? ` until ${fmtTime(done.until)}` : ''}.`);
+          setNotice({ text: `Tenant ${switching.id} is now on tier ${done.tier}${done.until ? ` until ${fmtTime(done.until)}` : ''}.` });
+          tenants.reload();
+        }
+      }}
+    />`}
+    ${erasing &&
+    html`<${EraseSubject}
+      tenant=${erasing}
+      onClose=${(report) => {
+        setErasing(undefined);
+        if (report) setNotice({ text: `Erased ${report.subject} from ${report.tenant}: ${rowsText(report.rows, SUBJECT_TABLES)} deleted.`, audit: report.tenant });
+      }}
+    />`}
+    ${deleting &&
+    html`<${DeleteTenant}
+      tenant=${deleting}
+      onClose=${(report) => {
+        setDeleting(undefined);
+        if (report) {
+          if (created?.id === report.tenant) setCreated(undefined);
+          const rows = rowsText(report.rows);
+          setNotice({
+            text: `Tenant ${report.tenant} deleted: ${report.keysRevoked ? 'its ingest and query keys are revoked, ' : ''}its tier is removed, ${rows === '' ? 'no stored rows were found' : `${rows} deleted`}.`,
+            remains: report.remains,
+            audit: report.tenant,
+            focus: true, // its row, and the button that opened the dialog, are gone
+          });
           tenants.reload();
         }
       }}
@@ -165,14 +209,7 @@ function SwitchTier({ tenant, tiers, onClose }) {
   const [info, setInfo] = useState(undefined);
   const [error, setError] = useState(undefined);
   const [busy, setBusy] = useState(false);
-
-  useEffect(() => {
-    const d = dialog.current;
-    d.showModal();
-    const cancel = () => onClose(undefined);
-    d.addEventListener('close', cancel);
-    return () => d.removeEventListener('close', cancel);
-  }, []);
+  useModal(dialog, onClose, busy);
   useEffect(() => {
     if (step === 'review') dialog.current?.querySelector('#confirm-h')?.focus();
   }, [step]);
@@ -267,5 +304,191 @@ function SwitchTier({ tenant, tiers, onClose }) {
         <button type="button" onClick=${cancel}>Cancel</button>
       </div>
     </div>`}
+  </dialog>`;
+}
+
+/** Names of the tables an erasure reports, as counted things (singular, plural). */
+const TABLE_NAMES = {
+  otel_traces: ['span', 'spans'],
+  otel_logs: ['log', 'logs'],
+  request_summaries: ['request summary', 'request summaries'],
+  gateway_metadata: ['gateway metadata row', 'gateway metadata rows'],
+  tier_audit: ['tier audit row', 'tier audit rows'],
+  tier_assignments: ['tier assignment', 'tier assignments'],
+  erasure_tombstones: ['end user tombstone', 'end user tombstones'],
+  tenants: ['tenant record (with its key hashes)', 'tenant records (with their key hashes)'],
+};
+/** The tables of an end user's data (collector/analytics/erasure.ts, SUBJECT_TABLES). */
+const SUBJECT_TABLES = ['otel_traces', 'otel_logs'];
+
+/**
+ * "12 spans, 3 logs" from an erasure report's rows per table: every table of
+ * `always` (zero included), then the other tables with rows.
+ */
+function rowsText(rows = {}, always = []) {
+  const tables = [...always, ...Object.keys(TABLE_NAMES).filter((t) => !always.includes(t)), ...Object.keys(rows).filter((t) => !(t in TABLE_NAMES) && !always.includes(t))];
+  return tables
+    .filter((t) => always.includes(t) || Number(rows[t] ?? 0) > 0)
+    .map((t) => {
+      const n = Number(rows[t] ?? 0);
+      const [one, many] = TABLE_NAMES[t] ?? [`row of ${t}`, `rows of ${t}`];
+      return `${fmtInt(n)} ${n === 1 ? one : many}`;
+    })
+    .join(', ');
+}
+
+/**
+ * Opens `dialog` as a modal on mount; its closing (Escape, Cancel, or after
+ * success) calls onClose(undefined). While `busy`, Escape does not close it:
+ * the answer of a running change must not be lost.
+ */
+function useModal(dialog, onClose, busy) {
+  const busyNow = useRef(busy);
+  busyNow.current = busy;
+  useEffect(() => {
+    const d = dialog.current;
+    d.showModal();
+    const closed = () => onClose(undefined);
+    const cancel = (e) => {
+      if (busyNow.current) e.preventDefault();
+    };
+    d.addEventListener('close', closed);
+    d.addEventListener('cancel', cancel);
+    return () => {
+      d.removeEventListener('close', closed);
+      d.removeEventListener('cancel', cancel);
+    };
+  }, []);
+}
+
+/** The API's error, with what to do when the end user id is too long for a path parameter. */
+const eraseError = (err) =>
+  err?.status === 414 ? { code: err.code, message: `${err.message}. The API takes an end user id of at most 100 characters in the URL path, where characters such as @, / and ? count as 3 (percent-encoded).` } : err;
+
+function EraseSubject({ tenant, onClose }) {
+  const dialog = useRef(null);
+  const [subject, setSubject] = useState('');
+  const [reason, setReason] = useState('');
+  const [step, setStep] = useState('edit'); // edit -> review
+  const [error, setError] = useState(undefined);
+  const [busy, setBusy] = useState(false);
+  useModal(dialog, onClose, busy);
+  useEffect(() => {
+    if (step === 'review') dialog.current?.querySelector('#erase-confirm-h')?.focus();
+  }, [step]);
+
+  const review = (e) => {
+    e.preventDefault();
+    setError(undefined);
+    if (subject === '') return setError({ message: 'Give the end user id: the value of user.id on their spans and logs.' });
+    if (reason.trim() === '') return setError({ message: 'Give a reason: it is written to the audit trail.' });
+    setStep('review');
+  };
+  const confirm = async () => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      const report = await api(`/api/tenants/${enc(tenant.id)}/subjects/${enc(subject)}?reason=${enc(reason.trim())}`, { method: 'DELETE' });
+      dialog.current.close();
+      onClose(report);
+    } catch (err) {
+      setError(eraseError(err));
+      setBusy(false);
+    }
+  };
+  const cancel = () => dialog.current.close();
+  const spaces = subject !== subject.trim();
+
+  return html`<dialog ref=${dialog} class="dialog" aria-labelledby="erase-h" aria-busy=${busy ? 'true' : 'false'}>
+    <h2 id="erase-h">Erase an end user of ${tenant.id}</h2>
+    ${step === 'edit' &&
+    html`<form onSubmit=${review} class="stack">
+      <div class="field">
+        <label for="erase-subject">End user id (user.id)</label>
+        <input id="erase-subject" required maxlength="1024" value=${subject} onInput=${(e) => setSubject(e.currentTarget.value)} aria-describedby="erase-subject-help" autocomplete="off" spellcheck="false" />
+        <span id="erase-subject-help" class="hint">Exactly as the gateway reports it in <code>user.id</code> (case and spaces count).</span>
+      </div>
+      <div class="field">
+        <label for="erase-reason">Reason (required, written to the audit trail)</label>
+        <textarea id="erase-reason" required maxlength="1000" rows="3" value=${reason} onInput=${(e) => setReason(e.currentTarget.value)}></textarea>
+      </div>
+      <${ErrorBox} error=${error} title="Cannot continue" />
+      <div class="buttons">
+        <button type="submit" class="primary">Review the erasure</button>
+        <button type="button" onClick=${cancel}>Cancel</button>
+      </div>
+    </form>`}
+    ${step === 'review' &&
+    html`<div class="confirm" id="erase-confirm">
+      <h3 id="erase-confirm-h" tabindex="-1">Erase ${subject} from ${tenant.id}?</h3>
+      <p>
+        Every span and log of <strong>${subject}</strong> in ${tenant.id}, and the other spans and logs of the same traces, are deleted; data of ${subject} still in flight is dropped; this cannot be undone.
+        Data the gateway sends for ${subject} after the erasure is new data and is stored again.
+      </p>
+      ${spaces && html`<p class="warning">The id begins or ends with a space: only a <code>user.id</code> with the same spaces matches.</p>`}
+      <p class="small">The erasure is written to the audit trail with the rows deleted per table. Reason: “${reason.trim()}”.</p>
+      <${ErrorBox} error=${error} title="Nothing was erased" />
+      <div class="buttons">
+        <button type="button" class="danger" onClick=${confirm} disabled=${busy}>${busy ? 'Erasing… (a few seconds)' : `Erase ${subject}`}</button>
+        <button type="button" onClick=${() => setStep('edit')} disabled=${busy}>Back</button>
+        <button type="button" onClick=${cancel} disabled=${busy}>Cancel</button>
+      </div>
+    </div>`}
+  </dialog>`;
+}
+
+function DeleteTenant({ tenant, onClose }) {
+  const dialog = useRef(null);
+  const [reason, setReason] = useState('');
+  const [typed, setTyped] = useState('');
+  const [error, setError] = useState(undefined);
+  const [busy, setBusy] = useState(false);
+  useModal(dialog, onClose, busy);
+  const matches = typed === tenant.id;
+
+  const submit = async (e) => {
+    e.preventDefault();
+    setError(undefined);
+    if (reason.trim() === '') return setError({ message: 'Give a reason: it is written to the audit trail.' });
+    if (!matches) return setError({ message: `Type ${tenant.id} to confirm.` });
+    setBusy(true);
+    try {
+      const report = await api(`/api/tenants/${enc(tenant.id)}?reason=${enc(reason.trim())}`, { method: 'DELETE' });
+      dialog.current.close();
+      onClose(report);
+    } catch (err) {
+      setError(err);
+      setBusy(false);
+    }
+  };
+  const cancel = () => dialog.current.close();
+
+  return html`<dialog ref=${dialog} class="dialog" aria-labelledby="delete-h" aria-describedby="delete-what" aria-busy=${busy ? 'true' : 'false'}>
+    <h2 id="delete-h">Delete tenant ${tenant.id} and all its data</h2>
+    <div id="delete-what" class="warning">
+      <p><strong>This cannot be undone.</strong> At once:</p>
+      <ul>
+        <li>its ingest and query keys are revoked: gateways sending as ${tenant.id}, and queries with its key, are refused (401);</li>
+        <li>its tier (now <span class="tier">${tenant.tier}</span>) and its tier history are removed;</li>
+        <li>every row of ${tenant.id} is deleted: spans, logs, request summaries, gateway metadata, the tenant record with its key hashes; data still in flight is dropped.</li>
+      </ul>
+      <p class="small">Kept on purpose: the audit of this erasure, a tombstone of the id that drops late data, and Kafka records until the topic retention (listed after the deletion).</p>
+    </div>
+    <form onSubmit=${submit} class="stack">
+      <div class="field">
+        <label for="delete-reason">Reason (required, written to the audit trail)</label>
+        <textarea id="delete-reason" required maxlength="1000" rows="3" value=${reason} onInput=${(e) => setReason(e.currentTarget.value)}></textarea>
+      </div>
+      <div class="field">
+        <label for="delete-confirm">Type <code>${tenant.id}</code> to confirm</label>
+        <input id="delete-confirm" value=${typed} onInput=${(e) => setTyped(e.currentTarget.value)} autocomplete="off" spellcheck="false" aria-describedby="delete-confirm-help" />
+        <span id="delete-confirm-help" class="hint">The delete button is enabled once the tenant id is typed exactly.</span>
+      </div>
+      <${ErrorBox} error=${error} title="The tenant was not deleted" />
+      <div class="buttons">
+        <button type="submit" class="danger" disabled=${busy || !matches}>${busy ? 'Deleting… (a few seconds)' : `Delete ${tenant.id} and all its data`}</button>
+        <button type="button" onClick=${cancel} disabled=${busy}>Cancel</button>
+      </div>
+    </form>
   </dialog>`;
 }
