@@ -58,6 +58,8 @@ export interface Settings {
   batchMaxRows: number;
   /** How long a row waits for its batch to fill before the insert goes anyway, milliseconds. */
   batchMaxDelayMs: number;
+  /** Tenant SQL queries (POST /api/query) running at once per tenant. */
+  queryConcurrency: number;
   /** Tier of tenants created without one. */
   defaultTier: string;
   /** Folder of extra tier YAML files; empty means only the built-in tiers and presets. */
@@ -118,6 +120,7 @@ export const SETTINGS: { [K in keyof Settings]: SettingSpec<K> }[keyof Settings]
   { key: 'ingestWorkers', env: 'CONSENTRY_INGEST_WORKERS', default: 'auto', parse: (raw) => (raw === 'auto' ? Math.min(availableParallelism(), 4) : nonNegativeInt(raw)), doc: 'worker threads that decode OTLP, apply tiers and encode rows beside the event loop (about 60 MB each); `auto`: one per CPU, at most 4; 0: all on the main thread' },
   { key: 'batchMaxRows', env: 'CONSENTRY_BATCH_MAX_ROWS', default: '20000', parse: positiveInt, doc: 'rows that start a ClickHouse insert without waiting for the delay (an insert never splits a request)' },
   { key: 'batchMaxDelayMs', env: 'CONSENTRY_BATCH_MAX_DELAY_MS', default: '200', parse: positiveInt, doc: 'longest wait for a batch to fill before it is inserted, ms' },
+  { key: 'queryConcurrency', env: 'CONSENTRY_QUERY_CONCURRENCY', default: '4', parse: positiveInt, doc: 'tenant SQL queries (POST /api/query) running at once per tenant; more are answered 429 QUERY_BUSY with Retry-After' },
   { key: 'defaultTier', env: 'CONSENTRY_DEFAULT_TIER', default: 'minimal', parse: text, doc: 'tier of a tenant created without one (the most private by default)' },
   { key: 'tiersDir', env: 'CONSENTRY_TIERS_DIR', default: '', parse: text, doc: 'folder of extra tier YAML files; unset: built-in tiers and presets only' },
   { key: 'logLevel', env: 'CONSENTRY_LOG_LEVEL', default: 'info', parse: (raw) => (LOG_LEVELS.includes(raw) ? raw : new Error(`must be one of ${LOG_LEVELS.join(', ')}, got "${raw}"`)), doc: 'log level' },

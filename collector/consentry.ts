@@ -155,7 +155,7 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
         }
         return { ok: ping.success, checks };
       },
-      routes: [tierRoutes({ engine, registry, tenants }), ...analyticsRoutes({ settings, client: clickhouse.client, tenants, registry, engine, drain: () => sink.drain() })],
+      routes: [tierRoutes({ engine, registry, tenants }), ...analyticsRoutes({ settings, client: clickhouse.client, tenants, registry, engine, drain: () => sink.drain(), queryConcurrency: settings.queryConcurrency, onQuery: metrics.onQuery })],
     });
 
     // The control-plane page under /ui (static files only; its data calls go to /api with the admin token).

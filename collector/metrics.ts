@@ -61,9 +61,28 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly tenantQueries = new Counter({
+    name: 'consentry_tenant_queries_total',
+    help: 'Tenant SQL queries (POST /api/query) by tenant and outcome (ok, rejected, invalid, limit, unavailable, busy, error)',
+    labelNames: ['tenant', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly tenantQuerySeconds = new Histogram({
+    name: 'consentry_tenant_query_duration_seconds',
+    help: 'Tenant SQL query latency, guard included, by outcome',
+    labelNames: ['outcome'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'consentry_process_' });
   }
+
+  onQuery = (tenant: string, outcome: string, seconds: number): void => {
+    this.tenantQueries.inc({ tenant, outcome });
+    if (outcome !== 'busy') this.tenantQuerySeconds.observe({ outcome }, seconds);
+  };
 
   onInsert = (table: string, rows: number, seconds: number, error?: unknown): void => {
     this.insertRows.observe({ table }, rows);

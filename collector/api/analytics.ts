@@ -25,12 +25,15 @@ export interface AnalyticsDeps {
   /** Waits for rows already past the writer's check to be inserted (embedded mode: the sink's drain). */
   drain?: () => Promise<void>;
   limits?: Partial<QueryLimits>;
+  /** Queries of one tenant running at once (CONSENTRY_QUERY_CONCURRENCY). */
+  queryConcurrency: number;
+  onQuery?: (tenantId: string, outcome: string, seconds: number) => void;
 }
 
 export function analyticsRoutes(deps: AnalyticsDeps): Array<(app: FastifyInstance) => void> {
   const queries = new TenantQueryEngine({ clickhouseUrl: deps.settings.clickhouseUrl, dataDir: deps.settings.dataDir, limits: deps.limits });
   return [
-    queryRoutes({ tenants: deps.tenants, engine: queries }),
+    queryRoutes({ tenants: deps.tenants, engine: queries, maxConcurrent: deps.queryConcurrency, onQuery: deps.onQuery }),
     dashboardRoutes({ client: deps.client, tenants: deps.tenants, engine: deps.engine, tierOf: (id) => deps.registry.current(id)?.tier ?? '' }),
     privacyRoutes({
       client: deps.client,

@@ -44,7 +44,11 @@ export function buildApiApp(deps: ApiDeps): FastifyInstance {
   });
 
   app.setErrorHandler((err: FastifyError | ApiError, _req, reply) => {
-    if (err instanceof ApiError) return reply.code(err.status).send({ error: err.code, message: err.message });
+    if (err instanceof ApiError) {
+      // Busy or unavailable: a client that backs off as told will get through.
+      if (err.status === 429 || err.status === 503) reply.header('retry-after', '1');
+      return reply.code(err.status).send({ error: err.code, message: err.message });
+    }
     if (err.validation) {
       const message = err.validation
         .map((v) => {

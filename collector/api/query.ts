@@ -2,7 +2,10 @@
 // the tenant's SQL over its own rows (collector/analytics/tenant-query.ts).
 // Answer by Accept: application/json (default) {"columns":[{"name","type"}],"rows":[[...]]},
 // application/x-ndjson one JSON object per row, text/csv with a header line.
-// This route is exempt from the admin token (app.ts PUBLIC_ROUTES).
+// A tenant runs at most `maxConcurrent` queries at once; more are answered
+// 429 QUERY_BUSY + Retry-After, so one tenant cannot queue up the query
+// connection all tenants share. This route is exempt from the admin token
+// (app.ts PUBLIC_ROUTES).
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { bearerToken } from '../tenants/keys.ts';
@@ -31,7 +34,17 @@ const FAILURE_CODES: Record<QueryFailure['kind'], ApiErrorCode> = {
   unavailable: 'UNAVAILABLE',
 };
 
-export function queryRoutes(deps: { tenants: TenantStore; engine: TenantQueryEngine; onQuery?: (tenantId: string, outcome: string, seconds: number) => void }) {
+export interface QueryRouteDeps {
+  tenants: TenantStore;
+  engine: Pick<TenantQueryEngine, 'run' | 'close'>;
+  /** Queries of one tenant running at once (CONSENTRY_QUERY_CONCURRENCY). */
+  maxConcurrent: number;
+  /** Each query's outcome (`ok`, a failure kind, `busy`, or `error` when the engine threw) and duration, for metrics. */
+  onQuery?: (tenantId: string, outcome: string, seconds: number) => void;
+}
+
+export function queryRoutes(deps: QueryRouteDeps) {
+  const running = new Map<string, number>();
   return (app: FastifyInstance): void => {
     app.addHook('onClose', async () => deps.engine.close());
     app.post<{ Body: Static<typeof QueryBody> }>('/query', { schema: { body: QueryBody } }, async (req, reply) => {
@@ -40,8 +53,24 @@ export function queryRoutes(deps: { tenants: TenantStore; engine: TenantQueryEng
       if (tenantId === undefined) throw new ApiError('UNAUTHORIZED', 'missing or wrong query key: send Authorization: Bearer <tenant query key>');
       const format = formatOf(req.headers.accept);
       if (format === undefined) throw new ApiError('NOT_ACCEPTABLE');
+      const now = running.get(tenantId) ?? 0;
+      if (now >= deps.maxConcurrent) {
+        deps.onQuery?.(tenantId, 'busy', 0);
+        throw new ApiError('QUERY_BUSY', `${now} queries of this tenant are running (at most ${deps.maxConcurrent}): retry after the Retry-After seconds`);
+      }
+      running.set(tenantId, now + 1);
       const started = performance.now();
-      const result = await deps.engine.run(tenantId, req.body.sql, format);
+      let result: Awaited<ReturnType<TenantQueryEngine['run']>>;
+      try {
+        result = await deps.engine.run(tenantId, req.body.sql, format);
+      } catch (err) {
+        deps.onQuery?.(tenantId, 'error', (performance.now() - started) / 1000);
+        throw err;
+      } finally {
+        const left = (running.get(tenantId) ?? 1) - 1;
+        if (left === 0) running.delete(tenantId);
+        else running.set(tenantId, left);
+      }
       deps.onQuery?.(tenantId, result.ok ? 'ok' : result.failure.kind, (performance.now() - started) / 1000);
       if (!result.ok) throw new ApiError(FAILURE_CODES[result.failure.kind], result.failure.message);
       return reply.type(result.contentType).header('x-consentry-rows', String(result.rows)).send(result.body);
