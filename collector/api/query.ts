@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { bearerToken } from '../tenants/keys.ts';
 import type { TenantStore } from '../tenants/store.ts';
-import type { QueryFailure, QueryFormat, TenantQueryEngine } from '../analytics/tenant-query.ts';
+import type { QueryFailure, QueryFormat, QueryResult, TenantQueryEngine } from '../analytics/tenant-query.ts';
 import { ApiError, type ApiErrorCode } from './errors.ts';
 
 const QueryBody = Type.Object({ sql: Type.String({ minLength: 1, maxLength: 1 << 20 }) }, { additionalProperties: false });
@@ -60,7 +60,7 @@ export function queryRoutes(deps: QueryRouteDeps) {
       }
       running.set(tenantId, now + 1);
       const started = performance.now();
-      let result: Awaited<ReturnType<TenantQueryEngine['run']>>;
+      let result: QueryResult;
       try {
         result = await deps.engine.run(tenantId, req.body.sql, format);
       } catch (err) {
