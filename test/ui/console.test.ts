@@ -29,6 +29,7 @@ interface PageElement {
   getBoundingClientRect(): { right: number };
 }
 declare const document: { activeElement: PageElement | null; documentElement: { scrollWidth: number }; querySelectorAll(selector: string): Iterable<PageElement> };
+declare const requestAnimationFrame: (callback: () => void) => number;
 declare const window: { innerWidth: number };
 declare const sessionStorage: { getItem(key: string): string | null };
 declare const localStorage: { length: number };
@@ -366,7 +367,7 @@ describe('control plane page', () => {
     await page.locator('tr[data-tenant="umbrella"]').getByRole('button', { name: 'Erase end user of umbrella' }).click();
     const dialog = page.getByRole('dialog', { name: 'Erase an end user of umbrella' });
     await dialog.waitFor();
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe('erase-subject');
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id), { timeout: 2000 }).toBe('erase-subject');
     const missing = (label: RegExp | string) => dialog.getByLabel(label).evaluate((el) => (el as unknown as { validity: { valueMissing: boolean } }).validity.valueMissing);
 
     // No reason: the form does not go on.
@@ -391,7 +392,7 @@ describe('control plane page', () => {
 
     const confirm = dialog.locator('#erase-confirm');
     await confirm.waitFor();
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe('erase-confirm-h');
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id), { timeout: 2000 }).toBe('erase-confirm-h');
     expect((await confirm.textContent())?.replace(/\s+/g, ' ')).toContain(
       'Every span and log of alice@example.com in umbrella, and the other spans and logs of the same traces, are deleted; data of alice@example.com still in flight is dropped; this cannot be undone.',
     );
@@ -430,19 +431,22 @@ describe('control plane page', () => {
     await page.locator('tr[data-tenant="hooli"]').getByRole('button', { name: 'Delete tenant of hooli' }).click();
     const dialog = page.getByRole('dialog', { name: 'Delete tenant hooli and all its data' });
     await dialog.waitFor();
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe('delete-reason');
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id), { timeout: 2000 }).toBe('delete-reason');
     const what = await dialog.locator('#delete-what').textContent();
     for (const s of ['cannot be undone', 'ingest and query keys are revoked', 'tier', 'every row of hooli is deleted', 'Kept on purpose']) expect(what).toContain(s);
 
     const final = dialog.getByRole('button', { name: 'Delete hooli and all its data' });
     const typed = dialog.getByLabel('Type hooli to confirm');
     expect(await final.isDisabled()).toBe(true);
+    // Preact re-renders after the input event: let a frame pass before reading the button.
+    const rendered = () => page.evaluate(() => new Promise<void>((r) => requestAnimationFrame(() => requestAnimationFrame(() => r()))));
     for (const wrong of ['hool', 'Hooli', 'hooli ', 'acme']) {
       await typed.fill(wrong);
+      await rendered();
       expect(await final.isDisabled(), wrong).toBe(true);
     }
     await typed.fill('hooli');
-    expect(await final.isEnabled()).toBe(true);
+    await expect.poll(() => final.isEnabled(), { timeout: 2000 }).toBe(true);
     // No reason: the form does not go on.
     await final.click();
     expect(await dialog.getByLabel(/^Reason/).evaluate((el) => (el as unknown as { validity: { valueMissing: boolean } }).validity.valueMissing)).toBe(true);
@@ -464,7 +468,7 @@ describe('control plane page', () => {
     expect(remains).toHaveLength(3);
     expect(remains[0]).toMatch(/^consentry\.erasures/);
     // The notice has the focus: the button that opened the dialog is gone with its row.
-    expect(await page.evaluate(() => document.activeElement?.className)).toBe('notice');
+    await expect.poll(() => page.evaluate(() => document.activeElement?.className), { timeout: 2000 }).toBe('notice');
     await shot('tenant-deleted');
 
     expect((await c.api('GET', '/api/tenants/hooli')).status).toBe(404);
@@ -497,7 +501,7 @@ describe('control plane page', () => {
     await page.locator('tr[data-tenant="acme"]').getByRole('button', { name: /^Switch tier/ }).focus();
     await page.keyboard.press('Enter');
     await page.getByRole('dialog').waitFor();
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe('switch-tier');
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id), { timeout: 2000 }).toBe('switch-tier');
     await page.keyboard.press('Escape');
     await page.getByRole('dialog').waitFor({ state: 'detached' });
   });
