@@ -64,6 +64,8 @@ export const POLL_MS = 200;
  * 60k spans/s, no RSS change; issue 7 note).
  */
 const SERVICE_NODE_FLAGS = ['--max-semi-space-size=32'];
+/** The environment `npm start` and `npm run sink` give the services (package.json). */
+const SERVICE_ENV = { UV_THREADPOOL_SIZE: '16' };
 
 export const TABLES = ['otel_traces', 'otel_logs', 'request_summaries', 'gateway_metadata'] as const;
 
@@ -182,6 +184,7 @@ async function startCollector(o: DeploymentOptions, env: Record<string, string>)
     cwd: o.repoDir,
     logFile,
     env: consentryEnv({
+      ...SERVICE_ENV,
       CONSENTRY_HOST: '127.0.0.1',
       CONSENTRY_OTLP_PORT: '0',
       CONSENTRY_API_PORT: '0',
@@ -365,7 +368,7 @@ export async function startKafkaDeployment(o: DeploymentOptions, markerPrefix: s
     nodeFlags: SERVICE_NODE_FLAGS,
     cwd: o.repoDir,
     logFile: sinkLog,
-    env: consentryEnv({ ...shared, CONSENTRY_HOST: '127.0.0.1', CONSENTRY_SINK_PORT: '0', CONSENTRY_DATA_DIR: join(o.workDir, 'sink-data'), CONSENTRY_LOG_LEVEL: 'warn', ...o.settings }),
+    env: consentryEnv({ ...SERVICE_ENV, ...shared, CONSENTRY_HOST: '127.0.0.1', CONSENTRY_SINK_PORT: '0', CONSENTRY_DATA_DIR: join(o.workDir, 'sink-data'), CONSENTRY_LOG_LEVEL: 'warn', ...o.settings }),
   });
   const sinkUrl = (await waitForLog(sink, sinkLog, /sink is running[\s\S]*?(http:\/\/127\.0\.0\.1:\d+)\/healthz/, 90_000))[1]!;
 

@@ -26,6 +26,7 @@ import { cpuSeconds, mainThreadCpuSeconds, memory, Processes, resetPeakRss, thre
 import { catalogue, selectScenarios, type Scenario } from './scenarios.ts';
 import { percentiles } from './stats.ts';
 import { formatSummary, summarizeProfile, type CpuProfile, type ProfileSummary } from './profile-summary.ts';
+import { seedSpans, startNeighborLoad, type NeighborFigures } from './neighbor.ts';
 
 export interface BenchOptions {
   repoDir: string;
@@ -137,6 +138,8 @@ export interface StepReport {
   collector: CollectorFigures;
   /** RSS samples every 250 ms, MB per process (overload steps only). */
   rssSeries?: { tS: number; mb: Record<string, number> }[];
+  /** Neighbor scenarios: what tenant B saw, and tenant A's heavy queries. */
+  neighbor?: NeighborFigures;
   pass: boolean;
   failReasons: string[];
 }
@@ -287,7 +290,7 @@ interface ScenarioRun {
   t0: number;
 }
 
-async function runStep(run: ScenarioRun, rate: number, durationS: number, opts: { series?: boolean } = {}): Promise<StepReport> {
+async function runStep(run: ScenarioRun, rate: number, durationS: number, opts: { series?: boolean; beside?: () => { stop(): Promise<NeighborFigures> } } = {}): Promise<StepReport> {
   const { deployment: d, gen } = run;
   const procs = d.measured;
   const tenantMap = new Map(run.tenants.map((t) => [t.id, t]));
@@ -331,6 +334,8 @@ async function runStep(run: ScenarioRun, rate: number, durationS: number, opts: 
   let rowsAtSent: Promise<Record<string, number>> | undefined;
   let sentAt = 0;
   lag.start();
+  const beside = opts.beside?.();
+  let neighbor: NeighborFigures | undefined;
   let result: StepResult;
   try {
     result = await gen.step(
@@ -346,6 +351,7 @@ async function runStep(run: ScenarioRun, rate: number, durationS: number, opts: 
   } finally {
     if (sampler !== undefined) clearInterval(sampler);
     clearInterval(scraper);
+    neighbor = await beside?.stop();
   }
   const rows1 = (await rowsAtSent) ?? (await d.rowsStored(run.tenants));
   const settled = await d.settle(run.opts.quick ? 20_000 : 60_000);
@@ -441,6 +447,7 @@ async function runStep(run: ScenarioRun, rate: number, durationS: number, opts: 
     settled,
     collector: cf,
     ...(opts.series ? { rssSeries: series } : {}),
+    ...(neighbor === undefined ? {} : { neighbor }),
     pass: false,
     failReasons: [],
   };
@@ -501,7 +508,7 @@ function stepLine(s: StepReport): string {
 }
 
 async function startDeployment(s: Scenario, o: BenchOptions, procs: Processes, workDir: string, profileDir: string | undefined): Promise<Deployment> {
-  const dopts = { procs, repoDir: o.repoDir, workDir, cpuProfileDir: profileDir, settings: o.settings ?? {}, log: o.log };
+  const dopts = { procs, repoDir: o.repoDir, workDir, cpuProfileDir: profileDir, settings: { ...s.settings, ...o.settings }, log: o.log };
   if (s.deployment === 'embedded') return startEmbedded(dopts, MARKER_PREFIX);
   const k = kafkaAvailability(o.repoDir);
   if (!k.ok) throw new Error(k.reason);
@@ -543,8 +550,14 @@ async function runScenario(s: Scenario, o: BenchOptions, procs: Processes, found
   try {
     o.log(`[${elapsed()}] ${s.name}: starting ${s.deployment} deployment${profileDir === undefined ? '' : ' (collector under --cpu-prof)'}`);
     d = await startDeployment(s, o, procs, workDir, profileDir);
-    const tenants: TenantKeys[] = [];
+    let tenants: TenantKeys[] = [];
     for (const [i, tier] of s.tiers.entries()) tenants.push(await d.createTenant(`bench-${tier}-${i + 1}`, tier));
+    // A neighbor scenario's first tenant (A) only queries, over spans of its own; the generator sends for the others (B).
+    const querier = s.kind === 'neighbor' ? tenants[0] : undefined;
+    if (querier !== undefined) {
+      await seedSpans(d.otlpUrl, querier, 300);
+      tenants = tenants.slice(1);
+    }
     base.lagMethod = `${d.lag.method}: ${d.lag.description}`;
     base.rowsMethod = d.rowsMethod;
     gen = GeneratorClient.start(procs, { cwd: o.repoDir, logFile: join(workDir, 'generator.log') });
@@ -571,9 +584,9 @@ async function runScenario(s: Scenario, o: BenchOptions, procs: Processes, found
     );
     const run: ScenarioRun = { scenario: s, deployment: d, tenants, gen, opts: o, durationS, t0 };
     const pause = (): Promise<void> => sleep(o.quick ? 200 : 1000);
-    const step = async (rate: number, label: string, dur = durationS, series = false): Promise<StepReport> => {
+    const step = async (rate: number, label: string, dur = durationS, series = false, beside?: () => { stop(): Promise<NeighborFigures> }): Promise<StepReport> => {
       loadFromUs ??= Number(process.hrtime.bigint() / 1000n);
-      const r = await runStep(run, rate, dur, { series });
+      const r = await runStep(run, rate, dur, { series, beside });
       loadToUs = Number(process.hrtime.bigint() / 1000n);
       base.steps.push(r);
       o.log(`[${elapsed()}] ${s.name} ${label} ${r.targetRate.toLocaleString('en-US')} spans/s x ${dur}s: ${stepLine(r)} -> ${r.pass ? 'pass' : `FAIL (${r.failReasons.join('; ')})`}`);
@@ -599,7 +612,14 @@ async function runScenario(s: Scenario, o: BenchOptions, procs: Processes, found
       return best;
     };
 
-    if (s.kind === 'fixed' || (s.kind === 'saturation' && o.rate !== undefined)) {
+    if (s.kind === 'neighbor' && querier !== undefined) {
+      const b = tenants[tenants.length - 1]!;
+      const rate = o.rate ?? s.startRate;
+      const dur = Math.max(durationS, o.quick ? 5 : 20);
+      await step(rate, 'tenant A quiet', dur, false, () => startNeighborLoad({ apiUrl: d!.apiUrl, a: querier, b, phase: 'quiet' }));
+      await pause();
+      base.result = await step(rate, 'tenant A querying', dur, false, () => startNeighborLoad({ apiUrl: d!.apiUrl, a: querier, b, phase: 'querying' }));
+    } else if (s.kind === 'fixed' || (s.kind === 'saturation' && o.rate !== undefined)) {
       base.result = await step(o.rate ?? s.startRate, 'fixed');
       if (s.kind === 'saturation' && base.result.pass) base.sustainableRate = base.result.targetRate;
     } else if (s.kind === 'saturation') {

@@ -94,6 +94,19 @@ export function markdown(r: BenchReport): string {
         const parts = Object.entries(g).map(([name, v]) => `${name} ${n(v.firstThirdMb)} MB -> ${n(v.lastThirdMb)} MB`);
         if (parts.length > 0) lines.push('', `RSS during the overload step (max of first third -> max of last third): ${parts.join(', ')}.`);
       }
+      const neighbors = s.steps.filter((x) => x.neighbor !== undefined);
+      if (neighbors.length > 0) {
+        lines.push('', "| tenant A | B's ingest ack p50 / p99 ms | B's SELECT 1 p50 / p99 / max ms | B's SELECT 1 answers | A's heavy queries run / refused (429) | their answers |");
+        lines.push('|---|---|---|---|---|---|');
+        for (const x of neighbors) {
+          const nb = x.neighbor!;
+          const answers = (a: Record<string, number>) => Object.entries(a).map(([k, v]) => `${k}: ${v}`).join(', ') || '-';
+          lines.push(
+            `| ${nb.phase} | ${n(x.ackLatencyMs.p50)} / ${n(x.ackLatencyMs.p99)} | ${n(nb.probe.p50)} / ${n(nb.probe.p99)} / ${n(nb.probe.max)} | ${answers(nb.probe.answers)} | ` +
+              `${nb.heavy.admitted} / ${nb.heavy.refused} | ${answers(nb.heavy.answers)} |`,
+          );
+        }
+      }
       if (s.profile !== undefined) lines.push('', '```', s.profile.text, '```');
       lines.push('');
     }

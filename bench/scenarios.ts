@@ -8,7 +8,9 @@ export type ScenarioKind =
   /** Offers twice the sustainable rate of the tier: memory must stay flat, the excess answered 429/503. */
   | 'overload'
   /** One step at a set rate. */
-  | 'fixed';
+  | 'fixed'
+  /** Two steps at a set rate for the last tenant (B), the first tenant (A) quiet, then running its maximum of heavy SQL queries: what B sees. */
+  | 'neighbor';
 
 export interface Scenario {
   name: string;
@@ -23,6 +25,8 @@ export interface Scenario {
   startRate: number;
   /** For overload: the saturation scenario whose sustainable rate is doubled. */
   baseline?: string;
+  /** CONSENTRY_* settings of this scenario's deployment (`--set` overrides them). */
+  settings?: Record<string, string>;
   description: string;
 }
 
@@ -84,6 +88,17 @@ export function catalogue(quick: boolean): Scenario[] {
       description: 'the real OTel SDK (BatchSpanProcessor, OTLP/proto exporter with its retries), one tenant per tier',
     });
   }
+  out.push({
+    name: 'embedded-noisy-neighbor',
+    deployment: 'embedded',
+    tiers: ['full', 'full'],
+    batchSize: 100,
+    generator: 'preencoded',
+    kind: 'neighbor',
+    startRate: quick ? 500 : 2_000,
+    settings: { CONSENTRY_QUERY_TIMEOUT_SECONDS: '10' },
+    description: "tenant B sends spans and probes SELECT 1 every 200 ms; tenant A quiet, then running as many 5-way self-join queries as it is allowed (each up to the 10 s query limit)",
+  });
   return out;
 }
 

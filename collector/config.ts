@@ -2,6 +2,7 @@
 // default, validation and documentation; every error is reported at once with
 // the variable's name, and nothing starts until all of them are valid.
 import { availableParallelism } from 'node:os';
+import { defaultQueryTotal } from './analytics/query-gate.ts';
 
 export interface Settings {
   /** Interface both servers bind to. */
@@ -16,6 +17,8 @@ export interface Settings {
   adminToken: string;
   /** ClickHouse HTTP URL; empty means embedded chdb under `<dataDir>/clickhouse`. */
   clickhouseUrl: string;
+  /** ClickHouse HTTP URL of the read-only user tenant queries run as; empty: clickhouseUrl's user. */
+  clickhouseQueryUrl: string;
   /** Comma-separated Kafka brokers; empty means the in-process transport. */
   kafkaBrokers: string[];
   /** Prepended to every Kafka topic name (`<prefix>consentry.spans.v1`); empty: none. */
@@ -58,8 +61,18 @@ export interface Settings {
   batchMaxRows: number;
   /** How long a row waits for its batch to fill before the insert goes anyway, milliseconds. */
   batchMaxDelayMs: number;
-  /** Tenant SQL queries (POST /api/query) running at once per tenant. */
+  /** Tenant SQL queries (POST /api/query) running at once per tenant (held below queryConcurrencyTotal). */
   queryConcurrency: number;
+  /** Tenant SQL queries running at once, all tenants together. */
+  queryConcurrencyTotal: number;
+  /** Longest a tenant query may run, seconds (engine-enforced). */
+  queryTimeoutSeconds: number;
+  /** Most rows in a tenant query's result. */
+  queryMaxResultRows: number;
+  /** Most memory one tenant query may use, bytes (engine-enforced). */
+  queryMaxMemoryBytes: number;
+  /** Engine threads one tenant query may use. */
+  queryMaxThreads: number;
   /** Tier of tenants created without one. */
   defaultTier: string;
   /** Folder of extra tier YAML files; empty means only the built-in tiers and presets. */
@@ -99,6 +112,7 @@ export const SETTINGS: { [K in keyof Settings]: SettingSpec<K> }[keyof Settings]
   { key: 'dataDir', env: 'CONSENTRY_DATA_DIR', default: './data', parse: text, doc: 'embedded ClickHouse data and generated secrets' },
   { key: 'adminToken', env: 'CONSENTRY_ADMIN_TOKEN', default: '', parse: text, doc: 'admin token; unset: generated at first start into `<data>/admin-token`' },
   { key: 'clickhouseUrl', env: 'CONSENTRY_CLICKHOUSE_URL', default: '', parse: (raw) => validUrl(raw), doc: 'ClickHouse server over HTTP, e.g. `http://default:@127.0.0.1:8123`; unset: embedded chdb' },
+  { key: 'clickhouseQueryUrl', env: 'CONSENTRY_CLICKHOUSE_QUERY_URL', default: '', parse: (raw) => validUrl(raw), doc: 'ClickHouse server URL of the read-only user that tenant SQL queries run as, under row policies on TenantId (deploy/README.md, "Tenant queries"); unset: the user of `CONSENTRY_CLICKHOUSE_URL`' },
   { key: 'kafkaBrokers', env: 'CONSENTRY_KAFKA_BROKERS', default: '', parse: (raw) => raw.split(',').map((s) => s.trim()).filter(Boolean), doc: 'comma-separated brokers; unset: in-process transport' },
   { key: 'kafkaTopicPrefix', env: 'CONSENTRY_KAFKA_TOPIC_PREFIX', default: '', parse: (raw) => (/^[\w.-]*$/.test(raw) ? raw : new Error(`must be letters, digits, '.', '_' or '-', got "${raw}"`)), doc: 'prefix of every Kafka topic name (`<prefix>consentry.spans.v1`); unset: none' },
   { key: 'kafkaPartitions', env: 'CONSENTRY_KAFKA_PARTITIONS', default: '6', parse: positiveInt, doc: 'partitions of the data topics when Consentry creates them (the most sink processes that share the work)' },
@@ -120,7 +134,12 @@ export const SETTINGS: { [K in keyof Settings]: SettingSpec<K> }[keyof Settings]
   { key: 'ingestWorkers', env: 'CONSENTRY_INGEST_WORKERS', default: 'auto', parse: (raw) => (raw === 'auto' ? Math.min(availableParallelism(), 4) : nonNegativeInt(raw)), doc: 'worker threads that decode OTLP, apply tiers and encode rows beside the event loop (about 60 MB each); `auto`: one per CPU, at most 4; 0: all on the main thread' },
   { key: 'batchMaxRows', env: 'CONSENTRY_BATCH_MAX_ROWS', default: '20000', parse: positiveInt, doc: 'rows that start a ClickHouse insert without waiting for the delay (an insert never splits a request)' },
   { key: 'batchMaxDelayMs', env: 'CONSENTRY_BATCH_MAX_DELAY_MS', default: '200', parse: positiveInt, doc: 'longest wait for a batch to fill before it is inserted, ms' },
-  { key: 'queryConcurrency', env: 'CONSENTRY_QUERY_CONCURRENCY', default: '4', parse: positiveInt, doc: 'tenant SQL queries (POST /api/query) running at once per tenant; more are answered 429 QUERY_BUSY with Retry-After' },
+  { key: 'queryConcurrency', env: 'CONSENTRY_QUERY_CONCURRENCY', default: '2', parse: positiveInt, doc: 'tenant SQL queries (POST /api/query) running at once per tenant, held below the total (one tenant never takes every slot); more are answered 429 QUERY_BUSY with Retry-After' },
+  { key: 'queryConcurrencyTotal', env: 'CONSENTRY_QUERY_CONCURRENCY_TOTAL', default: 'auto', parse: (raw) => (raw === 'auto' ? defaultQueryTotal() : positiveInt(raw)), doc: "tenant SQL queries running at once, all tenants together; `auto`: libuv's thread pool (`UV_THREADPOOL_SIZE`: 16 with `npm start` and the image, Node's default 4 otherwise) less 2 kept for ingest, at most 4" },
+  { key: 'queryTimeoutSeconds', env: 'CONSENTRY_QUERY_TIMEOUT_SECONDS', default: '30', parse: positiveInt, doc: 'longest a tenant SQL query may run, seconds (enforced by ClickHouse; 422 QUERY_LIMIT above)' },
+  { key: 'queryMaxResultRows', env: 'CONSENTRY_QUERY_MAX_RESULT_ROWS', default: '100000', parse: positiveInt, doc: "most rows in a tenant query's result (422 QUERY_LIMIT above)" },
+  { key: 'queryMaxMemoryBytes', env: 'CONSENTRY_QUERY_MAX_MEMORY_BYTES', default: String(1 << 30), parse: positiveInt, doc: 'most memory one tenant query may use, bytes (enforced by ClickHouse; 422 QUERY_LIMIT above)' },
+  { key: 'queryMaxThreads', env: 'CONSENTRY_QUERY_MAX_THREADS', default: '1', parse: positiveInt, doc: "ClickHouse threads one tenant query may use (`max_threads`); 1 leaves the other cores to ingest and other tenants' queries" },
   { key: 'defaultTier', env: 'CONSENTRY_DEFAULT_TIER', default: 'minimal', parse: text, doc: 'tier of a tenant created without one (the most private by default)' },
   { key: 'tiersDir', env: 'CONSENTRY_TIERS_DIR', default: '', parse: text, doc: 'folder of extra tier YAML files; unset: built-in tiers and presets only' },
   { key: 'logLevel', env: 'CONSENTRY_LOG_LEVEL', default: 'info', parse: (raw) => (LOG_LEVELS.includes(raw) ? raw : new Error(`must be one of ${LOG_LEVELS.join(', ')}, got "${raw}"`)), doc: 'log level' },
@@ -157,6 +176,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
   const settings = { ...(out as unknown as Settings), ...overrides };
   if (problems.length === 0 && settings.maxDecompressedBytes < settings.maxBodyBytes) {
     problems.push('CONSENTRY_MAX_DECOMPRESSED_BYTES: must be at least CONSENTRY_MAX_BODY_BYTES');
+  }
+  if (problems.length === 0 && settings.clickhouseQueryUrl !== '' && settings.clickhouseUrl === '') {
+    problems.push('CONSENTRY_CLICKHOUSE_QUERY_URL: needs CONSENTRY_CLICKHOUSE_URL (embedded chdb has no users or row policies)');
   }
   if (problems.length === 0 && settings.otlpPort !== 0 && settings.otlpPort === settings.apiPort) {
     problems.push('CONSENTRY_API_PORT: must differ from CONSENTRY_OTLP_PORT (the admin API never shares the ingest port)');

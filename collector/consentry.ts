@@ -27,6 +27,7 @@ import { buildTierEngine, reduceToCurrent, type EngineHooks } from './pipeline.t
 import { SharedTenantStore } from './tenants/shared-store.ts';
 import { createCollectorKafka } from '../sinks/kafka/mode.ts';
 import { UndoOnFailure } from './process-lifecycle.ts';
+import type { QueryLimits } from './analytics/sql-guard.ts';
 
 export interface Consentry {
   settings: Settings;
@@ -155,7 +156,7 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
         }
         return { ok: ping.success, checks };
       },
-      routes: [tierRoutes({ engine, registry, tenants }), ...analyticsRoutes({ settings, client: clickhouse.client, tenants, registry, engine, drain: () => sink.drain(), queryConcurrency: settings.queryConcurrency, onQuery: metrics.onQuery })],
+      routes: [tierRoutes({ engine, registry, tenants }), ...analyticsRoutes({ settings, client: clickhouse.client, tenants, registry, engine, drain: () => sink.drain(), queryConcurrency: { perTenant: settings.queryConcurrency, total: settings.queryConcurrencyTotal }, limits: queryLimits(settings), onQuery: metrics.onQuery })],
     });
 
     // The control-plane page under /ui (static files only; its data calls go to /api with the admin token).
@@ -206,4 +207,9 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
     await started.run();
     throw err;
   }
+}
+
+/** The tenant query limits of the settings (the rest are sql-guard.ts DEFAULT_LIMITS). */
+function queryLimits(s: Settings): Partial<QueryLimits> {
+  return { maxExecutionSeconds: s.queryTimeoutSeconds, maxResultRows: s.queryMaxResultRows, maxMemoryBytes: s.queryMaxMemoryBytes, maxThreads: s.queryMaxThreads };
 }

@@ -16,6 +16,8 @@
 /** Tables a tenant may read, in database `consentry`; each is filtered to the tenant's rows. */
 export const TENANT_TABLES = ['otel_traces', 'otel_logs', 'request_summaries', 'gateway_metadata', 'tier_audit'] as const;
 export const TENANT_DATABASE = 'consentry';
+/** The custom setting the row policies of the server-side reader user compare TenantId with (deploy/README.md). */
+export const ROW_POLICY_SETTING = 'SQL_consentry_tenant';
 
 /** Consentry tables that are never readable, also when the current schema lists more. */
 export const PRIVATE_TABLES = ['tenants', 'tier_assignments', 'schema_migrations', 'erasures', 'erasure_tombstones', 'erasure_traces'];
@@ -294,7 +296,8 @@ export function checkQueryTree(text: string): Refusal | undefined {
  * cannot reveal other tenants' values through its error. Projections and the
  * trivial count are off so that every answer comes from filtered rows.
  */
-export function tenantSettings(tenantId: string, limits: QueryLimits): string {
+export function tenantSettings(tenantId: string, limits: QueryLimits, nonce: string, opts: { rowPolicy?: boolean } = {}): string {
+  if (!/^[0-9a-f-]{1,64}$/.test(nonce)) throw new Error(`invalid query nonce "${nonce}"`);
   const filter = (t: string) => `'${TENANT_DATABASE}.${t}':'TenantId = \\'${escapeForNestedLiteral(tenantId)}\\''`;
   return [
     `additional_table_filters = {${TENANT_TABLES.map(filter).join(', ')}}`,
@@ -312,6 +315,13 @@ export function tenantSettings(tenantId: string, limits: QueryLimits): string {
     `max_result_bytes = ${limits.maxResultBytes}`,
     "result_overflow_mode = 'throw'",
     `max_memory_usage = ${limits.maxMemoryBytes}`,
+    `max_threads = ${limits.maxThreads}`,
+    // Below ingest in the CPU queue where the engine may renice its threads (Linux, CAP_SYS_NICE).
+    'os_thread_priority = 10',
+    // The nonce tags the running statement, so that it can be cancelled (KILL QUERY) when its client goes away.
+    `log_comment = '${nonce}'`,
+    // The tenant for the reader user's row policies (deploy/README.md); custom settings exist on a server only.
+    ...(opts.rowPolicy === true ? [`${ROW_POLICY_SETTING} = '${escapeForNestedLiteral(tenantId)}'`] : []),
     'output_format_json_quote_64bit_integers = 0',
   ].join(', ');
 }
@@ -333,6 +343,8 @@ export interface QueryLimits {
   maxMemoryBytes: number;
   /** Longest SQL text accepted, bytes. */
   maxSqlBytes: number;
+  /** Threads one query may use (max_threads): one core stays for ingest on a small machine. */
+  maxThreads: number;
 }
 
 export const DEFAULT_LIMITS: QueryLimits = {
@@ -341,6 +353,7 @@ export const DEFAULT_LIMITS: QueryLimits = {
   maxResultBytes: 64 << 20,
   maxMemoryBytes: 1 << 30,
   maxSqlBytes: 64 << 10,
+  maxThreads: 1,
 };
 
 /**
@@ -353,7 +366,7 @@ export function scrubMessage(message: string, hide: readonly string[] = []): str
   let m = message;
   for (const h of hide) if (h !== '') m = m.split(h).join('<data>');
   m = m.replace(/^Code: \d+\. DB::Exception: /, '');
-  m = m.replace(/\s*SETTINGS additional_table_filters = \{[^}]*\}(?:, [a-z0-9_]+ = (?:\d+|'[a-z_]+'))*/g, '');
+  m = m.replace(/\s*SETTINGS additional_table_filters = \{[^}]*\}(?:, [a-z0-9_]+ = (?:\d+|'[a-z0-9_-]+'))*/g, '');
   m = m.replace(/:?\s*In scope SELECT formatQuerySingleLine\([\s\S]*?(?=\s*\([A-Z_]+\)\s*$|$)/, '');
   m = m.replace(/EXPLAIN (?:AST|QUERY TREE) /g, '');
   m = m.replace(/\s*\(version [^)]*\)/g, '');

@@ -1,6 +1,16 @@
 // Runs a tenant's SQL so that it sees that tenant's rows only, whatever it
-// sends. The isolation is ClickHouse's own, in four layers:
+// sends. The isolation is ClickHouse's own, in four layers, on an engine
+// session of the query's own:
 //
+// 0. Session: every tenant query gets a fresh engine session (embedded: a new
+//    chdb connection, current database `consentry`, `readonly = 2`; server:
+//    HTTP requests without session_id, each its own session), used for that
+//    query's guard steps and execution only and closed after it, whatever the
+//    outcome. chdb 3.4 prepends output that a failed query had already written
+//    to the next answer on the same session (DESIGN.md, Engines): with one
+//    session per query, there is no next answer to poison. And no answer is
+//    trusted as SQL: step 1 and step 3 carry a nonce that every row must echo,
+//    step 2's text must rebuild as exactly one tree.
 // 1. Parse: `formatQuerySingleLine(<sql as a bound parameter>)` runs
 //    ClickHouse's parser on the text (multi-statements refused by the parser)
 //    and gives back the canonical statement. Only that canonical text is
@@ -14,16 +24,15 @@
 //    tenant table; no PREWHERE.
 // 4. Execution with the statement's own trailing SETTINGS (tenantSettings):
 //    `additional_table_filters` = TenantId of the caller on every tenant
-//    table, evaluated first, and the limits. In embedded mode on a connection
-//    of its own: current database `consentry` and session `readonly = 2` (no
-//    write, no DDL, whatever a statement says; settings changeable only by a
-//    statement's SETTINGS, which step 2 allows for Consentry's clause alone).
-//    That connection never runs anything else, so nothing a tenant query does
-//    can reach the writer's session. On a ClickHouse server every request is
-//    its own session; the database travels with the request, and read-only is
-//    up to the ClickHouse user in CONSENTRY_CLICKHOUSE_URL (not done yet: a
-//    separate readonly user and row policies, docs/queries.md).
+//    table, evaluated first, and the limits (time, rows, bytes, memory,
+//    threads), enforced by the engine. Each query is tagged with its nonce
+//    (`log_comment`), so a query whose client went away is cancelled in the
+//    engine (`KILL QUERY`), not left running until its time limit.
+//    On a ClickHouse server, CONSENTRY_CLICKHOUSE_QUERY_URL names a read-only
+//    user whose row policies filter TenantId by a setting of the statement
+//    (deploy/README.md): a second filter, the server's own access control.
 import { createRequire } from 'node:module';
+import { randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import {
@@ -47,7 +56,8 @@ export type QueryFailure =
   | { kind: 'rejected'; message: string } // refused by the guard
   | { kind: 'invalid'; message: string } // ClickHouse refused the SQL (syntax, unknown column, ...)
   | { kind: 'limit'; message: string } // a limit was exceeded
-  | { kind: 'unavailable'; message: string }; // ClickHouse unreachable or failing
+  | { kind: 'unavailable'; message: string } // ClickHouse unreachable or failing
+  | { kind: 'cancelled'; message: string }; // the caller went away; the engine stopped the query
 
 export type QueryResult = { ok: true; body: string; contentType: string; rows: number } | { ok: false; failure: QueryFailure };
 
@@ -61,8 +71,25 @@ export interface PreparedQuery {
 export interface TenantQueryEngineOptions {
   /** ClickHouse HTTP URL; empty: embedded chdb under `<dataDir>/clickhouse`. */
   clickhouseUrl: string;
+  /**
+   * URL of the server-side reader user (CONSENTRY_CLICKHOUSE_QUERY_URL): tenant
+   * queries run as that read-only user under its row policies, and carry the
+   * tenant in the setting those policies read. Empty: clickhouseUrl's user.
+   */
+  readerUrl?: string;
   dataDir: string;
   limits?: Partial<QueryLimits>;
+}
+
+export interface RunOptions {
+  /** Aborted when the caller went away: the query is cancelled in the engine. */
+  signal?: AbortSignal;
+}
+
+/** One engine session, for one tenant query only. */
+interface QuerySession {
+  client: ClickHouseClient;
+  close(): Promise<void>;
 }
 
 const CONTENT_TYPES: Record<QueryFormat, string> = {
@@ -82,109 +109,173 @@ const LIMIT_CODES: Record<string, string> = {
 };
 /** Codes of a ClickHouse in trouble, not of the tenant's SQL. */
 const UNAVAILABLE_CODES = new Set(['202', '209', '210', '279', '425', '999', '242', '236', '394']);
+const CANCELLED: QueryFailure = { kind: 'cancelled', message: 'the query was cancelled: the client went away' };
 
 export class TenantQueryEngine {
   readonly limits: QueryLimits;
-  private client: ClickHouseClient | undefined;
-  private opening: Promise<ClickHouseClient> | undefined;
-  private knownTables = new Set<string>();
-  private virtualColumns = new Set<string>(VIRTUAL_COLUMNS);
+  /** Server mode: one HTTP client; its requests carry no session_id, so each is a session of its own. */
+  private server: ClickHouseClient | undefined;
+  private metadata: Promise<{ knownTables: Set<string>; virtualColumns: Set<string> }> | undefined;
   private closed = false;
+  private readonly running = new Set<Promise<unknown>>();
 
   constructor(private readonly opts: TenantQueryEngineOptions) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
   }
 
-  /** The query connection, opened on first use (not in the constructor: no I/O there). */
-  private connection(): Promise<ClickHouseClient> {
-    if (this.closed) return Promise.reject(new Error('tenant query engine is closed'));
-    this.opening ??= this.open().catch((err: unknown) => {
-      this.opening = undefined;
-      throw err;
-    });
-    return this.opening;
+  private get readerUrl(): string {
+    return this.opts.readerUrl !== undefined && this.opts.readerUrl !== '' ? this.opts.readerUrl : this.opts.clickhouseUrl;
   }
 
-  private async open(): Promise<ClickHouseClient> {
-    let client: ClickHouseClient;
+  /** A fresh session for one query (no I/O in the constructor: opened on use). */
+  private async session(): Promise<QuerySession> {
+    if (this.closed) throw new Error('tenant query engine is closed');
     if (this.opts.clickhouseUrl !== '') {
-      // No settings in the URL: a readonly user is the server-side way (docs/queries.md,
-      // "On a ClickHouse server"), and sinks/clickhouse/chdb-server.ts, which shares
-      // one chdb session between processes, refuses URL settings on purpose.
-      client = createClient({ url: this.opts.clickhouseUrl, database: TENANT_DATABASE, request_timeout: (this.limits.maxExecutionSeconds + 10) * 1000 });
-    } else {
-      const require = createRequire(import.meta.url);
-      const mod = require('chdb/connection') as { createChdbConnection(o: { path: string }): unknown };
-      const connection = mod.createChdbConnection({ path: join(resolve(this.opts.dataDir, 'clickhouse')) });
-      client = createClient({ connection } as unknown as Parameters<typeof createClient>[0]);
-      // This connection's session is the tenant queries' own: sticky on purpose.
+      // No settings in the URL: a readonly user is the server-side way (deploy/README.md),
+      // and sinks/clickhouse/chdb-server.ts refuses URL settings on purpose.
+      this.server ??= createClient({ url: this.readerUrl, database: TENANT_DATABASE, request_timeout: (this.limits.maxExecutionSeconds + 10) * 1000 });
+      return { client: this.server, close: async () => undefined };
+    }
+    const client = this.embedded();
+    try {
+      // This session is the query's own: its settings stay on it, and it is closed after the query.
       await client.command({ query: `USE ${TENANT_DATABASE}` });
       await client.command({ query: 'SET readonly = 2' });
-    }
-    try {
-      const tables = await client.query({ query: `SELECT name FROM system.tables WHERE database = '${TENANT_DATABASE}'`, format: 'JSONEachRow' });
-      this.knownTables = new Set((await tables.json<{ name: string }>()).map((r) => r.name));
-      for (const t of TENANT_TABLES) {
-        const d = await client.query({ query: `DESCRIBE TABLE ${TENANT_DATABASE}.${t} SETTINGS describe_include_virtual_columns = 1`, format: 'JSONEachRow' });
-        for (const c of await d.json<{ name: string; is_virtual?: number }>()) if (Number(c.is_virtual) === 1) this.virtualColumns.add(c.name);
-      }
     } catch (err) {
       await client.close();
       throw err;
     }
-    if (this.closed) {
-      await client.close();
-      throw new Error('tenant query engine is closed');
-    }
-    this.client = client;
-    return client;
+    return { client, close: () => client.close() };
   }
 
-  /** Parses and checks `sql` for `tenantId`; the statement to run, or why not. */
+  /** A new embedded chdb connection (a session of its own; cheap: about 2 ms here). */
+  private embedded(): ClickHouseClient {
+    const require = createRequire(import.meta.url);
+    const mod = require('chdb/connection') as { createChdbConnection(o: { path: string }): unknown };
+    const connection = mod.createChdbConnection({ path: join(resolve(this.opts.dataDir, 'clickhouse')) });
+    return createClient({ connection } as unknown as Parameters<typeof createClient>[0]);
+  }
+
+  /** The tables of database consentry and the virtual columns of the tenant tables, read once. */
+  private async known(): Promise<{ knownTables: Set<string>; virtualColumns: Set<string> }> {
+    this.metadata ??= this.readMetadata().catch((err: unknown) => {
+      this.metadata = undefined;
+      throw err;
+    });
+    return this.metadata;
+  }
+
+  private async readMetadata(): Promise<{ knownTables: Set<string>; virtualColumns: Set<string> }> {
+    const s = await this.session();
+    try {
+      const tables = await s.client.query({ query: `SELECT name FROM system.tables WHERE database = '${TENANT_DATABASE}'`, format: 'JSONEachRow' });
+      const knownTables = new Set((await tables.json<{ name: string }>()).map((r) => r.name));
+      const virtualColumns = new Set<string>(VIRTUAL_COLUMNS);
+      for (const t of TENANT_TABLES) {
+        const d = await s.client.query({ query: `DESCRIBE TABLE ${TENANT_DATABASE}.${t} SETTINGS describe_include_virtual_columns = 1`, format: 'JSONEachRow' });
+        for (const c of await d.json<{ name: string; is_virtual?: number }>()) if (Number(c.is_virtual) === 1) virtualColumns.add(c.name);
+      }
+      return { knownTables, virtualColumns };
+    } finally {
+      await s.close();
+    }
+  }
+
+  /** Parses and checks `sql` for `tenantId` on a session of its own; the statement to run, or why not. */
   async prepare(tenantId: string, sql: string): Promise<PreparedQuery | QueryFailure> {
+    return this.withSession((s) => this.check(s, tenantId, sql, randomUUID()));
+  }
+
+  /** Checks and runs `sql` for `tenantId` on a session of its own; the whole answer in `format`. */
+  async run(tenantId: string, sql: string, format: QueryFormat, opts: RunOptions = {}): Promise<QueryResult> {
+    const nonce = randomUUID();
+    const { signal } = opts;
+    const gone = (): boolean => signal?.aborted === true;
+    if (gone()) return { ok: false, failure: CANCELLED };
+    const onAbort = () => void this.kill(nonce);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const result = await this.withSession(async (s): Promise<QueryResult> => {
+        const prepared = await this.check(s, tenantId, sql, nonce);
+        if ('kind' in prepared) return { ok: false, failure: prepared };
+        if (gone()) return { ok: false, failure: CANCELLED };
+        return this.execute(s, prepared.statement, format);
+      });
+      if ('kind' in result) return { ok: false, failure: result };
+      return gone() && !result.ok ? { ok: false, failure: CANCELLED } : result;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Runs `fn` on a fresh session and closes it whatever happens; unavailable when none opens. */
+  private async withSession<T>(fn: (s: QuerySession) => Promise<T>): Promise<T | QueryFailure> {
+    let s: QuerySession;
+    try {
+      s = await this.session();
+    } catch (err) {
+      return { kind: 'unavailable', message: `ClickHouse is not available: ${(err as Error).message}` };
+    }
+    const work = fn(s).finally(() => s.close());
+    this.running.add(work);
+    try {
+      return await work;
+    } finally {
+      this.running.delete(work);
+    }
+  }
+
+  private async check(s: QuerySession, tenantId: string, sql: string, nonce: string): Promise<PreparedQuery | QueryFailure> {
     const started = performance.now();
     if (Buffer.byteLength(sql, 'utf8') > this.limits.maxSqlBytes) {
       return { kind: 'rejected', message: `the SQL is longer than ${this.limits.maxSqlBytes} bytes` };
     }
-    let client: ClickHouseClient;
+    let known: Awaited<ReturnType<TenantQueryEngine['known']>>;
     try {
-      client = await this.connection();
+      known = await this.known();
     } catch (err) {
       return { kind: 'unavailable', message: `ClickHouse is not available: ${(err as Error).message}` };
     }
     // 1. ClickHouse's parser, on the text as a bound value: nothing in it runs.
+    // The answer must be one row echoing this query's nonce.
     let canonical: string;
     try {
-      const res = await client.query({
-        query: 'SELECT formatQuerySingleLine({sql:String}) AS c, formatQuerySingleLine(c) = c AS stable',
-        query_params: { sql },
+      const res = await s.client.query({
+        query: 'SELECT {nonce:String} AS n, formatQuerySingleLine({sql:String}) AS c, formatQuerySingleLine(c) = c AS stable',
+        query_params: { sql, nonce },
         format: 'JSONEachRow',
       });
-      const row = (await res.json<{ c: string; stable: number | boolean }>())[0];
-      if (row === undefined || !(row.stable === 1 || row.stable === true)) {
+      const rows = await res.json<{ n: string; c: string; stable: number | boolean }>();
+      const row = rows[0];
+      if (rows.length !== 1 || row === undefined || row.n !== nonce) return untrusted();
+      if (!(row.stable === 1 || row.stable === true)) {
         return { kind: 'rejected', message: 'the query could not be checked: ClickHouse does not print it back the same way; simplify it' };
       }
       canonical = row.c;
     } catch (err) {
       return this.failure(err);
     }
-    // 2. Syntax tree.
+    // 2. Syntax tree: the text must rebuild as exactly one tree (parseExplainAst).
     let astText: string;
     try {
-      astText = await this.text(client, `EXPLAIN AST ${canonical}`);
+      astText = await this.text(s.client, `EXPLAIN AST ${canonical}`);
     } catch (err) {
       return this.failure(err);
     }
     const ast = parseExplainAst(astText);
     if (isRefusal(ast)) return { kind: 'rejected', message: ast.message };
-    const astRefusal = checkAst(ast, { knownTables: this.knownTables, virtualColumns: this.virtualColumns });
+    const astRefusal = checkAst(ast, known);
     if (astRefusal !== undefined) return { kind: 'rejected', message: astRefusal.message };
     // 3. Query tree, with the tenant's settings already attached: name
-    // resolution may run scalar subqueries, and those are filtered too.
-    const statement = `${canonical} SETTINGS ${tenantSettings(tenantId, this.limits)}`;
+    // resolution may run scalar subqueries, and those are filtered too. Read
+    // as rows that each echo the nonce.
+    const statement = `${canonical} SETTINGS ${tenantSettings(tenantId, this.limits, nonce, { rowPolicy: this.readerUrl !== this.opts.clickhouseUrl })}`;
     let treeText: string;
     try {
-      treeText = await this.text(client, `EXPLAIN QUERY TREE ${statement}`);
+      const res = await s.client.query({ query: `SELECT {nonce:String} AS n, explain FROM (EXPLAIN QUERY TREE ${statement})`, query_params: { nonce }, format: 'JSONCompactEachRow' });
+      const rows = await res.json<[string, string]>();
+      if (rows.length === 0 || rows.some((r) => r[0] !== nonce)) return untrusted();
+      treeText = rows.map((r) => r[1]).join('\n');
     } catch (err) {
       return this.failure(err);
     }
@@ -193,15 +284,11 @@ export class TenantQueryEngine {
     return { statement, guardMs: performance.now() - started };
   }
 
-  /** Checks and runs `sql` for `tenantId`; the whole answer in `format`. */
-  async run(tenantId: string, sql: string, format: QueryFormat): Promise<QueryResult> {
-    const prepared = await this.prepare(tenantId, sql);
-    if ('kind' in prepared) return { ok: false, failure: prepared };
-    const client = await this.connection();
+  private async execute(s: QuerySession, statement: string, format: QueryFormat): Promise<QueryResult> {
     const chFormat = format === 'json' ? 'JSONCompactEachRowWithNamesAndTypes' : format === 'ndjson' ? 'JSONEachRow' : 'CSVWithNames';
     let text: string;
     try {
-      const res = await client.query({ query: prepared.statement, format: chFormat });
+      const res = await s.client.query({ query: statement, format: chFormat });
       text = await res.text();
     } catch (err) {
       return { ok: false, failure: this.failure(err) };
@@ -215,12 +302,35 @@ export class TenantQueryEngine {
     if (format !== 'json') return { ok: true, body: text, contentType: CONTENT_TYPES[format], rows };
     const lines = text.split('\n');
     if (lines[lines.length - 1] === '') lines.pop();
-    const names = JSON.parse(lines[0] ?? '[]') as string[];
-    const types = JSON.parse(lines[1] ?? '[]') as string[];
+    let names: unknown;
+    let types: unknown;
+    try {
+      names = JSON.parse(lines[0] ?? '');
+      types = JSON.parse(lines[1] ?? '');
+    } catch {
+      return { ok: false, failure: untrusted() };
+    }
+    if (!isStrings(names) || !isStrings(types) || names.length !== types.length) return { ok: false, failure: untrusted() };
     const columns = names.map((name, i) => ({ name, type: types[i] ?? '' }));
     // Rows are passed through as ClickHouse wrote them (valid JSON arrays).
     const body = `{"columns":${JSON.stringify(columns)},"rows":[${lines.slice(2).join(',')}]}`;
     return { ok: true, body, contentType: CONTENT_TYPES.json, rows: Math.max(0, lines.length - 2) };
+  }
+
+  /**
+   * Cancels the running statement tagged with `nonce`, from a session of its
+   * own (asynchronously: the engine stops it at its next check).
+   */
+  private async kill(nonce: string): Promise<void> {
+    const killer = this.opts.clickhouseUrl === '' ? this.embedded() : this.server;
+    if (killer === undefined) return;
+    try {
+      await killer.command({ query: `KILL QUERY WHERE Settings['log_comment'] = {nonce:String} ASYNC`, query_params: { nonce } });
+    } catch {
+      // Nothing to kill any more, or the engine is down: the time limit ends it anyway.
+    } finally {
+      if (killer !== this.server) await killer.close();
+    }
   }
 
   /**
@@ -253,15 +363,23 @@ export class TenantQueryEngine {
     return { kind: 'invalid', message: scrubMessage(message, [resolve(this.opts.dataDir)]) };
   }
 
-  /** Closes the query connection. Idempotent, safe without any query. */
+  /** Stops taking queries, waits for the running ones, closes the server client. Idempotent, safe without any query. */
   async close(): Promise<void> {
     this.closed = true;
-    const opening = this.opening;
-    this.opening = undefined;
-    const client = this.client ?? (await opening?.catch(() => undefined));
-    this.client = undefined;
-    await client?.close();
+    await Promise.allSettled([...this.running]);
+    const server = this.server;
+    this.server = undefined;
+    await server?.close();
   }
+}
+
+/** An answer that is not what the step asked for: the engine is not trusted with it. */
+function untrusted(): QueryFailure {
+  return { kind: 'unavailable', message: 'ClickHouse answered something other than what was asked; retry later' };
+}
+
+function isStrings(x: unknown): x is string[] {
+  return Array.isArray(x) && x.every((v) => typeof v === 'string');
 }
 
 function countLines(text: string): number {

@@ -8,6 +8,7 @@ import type { TierEngine } from '../../processors/tiers/engine.ts';
 import type { TenantStore } from '../tenants/store.ts';
 import type { TierRegistry } from '../tenants/tier-registry.ts';
 import { TenantQueryEngine } from '../analytics/tenant-query.ts';
+import { QueryGate } from '../analytics/query-gate.ts';
 import type { QueryLimits } from '../analytics/sql-guard.ts';
 import { erasureTombstones } from '../analytics/tombstones.ts';
 import { queryRoutes } from './query.ts';
@@ -17,7 +18,7 @@ import { privacyRoutes } from './privacy.ts';
 export { erasureTombstones } from '../analytics/tombstones.ts';
 
 export interface AnalyticsDeps {
-  settings: { clickhouseUrl: string; dataDir: string };
+  settings: { clickhouseUrl: string; clickhouseQueryUrl: string; dataDir: string };
   client: ClickHouseClient;
   tenants: TenantStore;
   registry: TierRegistry;
@@ -25,15 +26,15 @@ export interface AnalyticsDeps {
   /** Waits for rows already past the writer's check to be inserted (embedded mode: the sink's drain). */
   drain?: () => Promise<void>;
   limits?: Partial<QueryLimits>;
-  /** Queries of one tenant running at once (CONSENTRY_QUERY_CONCURRENCY). */
-  queryConcurrency: number;
+  /** Queries running at once: per tenant (CONSENTRY_QUERY_CONCURRENCY) and in all (CONSENTRY_QUERY_CONCURRENCY_TOTAL). */
+  queryConcurrency: { perTenant: number; total: number };
   onQuery?: (tenantId: string, outcome: string, seconds: number) => void;
 }
 
 export function analyticsRoutes(deps: AnalyticsDeps): Array<(app: FastifyInstance) => void> {
-  const queries = new TenantQueryEngine({ clickhouseUrl: deps.settings.clickhouseUrl, dataDir: deps.settings.dataDir, limits: deps.limits });
+  const queries = new TenantQueryEngine({ clickhouseUrl: deps.settings.clickhouseUrl, readerUrl: deps.settings.clickhouseQueryUrl, dataDir: deps.settings.dataDir, limits: deps.limits });
   return [
-    queryRoutes({ tenants: deps.tenants, engine: queries, maxConcurrent: deps.queryConcurrency, onQuery: deps.onQuery }),
+    queryRoutes({ tenants: deps.tenants, engine: queries, gate: new QueryGate(deps.queryConcurrency), onQuery: deps.onQuery }),
     dashboardRoutes({ client: deps.client, tenants: deps.tenants, engine: deps.engine, tierOf: (id) => deps.registry.current(id)?.tier ?? '' }),
     privacyRoutes({
       client: deps.client,

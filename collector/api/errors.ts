@@ -12,7 +12,7 @@ export const API_ERRORS = {
   QUERY_REJECTED: { status: 400, message: 'the query is not allowed: send one SELECT over the tenant tables, without SETTINGS, FORMAT or table functions' },
   QUERY_FAILED: { status: 400, message: 'ClickHouse could not run the query: fix the SQL as the message says' },
   QUERY_LIMIT: { status: 422, message: 'the query exceeded a limit (time, result size or memory): filter, aggregate or add LIMIT' },
-  QUERY_BUSY: { status: 429, message: 'too many queries of this tenant are running: retry after the Retry-After seconds' },
+  QUERY_BUSY: { status: 429, message: 'too many queries are running (of this tenant, or in all): retry after the Retry-After seconds' },
   NOT_ACCEPTABLE: { status: 406, message: 'unsupported Accept: ask for application/json, application/x-ndjson or text/csv' },
 } as const;
 

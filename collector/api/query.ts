@@ -2,15 +2,16 @@
 // the tenant's SQL over its own rows (collector/analytics/tenant-query.ts).
 // Answer by Accept: application/json (default) {"columns":[{"name","type"}],"rows":[[...]]},
 // application/x-ndjson one JSON object per row, text/csv with a header line.
-// A tenant runs at most `maxConcurrent` queries at once; more are answered
-// 429 QUERY_BUSY + Retry-After, so one tenant cannot queue up the query
-// connection all tenants share. This route is exempt from the admin token
-// (app.ts PUBLIC_ROUTES).
+// Queries are admitted by a QueryGate (per tenant and in total); more are
+// answered 429 QUERY_BUSY + Retry-After at once. A query whose client goes
+// away before the answer is cancelled in the engine. This route is exempt
+// from the admin token (app.ts PUBLIC_ROUTES).
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { bearerToken } from '../tenants/keys.ts';
 import type { TenantStore } from '../tenants/store.ts';
 import type { QueryFailure, QueryFormat, QueryResult, TenantQueryEngine } from '../analytics/tenant-query.ts';
+import type { QueryGate } from '../analytics/query-gate.ts';
 import { ApiError, type ApiErrorCode } from './errors.ts';
 
 const QueryBody = Type.Object({ sql: Type.String({ minLength: 1, maxLength: 1 << 20 }) }, { additionalProperties: false });
@@ -32,19 +33,19 @@ const FAILURE_CODES: Record<QueryFailure['kind'], ApiErrorCode> = {
   invalid: 'QUERY_FAILED',
   limit: 'QUERY_LIMIT',
   unavailable: 'UNAVAILABLE',
+  cancelled: 'QUERY_FAILED', // nobody reads it: the client is gone
 };
 
 export interface QueryRouteDeps {
   tenants: TenantStore;
   engine: Pick<TenantQueryEngine, 'run' | 'close'>;
-  /** Queries of one tenant running at once (CONSENTRY_QUERY_CONCURRENCY). */
-  maxConcurrent: number;
+  /** Queries running at once, per tenant and in all. */
+  gate: QueryGate;
   /** Each query's outcome (`ok`, a failure kind, `busy`, or `error` when the engine threw) and duration, for metrics. */
   onQuery?: (tenantId: string, outcome: string, seconds: number) => void;
 }
 
 export function queryRoutes(deps: QueryRouteDeps) {
-  const running = new Map<string, number>();
   return (app: FastifyInstance): void => {
     app.addHook('onClose', async () => deps.engine.close());
     app.post<{ Body: Static<typeof QueryBody> }>('/query', { schema: { body: QueryBody } }, async (req, reply) => {
@@ -53,23 +54,27 @@ export function queryRoutes(deps: QueryRouteDeps) {
       if (tenantId === undefined) throw new ApiError('UNAUTHORIZED', 'missing or wrong query key: send Authorization: Bearer <tenant query key>');
       const format = formatOf(req.headers.accept);
       if (format === undefined) throw new ApiError('NOT_ACCEPTABLE');
-      const now = running.get(tenantId) ?? 0;
-      if (now >= deps.maxConcurrent) {
+      const slot = deps.gate.admit(tenantId);
+      if (!slot.ok) {
         deps.onQuery?.(tenantId, 'busy', 0);
-        throw new ApiError('QUERY_BUSY', `${now} queries of this tenant are running (at most ${deps.maxConcurrent}): retry after the Retry-After seconds`);
+        throw new ApiError('QUERY_BUSY', slot.message);
       }
-      running.set(tenantId, now + 1);
+      // The response closing before it was sent: the client went away.
+      const gone = new AbortController();
+      const onClose = () => {
+        if (!reply.raw.writableFinished) gone.abort();
+      };
+      reply.raw.once('close', onClose);
       const started = performance.now();
       let result: QueryResult;
       try {
-        result = await deps.engine.run(tenantId, req.body.sql, format);
+        result = await deps.engine.run(tenantId, req.body.sql, format, { signal: gone.signal });
       } catch (err) {
         deps.onQuery?.(tenantId, 'error', (performance.now() - started) / 1000);
         throw err;
       } finally {
-        const left = (running.get(tenantId) ?? 1) - 1;
-        if (left === 0) running.delete(tenantId);
-        else running.set(tenantId, left);
+        slot.release();
+        reply.raw.off('close', onClose);
       }
       deps.onQuery?.(tenantId, result.ok ? 'ok' : result.failure.kind, (performance.now() - started) / 1000);
       if (!result.ok) throw new ApiError(FAILURE_CODES[result.failure.kind], result.failure.message);

@@ -77,15 +77,20 @@ describe('checkQueryTree', () => {
 
 describe('tenantSettings and messages', () => {
   it('filters every tenant table by the tenant id and refuses odd ids', () => {
-    const s = tenantSettings('acme', DEFAULT_LIMITS);
+    const s = tenantSettings('acme', DEFAULT_LIMITS, '6f1c2d3e-0000-4000-8000-00000000abcd');
     for (const t of ['otel_traces', 'otel_logs', 'request_summaries', 'gateway_metadata', 'tier_audit']) expect(s).toContain(`'consentry.${t}':'TenantId = \\'acme\\''`);
     expect(s).toContain('max_execution_time = 30');
-    expect(() => tenantSettings("x' OR 1", DEFAULT_LIMITS)).toThrow(/invalid tenant id/);
+    expect(s).toContain('max_threads = 1');
+    expect(s).toContain("log_comment = '6f1c2d3e-0000-4000-8000-00000000abcd'");
+    expect(() => tenantSettings("x' OR 1", DEFAULT_LIMITS, '6f1c2d3e')).toThrow(/invalid tenant id/);
+    expect(() => tenantSettings('acme', DEFAULT_LIMITS, "x', readonly = 0")).toThrow(/invalid query nonce/);
+    expect(s).not.toContain('SQL_consentry_tenant');
+    expect(tenantSettings('acme', DEFAULT_LIMITS, '6f1c2d3e', { rowPolicy: true })).toMatch(/^additional_table_filters = .*, SQL_consentry_tenant = 'acme', output_format_json_quote_64bit_integers = 0$/);
   });
 
   it('scrubs what is not the tenant\'s', () => {
     const msg =
-      "Code: 60. DB::Exception: Unknown table expression identifier 'tenant' in scope SELECT * FROM tenant SETTINGS additional_table_filters = {'consentry.otel_traces':'TenantId = \\'acme\\''}, max_execution_time = 30, result_overflow_mode = 'throw', output_format_json_quote_64bit_integers = 0. Maybe you meant consentry.tenants?. (UNKNOWN_TABLE) (version 26.7.2.1)";
+      "Code: 60. DB::Exception: Unknown table expression identifier 'tenant' in scope SELECT * FROM tenant SETTINGS additional_table_filters = {'consentry.otel_traces':'TenantId = \\'acme\\''}, max_execution_time = 30, result_overflow_mode = 'throw', max_threads = 1, os_thread_priority = 10, log_comment = '6f1c2d3e-0000-4000-8000-00000000abcd', output_format_json_quote_64bit_integers = 0. Maybe you meant consentry.tenants?. (UNKNOWN_TABLE) (version 26.7.2.1)";
     expect(scrubMessage(msg)).toBe("Unknown table expression identifier 'tenant' in scope SELECT * FROM tenant. (UNKNOWN_TABLE)");
     expect(scrubMessage('Code: 62. DB::Exception: Syntax error: failed at position 9: ; DROP. : In scope SELECT formatQuerySingleLine(\'SELECT 1; DROP\') AS c. (SYNTAX_ERROR)')).toBe('Syntax error: failed at position 9: ; DROP. (SYNTAX_ERROR)');
     expect(scrubMessage('Cannot read /data/x/clickhouse/store/abc', ['/data/x'])).toBe('Cannot read <data>/clickhouse/store/abc');

@@ -1,8 +1,10 @@
-// The per-tenant cap on tenant SQL queries (CONSENTRY_QUERY_CONCURRENCY), on
-// the management API app with a stand-in query engine whose queries finish
-// when the test says: a query over the cap is answered 429 QUERY_BUSY with
-// Retry-After, other tenants are not affected, a slot frees when a query ends
-// (failed ones too), and every outcome is counted in /metrics.
+// The caps on tenant SQL queries (CONSENTRY_QUERY_CONCURRENCY per tenant,
+// CONSENTRY_QUERY_CONCURRENCY_TOTAL in all), on the management API app with a
+// stand-in query engine whose queries finish when the test says: a query over
+// a cap is answered 429 QUERY_BUSY with Retry-After, other tenants are not
+// affected, a slot frees when a query ends (failed ones too), a client that
+// goes away aborts its query, and every outcome is counted in /metrics.
+import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildApiApp } from '../../collector/api/app.ts';
@@ -10,29 +12,30 @@ import { queryRoutes } from '../../collector/api/query.ts';
 import { Metrics } from '../../collector/metrics.ts';
 import { createLogger } from '../../collector/logger.ts';
 import type { TenantStore } from '../../collector/tenants/store.ts';
-import type { QueryResult } from '../../collector/analytics/tenant-query.ts';
+import type { QueryResult, RunOptions } from '../../collector/analytics/tenant-query.ts';
+import { QueryGate, defaultQueryTotal, threadPoolSize } from '../../collector/analytics/query-gate.ts';
 
-type Run = { tenantId: string; finish(outcome: QueryResult): void; fail(err: Error): void };
+type Run = { tenantId: string; signal: AbortSignal | undefined; finish(outcome: QueryResult): void; fail(err: Error): void };
 
 function standInEngine() {
   const runs: Run[] = [];
   return {
     runs,
     engine: {
-      run: (tenantId: string) =>
-        new Promise<QueryResult>((resolve, reject) => runs.push({ tenantId, finish: resolve, fail: reject })),
+      run: (tenantId: string, _sql: string, _format: string, opts?: RunOptions) =>
+        new Promise<QueryResult>((resolve, reject) => runs.push({ tenantId, signal: opts?.signal, finish: resolve, fail: reject })),
       close: async () => undefined,
     },
   };
 }
 
 const OK: QueryResult = { ok: true, contentType: 'application/json', body: '{"columns":[],"rows":[]}', rows: 0 };
-const KEYS: Record<string, string> = { 'key-a': 'a', 'key-b': 'b' };
+const KEYS: Record<string, string> = { 'key-a': 'a', 'key-b': 'b', 'key-c': 'c' };
 
 let app: FastifyInstance | undefined;
 afterEach(async () => app?.close());
 
-async function start(maxConcurrent: number) {
+async function start(perTenant: number, total = 10) {
   const metrics = new Metrics();
   const { engine, runs } = standInEngine();
   const tenants = { tenantOfQueryKey: (k: string) => KEYS[k] } as unknown as TenantStore;
@@ -46,7 +49,7 @@ async function start(maxConcurrent: number) {
     assignInitialTier: async () => undefined,
     tierOf: () => '',
     ready: async () => ({ ok: true, checks: {} }),
-    routes: [queryRoutes({ tenants, engine, maxConcurrent, onQuery: metrics.onQuery })],
+    routes: [queryRoutes({ tenants, engine, gate: new QueryGate({ perTenant, total }), onQuery: metrics.onQuery })],
   });
   await app.ready();
   const query = (key: string) => app!.inject({ method: 'POST', url: '/api/query', headers: { authorization: `Bearer ${key}` }, payload: { sql: 'SELECT 1' } });
@@ -108,5 +111,83 @@ describe('tenant query concurrency', () => {
     expect(text).toContain('consentry_tenant_queries_total{tenant="a",outcome="busy"} 1');
     expect(text).toMatch(/consentry_tenant_query_duration_seconds_count\{outcome="ok"\} 1/);
     expect(text).not.toMatch(/consentry_tenant_query_duration_seconds_count\{outcome="busy"\}/);
+  });
+
+  it('caps all tenants together, and never gives one tenant every slot', async () => {
+    const { runs, query, running } = await start(5, 3);
+    const held = [query('key-a'), query('key-a')];
+    await running(2);
+    const third = await query('key-a'); // 3 would be every slot: held at total - 1
+    expect(third.statusCode).toBe(429);
+    expect(third.json().message).toMatch(/2 queries of this tenant are running \(at most 2\)/);
+    const b = query('key-b');
+    await running(3);
+    const c = await query('key-c');
+    expect(c.statusCode).toBe(429);
+    expect(c.json().message).toMatch(/3 tenant queries are running \(at most 3 in all\)/);
+    for (const r of runs) r.finish(OK);
+    expect((await Promise.all([...held, b])).map((r) => r.statusCode)).toEqual([200, 200, 200]);
+  });
+
+  it('aborts the query of a client that went away, and frees its slot', async () => {
+    const { runs, query, running } = await start(1);
+    await app!.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = app!.server.address() as { port: number };
+    const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/api/query', headers: { authorization: 'Bearer key-a', 'content-type': 'application/json' } });
+    req.on('error', () => undefined);
+    req.end(JSON.stringify({ sql: 'SELECT 1' }));
+    await running(1);
+    expect(runs[0]!.signal?.aborted).toBe(false);
+    req.destroy();
+    for (let i = 0; i < 200 && runs[0]!.signal?.aborted !== true; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(runs[0]!.signal?.aborted).toBe(true);
+    runs[0]!.finish({ ok: false, failure: { kind: 'cancelled', message: 'cancelled' } });
+    const next = query('key-a');
+    await running(2);
+    runs[1]!.finish(OK);
+    expect((await next).statusCode).toBe(200);
+  });
+});
+
+describe('QueryGate', () => {
+  it.each([
+    // libuv pool -> total
+    [4, 2],
+    [5, 3],
+    [16, 4],
+    [2, 1],
+    [1, 1],
+  ])('libuv pool of %i threads: %i queries in all by default', (pool, total) => {
+    expect(defaultQueryTotal(pool)).toBe(total);
+  });
+
+  it('reads the pool size as libuv does', () => {
+    expect(threadPoolSize({})).toBe(4);
+    expect(threadPoolSize({ UV_THREADPOOL_SIZE: '16' })).toBe(16);
+    expect(threadPoolSize({ UV_THREADPOOL_SIZE: 'lots' })).toBe(4);
+  });
+
+  it.each([
+    [4, 2, 1],
+    [2, 8, 2],
+    [1, 1, 1],
+    [3, 1, 1],
+  ])('per tenant %i with %i in all: %i', (perTenant, total, effective) => {
+    expect(new QueryGate({ perTenant, total }).perTenant).toBe(effective);
+  });
+
+  it('releases a slot once, however often release is called', () => {
+    const gate = new QueryGate({ perTenant: 1, total: 2 });
+    const a = gate.admit('a');
+    expect(a.ok).toBe(true);
+    expect(gate.admit('a').ok).toBe(false);
+    if (a.ok) {
+      a.release();
+      a.release();
+    }
+    const again = gate.admit('a');
+    expect(again.ok).toBe(true);
+    expect(gate.admit('b').ok).toBe(true);
+    expect(gate.admit('c').ok).toBe(false);
   });
 });
