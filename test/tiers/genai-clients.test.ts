@@ -15,6 +15,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestConsentry, type TestConsentry } from '../helpers/consentry.ts';
 import { dump, expectGolden, normalise, type Dump } from '../helpers/golden.ts';
+import { sdkClient } from '../helpers/otel.ts';
 import { sendOtlp } from '../analytics/traffic.ts';
 import { CLIENTS, CONTENT_MARK, expectedTotals, payloadsOf, type ClientShape } from '../fixtures/genai-clients.ts';
 
@@ -140,5 +141,24 @@ describe('counting: each client once, tokens and model from its LLM call', () =>
     const s = await dash('split-summary');
     expect(s).toEqual(await dash('split-full'));
     expect(s.totals).toMatchObject({ requests: 1, calls: 1, inputTokens: 23, outputTokens: 9 });
+  });
+});
+
+describe('the JS OTel SDK logs API with eventName (a real SDK, protobuf)', () => {
+  it.each([
+    { tier: 'full', stored: [['gen_ai.user.message', `{"content":"hi ${CONTENT_MARK}"}`], ['', 'plain line']] },
+    { tier: 'lunos', stored: [['', 'plain line']] },
+    { tier: 'minimal', stored: [['', 'plain line']] },
+  ])('$tier stores $stored.length rows', async ({ tier, stored: want }) => {
+    const tenant = `sdk-events-${tier}`;
+    const { ingestKey } = await c.createTenant(tenant, tier);
+    const client = sdkClient({ otlpUrl: c.otlpUrl, ingestKey, encoding: 'proto' });
+    const logger = client.loggerProvider.getLogger('opentelemetry.instrumentation.openai_v2', '2.1b0');
+    logger.emit({ timestamp: T0_MS, eventName: 'gen_ai.user.message', body: { content: `hi ${CONTENT_MARK}` }, attributes: { 'gen_ai.system': 'openai' } });
+    logger.emit({ timestamp: T0_MS + 1, body: 'plain line' });
+    await client.flush();
+    await client.shutdown();
+    const rows = await c.rows<{ EventName: string; Body: string }>(`SELECT EventName, Body FROM consentry.otel_logs WHERE TenantId = '${tenant}' ORDER BY Timestamp`);
+    expect(rows.map((r) => [r.EventName, r.Body])).toEqual(want);
   });
 });
