@@ -47,12 +47,16 @@ export interface Field {
   readonly generic?: true;
 }
 
-const G: Convention = 'GenAI';
-const D: Convention = 'GenAI, deprecated';
-const O: Convention = 'OpenLLMetry';
-const I: Convention = 'OpenInference';
-const L: Convention = 'LiteLLM';
-const C: Convention = 'Consentry gateway';
+/** Short names of the conventions, for the tables here and in content.ts. */
+export const BY = {
+  G: 'GenAI',
+  D: 'GenAI, deprecated',
+  O: 'OpenLLMetry',
+  I: 'OpenInference',
+  L: 'LiteLLM',
+  C: 'Consentry gateway',
+} as const satisfies Record<string, Convention>;
+const { G, D, O, I, L, C } = BY;
 
 export const FIELDS = {
   provider: {
