@@ -72,14 +72,14 @@ export const FIELDS = {
   },
   model: {
     name: 'model',
-    meaning: 'the model that answered, else the one asked for',
+    meaning: 'the model that answered, else the one asked for (within each convention)',
     sources: [
       { key: 'gen_ai.response.model', by: [G, O, L, C] },
+      { key: 'gen_ai.request.model', by: [G, O, L, C] },
       { key: 'llm.response.model_name', by: [I] },
       { key: 'llm.model_name', by: [I] },
-      { key: 'llm.response.model', by: [O] },
-      { key: 'gen_ai.request.model', by: [G, O, L, C] },
       { key: 'llm.request.model_name', by: [I] },
+      { key: 'llm.response.model', by: [O] },
       { key: 'llm.request.model', by: [O] },
       { key: 'embedding.model_name', by: [I] },
     ],
