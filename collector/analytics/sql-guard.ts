@@ -18,7 +18,7 @@ export const TENANT_TABLES = ['otel_traces', 'otel_logs', 'request_summaries', '
 export const TENANT_DATABASE = 'consentry';
 
 /** Consentry tables that are never readable, also when the current schema lists more. */
-export const PRIVATE_TABLES = ['tenants', 'tier_assignments', 'schema_migrations', 'erasures', 'erasure_tombstones', 'erasure_traces'];
+export const PRIVATE_TABLES = ['tenants', 'tier_assignments', 'schema_migrations', 'erasures', 'erasure_tombstones', 'erased_traces'];
 
 /** Virtual columns of MergeTree tables: they expose the physical layout (and so other tenants' row counts). */
 export const VIRTUAL_COLUMNS = [
