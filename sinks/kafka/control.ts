@@ -260,16 +260,15 @@ export class KafkaControl implements TierBroadcast, TenantBroadcast {
    */
   async awaitApplied(tenantId: string, version: number, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
+    let missing: string[] | undefined;
     for (;;) {
-      const left = deadline - Date.now();
-      let members: string[];
       try {
-        members = await withTimeout(this.sinkMembers(), Math.max(1, left), 'the broker did not describe it in time');
+        const members = await withTimeout(this.sinkMembers(), Math.max(1, deadline - Date.now()), 'no answer from the broker in time');
+        missing = members.filter((m) => (this.acks.get(tenantId)?.get(m)?.version ?? -1) < version);
+        if (missing.length === 0) return;
       } catch (err) {
-        throw new Error(`the sink consumer group "${this.opts.settings.sinkGroup}" could not be read (${(err as Error).message})`, { cause: err });
+        if (missing === undefined) throw new Error(`the sink consumer group "${this.opts.settings.sinkGroup}" could not be read (${(err as Error).message})`, { cause: err });
       }
-      const missing = members.filter((m) => (this.acks.get(tenantId)?.get(m)?.version ?? -1) < version);
-      if (missing.length === 0) return;
       if (Date.now() >= deadline) throw new Error(`sink${missing.length === 1 ? '' : 's'} ${missing.join(', ')} did not confirm within ${timeoutMs} ms (CONSENTRY_TIER_SWITCH_TIMEOUT_MS)`);
       // The next confirmation, or a fresh look at the group (members leave and join).
       await new Promise<void>((resolve) => {
