@@ -60,14 +60,14 @@ export interface Settings {
   batchMaxDelayMs: number;
   /** Tenant SQL queries (POST /api/query) running at once per tenant. */
   queryConcurrency: number;
+  /** Tier of tenants created without one. */
+  defaultTier: string;
   /** How long after an erasure later-arriving spans and logs of the subject's traces are dropped, hours. */
   erasureTraceHours: number;
   /** Erased traces each writing process holds in memory, at most. */
   erasureMaxTraces: number;
   /** Longest wait of a downgrade (PUT /api/tenants/:id/tier) for data received under the old tier to be written or reduced, ms. */
   tierSwitchTimeoutMs: number;
-  /** Tier of tenants created without one. */
-  defaultTier: string;
   /** Folder of extra tier YAML files; empty means only the built-in tiers and presets. */
   tiersDir: string;
   /** pino level: fatal, error, warn, info, debug, trace, silent. */
@@ -127,10 +127,10 @@ export const SETTINGS: { [K in keyof Settings]: SettingSpec<K> }[keyof Settings]
   { key: 'batchMaxRows', env: 'CONSENTRY_BATCH_MAX_ROWS', default: '20000', parse: positiveInt, doc: 'rows that start a ClickHouse insert without waiting for the delay (an insert never splits a request)' },
   { key: 'batchMaxDelayMs', env: 'CONSENTRY_BATCH_MAX_DELAY_MS', default: '200', parse: positiveInt, doc: 'longest wait for a batch to fill before it is inserted, ms' },
   { key: 'queryConcurrency', env: 'CONSENTRY_QUERY_CONCURRENCY', default: '4', parse: positiveInt, doc: 'tenant SQL queries (POST /api/query) running at once per tenant; more are answered 429 QUERY_BUSY with Retry-After' },
+  { key: 'defaultTier', env: 'CONSENTRY_DEFAULT_TIER', default: 'minimal', parse: text, doc: 'tier of a tenant created without one (the most private by default)' },
   { key: 'erasureTraceHours', env: 'CONSENTRY_ERASURE_TRACE_HOURS', default: '24', parse: positiveInt, doc: "how long after an erasure later-arriving spans and logs of the subject's traces are dropped, hours (with Kafka: at least CONSENTRY_KAFKA_RETENTION_HOURS)" },
   { key: 'erasureMaxTraces', env: 'CONSENTRY_ERASURE_MAX_TRACES', default: '250000', parse: positiveInt, doc: 'erased traces each writer (embedded collector, sink) holds in memory to drop their later spans, about 95 bytes each; past it more are not held (logged), and a later erasure of the subject removes what they let through' },
   { key: 'tierSwitchTimeoutMs', env: 'CONSENTRY_TIER_SWITCH_TIMEOUT_MS', default: '10000', parse: positiveInt, doc: 'longest wait of a downgrade for data received under the old tier to be written or reduced (with Kafka: for every sink to confirm), ms; then 503 TIER_SWITCH_PENDING' },
-  { key: 'defaultTier', env: 'CONSENTRY_DEFAULT_TIER', default: 'minimal', parse: text, doc: 'tier of a tenant created without one (the most private by default)' },
   { key: 'tiersDir', env: 'CONSENTRY_TIERS_DIR', default: '', parse: text, doc: 'folder of extra tier YAML files; unset: built-in tiers and presets only' },
   { key: 'logLevel', env: 'CONSENTRY_LOG_LEVEL', default: 'info', parse: (raw) => (LOG_LEVELS.includes(raw) ? raw : new Error(`must be one of ${LOG_LEVELS.join(', ')}, got "${raw}"`)), doc: 'log level' },
 ];
