@@ -30,6 +30,14 @@
 // message to find them), go to the dead-letter topic with the reason in
 // headers, and are counted; the partition keeps flowing. On SIGTERM the sink
 // stops fetching, inserts and commits what it holds, then leaves the group.
+//
+// Tier changes. A batch is reduced (erasure tombstones, the tenant's tier) and
+// encoded before its inserts; each insert attempt first checks that every
+// tenant of the batch still has the tier version it was reduced under, and
+// reduces the batch again if not (tables inserted already stay). So once a
+// change is applied here and the inserts running then have settled
+// (insertsSettled), nothing reduced under the older tier is written: the
+// service then confirms the change to the collectors (control.ts).
 import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
