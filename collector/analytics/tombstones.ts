@@ -19,8 +19,8 @@
 // traceBlockMs whose newest span is at most traceBlockMs older than the
 // erasure (finished traces get no late spans), at most maxTraces of them, about
 // 95 bytes each (a Map entry: 32-character trace id and a number; measured with
-// Node 24); past maxTraces the newest erasures' traces are not held (onFull),
-// and still removed by a later erasure of the subject.
+// Node 20); past maxTraces further traces are not held (onFull; a restart
+// holds the newest), and their pieces are removed by a later erasure of the subject.
 //
 // ClickHouse is the record; each process loads it before it takes data and
 // refreshes every refreshMs (traces: only rows recorded since the last read),
