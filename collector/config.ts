@@ -75,6 +75,12 @@ export interface Settings {
   queryMaxThreads: number;
   /** Tier of tenants created without one. */
   defaultTier: string;
+  /** How long after an erasure later-arriving spans and logs of the subject's traces are dropped, hours. */
+  erasureTraceHours: number;
+  /** Erased traces each writing process holds in memory, at most. */
+  erasureMaxTraces: number;
+  /** Longest wait of a downgrade (PUT /api/tenants/:id/tier) for data received under the old tier to be written or reduced, ms. */
+  tierSwitchTimeoutMs: number;
   /** Folder of extra tier YAML files; empty means only the built-in tiers and presets. */
   tiersDir: string;
   /** pino level: fatal, error, warn, info, debug, trace, silent. */
@@ -141,6 +147,9 @@ export const SETTINGS: { [K in keyof Settings]: SettingSpec<K> }[keyof Settings]
   { key: 'queryMaxMemoryBytes', env: 'CONSENTRY_QUERY_MAX_MEMORY_BYTES', default: String(1 << 30), parse: positiveInt, doc: 'most memory one tenant query may use, bytes (enforced by ClickHouse; 422 QUERY_LIMIT above)' },
   { key: 'queryMaxThreads', env: 'CONSENTRY_QUERY_MAX_THREADS', default: '1', parse: positiveInt, doc: "ClickHouse threads one tenant query may use (`max_threads`); 1 leaves the other cores to ingest and other tenants' queries" },
   { key: 'defaultTier', env: 'CONSENTRY_DEFAULT_TIER', default: 'minimal', parse: text, doc: 'tier of a tenant created without one (the most private by default)' },
+  { key: 'erasureTraceHours', env: 'CONSENTRY_ERASURE_TRACE_HOURS', default: '24', parse: positiveInt, doc: "how long after an erasure later-arriving spans and logs of the subject's traces are dropped, hours (with Kafka: at least CONSENTRY_KAFKA_RETENTION_HOURS)" },
+  { key: 'erasureMaxTraces', env: 'CONSENTRY_ERASURE_MAX_TRACES', default: '250000', parse: positiveInt, doc: 'erased traces each writer (embedded collector, sink) holds in memory to drop their later spans, about 95 bytes each; past it more are not held (logged), and a later erasure of the subject removes what they let through' },
+  { key: 'tierSwitchTimeoutMs', env: 'CONSENTRY_TIER_SWITCH_TIMEOUT_MS', default: '10000', parse: positiveInt, doc: 'longest wait of a downgrade for data received under the old tier to be written or reduced (with Kafka: for every sink to confirm), ms; then 503 TIER_SWITCH_PENDING' },
   { key: 'tiersDir', env: 'CONSENTRY_TIERS_DIR', default: '', parse: text, doc: 'folder of extra tier YAML files; unset: built-in tiers and presets only' },
   { key: 'logLevel', env: 'CONSENTRY_LOG_LEVEL', default: 'info', parse: (raw) => (LOG_LEVELS.includes(raw) ? raw : new Error(`must be one of ${LOG_LEVELS.join(', ')}, got "${raw}"`)), doc: 'log level' },
 ];
@@ -182,6 +191,10 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
   }
   if (problems.length === 0 && settings.otlpPort !== 0 && settings.otlpPort === settings.apiPort) {
     problems.push('CONSENTRY_API_PORT: must differ from CONSENTRY_OTLP_PORT (the admin API never shares the ingest port)');
+  }
+  if (problems.length === 0 && settings.kafkaBrokers.length > 0 && settings.erasureTraceHours < settings.kafkaRetentionHours) {
+    // A piece of an erased trace can wait in Kafka that long before a sink sees it.
+    problems.push(`CONSENTRY_ERASURE_TRACE_HOURS: must be at least CONSENTRY_KAFKA_RETENTION_HOURS (${settings.kafkaRetentionHours}) with Kafka`);
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return settings;

@@ -14,7 +14,9 @@ import { IngestPool } from './otlp/ingest-pool.ts';
 import { LoadShedder } from './otlp/load-shedder.ts';
 import { buildApiApp } from './api/app.ts';
 import { tierRoutes } from './api/tiers.ts';
-import { analyticsRoutes, erasureTombstones } from './api/analytics.ts';
+import { analyticsRoutes } from './api/analytics.ts';
+import { ErasureTombstones } from './analytics/tombstones.ts';
+import { deleteTraces } from './analytics/erasure.ts';
 import { openClickHouse, type ClickHouse } from '../sinks/clickhouse/client.ts';
 import { migrate } from '../sinks/clickhouse/migrate.ts';
 import { ClickHouseBatcher } from '../sinks/clickhouse/batcher.ts';
@@ -26,6 +28,7 @@ import type { TierEngine } from '../processors/tiers/engine.ts';
 import { buildTierEngine, reduceToCurrent, type EngineHooks } from './pipeline.ts';
 import { SharedTenantStore } from './tenants/shared-store.ts';
 import { createCollectorKafka } from '../sinks/kafka/mode.ts';
+import { withTimeout } from '../sinks/kafka/config.ts';
 import { UndoOnFailure } from './process-lifecycle.ts';
 import type { QueryLimits } from './analytics/sql-guard.ts';
 
@@ -39,6 +42,7 @@ export interface Consentry {
   engine: TierEngine;
   registry: TierRegistry;
   tenants: TenantStore;
+  tombstones: ErasureTombstones;
   metrics: Metrics;
   logger: Logger;
   /** Stops taking data, flushes what was accepted, closes everything. Idempotent. */
@@ -91,6 +95,23 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
       await kafka.control.start({ registry, tenants });
       started.push(() => kafka.control.shutdown());
     }
+    // Erasures (collector/analytics/tombstones.ts), loaded before either port takes a request.
+    const tombstones = new ErasureTombstones({
+      client: clickhouse.client,
+      traceBlockMs: settings.erasureTraceHours * 3_600_000,
+      // With Kafka the sinks write and filter; this process only records erasures.
+      maxTraces: kafka === undefined ? settings.erasureMaxTraces : 0,
+      onError: (err) => logger.error({ err }, 'reading or recording erasure tombstones failed; will retry'),
+      onFull: (skipped) => logger.warn({ skipped, max: settings.erasureMaxTraces }, 'CONSENTRY_ERASURE_MAX_TRACES reached: later pieces of these erased traces are not dropped; raise it'),
+      // Pieces of the trace written (or queued) before the writer met the subject's span.
+      onLearned: async (tenantId, traceIds) => {
+        await sink.drain();
+        await deleteTraces(clickhouse.client, tenantId, traceIds);
+      },
+    });
+    await tombstones.load();
+    tombstones.start();
+    started.push(() => tombstones.stop());
 
     const batcher = new ClickHouseBatcher({
       client: clickhouse.client,
@@ -103,9 +124,9 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
       batcher,
       // A tenant deleted while its data was in flight: nothing is written.
       // Erased subjects and tenants first (tombstones): data received before an erasure is never written.
-      downgrade: (batch, ctx) => reduceToCurrent(engine, registry)(erasureTombstones(clickhouse.client).filter(batch, ctx), ctx) ?? { batch: { spans: [], logs: [], summaries: [], metadata: [] }, ctx },
+      downgrade: (batch, ctx) => reduceToCurrent(engine, registry)(tombstones.filter(batch, ctx), ctx) ?? { batch: { spans: [], logs: [], summaries: [], metadata: [] }, ctx },
       // Rows encoded by an ingest worker skip both checks above when they could change nothing.
-      isCurrent: (ctx) => registry.current(ctx.tenantId)?.tier === ctx.tier && !erasureTombstones(clickhouse.client).affects(ctx.tenantId, ctx.receivedAtMs),
+      isCurrent: (ctx, traceIds) => registry.current(ctx.tenantId)?.tier === ctx.tier && !tombstones.affects(ctx.tenantId, ctx.receivedAtMs, traceIds),
     });
     const transport: Transport = kafka?.transport ?? new InProcessTransport(sink);
     await transport.start();
@@ -156,7 +177,19 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
         }
         return { ok: ping.success, checks };
       },
-      routes: [tierRoutes({ engine, registry, tenants }), ...analyticsRoutes({ settings, client: clickhouse.client, tenants, registry, engine, drain: () => sink.drain(), queryConcurrency: { perTenant: settings.queryConcurrency, total: settings.queryConcurrencyTotal }, limits: queryLimits(settings), onQuery: metrics.onQuery })],
+      routes: [
+        tierRoutes({
+          engine,
+          registry,
+          tenants,
+          // A downgrade answers once nothing received under the old tier can still be written under it.
+          applied:
+            kafka === undefined
+              ? (id) => withTimeout(sink.settled(id), settings.tierSwitchTimeoutMs, `writes received before the switch were not inserted within ${settings.tierSwitchTimeoutMs} ms (CONSENTRY_TIER_SWITCH_TIMEOUT_MS)`)
+              : (id, version) => kafka.control.awaitApplied(id, version, settings.tierSwitchTimeoutMs),
+        }),
+        ...analyticsRoutes({ settings, client: clickhouse.client, tenants, registry, engine, tombstones, drain: () => sink.drain(), queryConcurrency: { perTenant: settings.queryConcurrency, total: settings.queryConcurrencyTotal }, limits: queryLimits(settings), onQuery: metrics.onQuery }),
+      ],
     });
 
     // The control-plane page under /ui (static files only; its data calls go to /api with the admin token).
@@ -177,6 +210,7 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
       engine,
       registry,
       tenants,
+      tombstones,
       metrics,
       logger,
       stop: () => (stopping ??= stopInOrder()),
@@ -201,6 +235,7 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
       await pool?.close();
       registry.stop();
       await kafka?.control.shutdown();
+      await tombstones.stop();
       await clickhouse.close();
     }
   } catch (err) {

@@ -14,11 +14,12 @@ export interface Transport {
   send(batch: RecordBatch, ctx: BatchContext): Promise<void>;
   /**
    * Transports that store ClickHouse rows themselves take rows already encoded
-   * from a batch processed under `ctx` (by an ingest worker): resolves true
-   * once durable, or false at once when the batch needs the downgrade or
-   * erasure check first (then `send` the records). Same errors as `send`.
+   * from a batch processed under `ctx` (by an ingest worker), with the trace
+   * ids of their spans and logs: resolves true once durable, or false at once
+   * when the batch needs the downgrade or erasure check first (then `send` the
+   * records). Same errors as `send`.
    */
-  sendRows?(rows: JoinedRows, ctx: BatchContext): Promise<boolean>;
+  sendRows?(rows: JoinedRows, ctx: BatchContext, traceIds: readonly string[]): Promise<boolean>;
   /** Whether the transport can take data now (for /readyz and early 503s). */
   ready(): boolean;
   /** Flushes what is pending, then disconnects. Idempotent, safe without start(). */

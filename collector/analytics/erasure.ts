@@ -20,10 +20,13 @@
 // parts are cleaned up). Settings travel in the statement, never in the session.
 //
 // A subject's data: spans and logs whose `user.id` (record or resource
-// attribute) is the subject, and every span and log of the traces those spans
-// belong to (the upstream call of a request often carries no user.id, but the
-// prompt it sent). Trace ids are fixed in erasure_traces first, so the
-// mutation never reads the table it rewrites.
+// attribute) is the subject, and every span and log of the traces those
+// records belong to (the upstream call of a request often carries no user.id,
+// but the prompt it sent). The traces are recorded in erased_traces first
+// (tombstones.ts: writers then drop later pieces of them), with those that
+// writers dropped in flight and those of earlier erasures of the subject, and
+// the deletes read that list: a delete never reads the table it rewrites, and
+// a later erasure still finds traces whose user.id span is gone.
 import { randomUUID } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { DATABASE } from '../../sinks/clickhouse/client.ts';
@@ -60,15 +63,37 @@ export interface ErasureReport {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
-/** WHERE of a subject's rows in `table`; parameters {tenant}, {subject} and, for erasure, {erasure}. */
-export function subjectPredicate(table: (typeof SUBJECT_TABLES)[number], traces: 'scratch' | 'subquery'): string {
+/** `SELECT <columns>` over the traces whose spans or logs carry the subject's user.id, grouped by TraceId; parameters {tenant} and {subject}. */
+const subjectTraces = (columns: string) =>
+  `SELECT ${columns} FROM (` +
+  `SELECT TraceId, Timestamp FROM ${DATABASE}.otel_traces WHERE TenantId = {tenant:String} AND TraceId != '' AND (SpanAttributes['user.id'] = {subject:String} OR ResourceAttributes['user.id'] = {subject:String}) UNION ALL ` +
+  `SELECT TraceId, Timestamp FROM ${DATABASE}.otel_logs WHERE TenantId = {tenant:String} AND TraceId != '' AND (LogAttributes['user.id'] = {subject:String} OR ResourceAttributes['user.id'] = {subject:String})` +
+  `) GROUP BY TraceId`;
+
+/**
+ * WHERE of a subject's rows in `table`; parameters {tenant} and {subject}.
+ * `recorded`: traces in erased_traces only (erasure, once it recorded them);
+ * `live`: also the traces of the subject's stored records (export).
+ */
+export function subjectPredicate(table: (typeof SUBJECT_TABLES)[number], traces: 'recorded' | 'live'): string {
   const attrs = table === 'otel_traces' ? 'SpanAttributes' : 'LogAttributes';
-  const traceSet =
-    traces === 'scratch'
-      ? `SELECT TraceId FROM ${DATABASE}.erasure_traces WHERE ErasureId = {erasure:String}`
-      : `SELECT TraceId FROM ${DATABASE}.otel_traces WHERE TenantId = {tenant:String} AND (SpanAttributes['user.id'] = {subject:String} OR ResourceAttributes['user.id'] = {subject:String})`;
+  const recorded = `SELECT TraceId FROM ${DATABASE}.erased_traces WHERE TenantId = {tenant:String} AND Subject = {subject:String}`;
+  const traceSet = traces === 'recorded' ? recorded : `${recorded} UNION ALL ${subjectTraces('TraceId')}`;
   const own = `${attrs}['user.id'] = {subject:String} OR ResourceAttributes['user.id'] = {subject:String}`;
   return `TenantId = {tenant:String} AND (${own} OR (TraceId != '' AND TraceId IN (${traceSet})))`;
+}
+
+async function deleteRows(client: ClickHouseClient, table: string, where: string, params: Record<string, unknown>): Promise<void> {
+  await client.command({ query: `DELETE FROM ${DATABASE}.${table} WHERE ${where} SETTINGS lightweight_deletes_sync = 2`, query_params: params });
+}
+
+/**
+ * Deletes the spans and logs of erased traces a writer learned of in flight
+ * (tombstones.ts onLearned): pieces of them it wrote before it saw the
+ * subject's span, possibly after the erasure's last pass.
+ */
+export async function deleteTraces(client: ClickHouseClient, tenantId: string, traceIds: string[]): Promise<void> {
+  for (const table of SUBJECT_TABLES) await deleteRows(client, table, 'TenantId = {tenant:String} AND TraceId IN {traces:Array(String)}', { tenant: tenantId, traces: traceIds });
 }
 
 const toDateTime64 = (ms: number): string => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
@@ -99,7 +124,7 @@ export class Eraser {
   }
 
   private async remove(table: string, where: string, params: Record<string, string>): Promise<void> {
-    await this.opts.client.command({ query: `DELETE FROM ${DATABASE}.${table} WHERE ${where} SETTINGS lightweight_deletes_sync = 2`, query_params: params });
+    await deleteRows(this.opts.client, table, where, params);
   }
 
   /** Rewrites the parts of `tables` without the masked rows, in the background. */
@@ -138,28 +163,24 @@ export class Eraser {
     const erasureId = randomUUID();
     await this.opts.tombstones.add({ tenantId, subject, erasedAtMs: started });
     await this.settle();
-    const params = { tenant: tenantId, subject, erasure: erasureId };
-    // Trace ids of the subject, fixed before anything is deleted (again in
-    // later passes, for spans that landed in between).
-    const collectTraces = async () => {
-      await this.opts.client.command({
-        query:
-          `INSERT INTO ${DATABASE}.erasure_traces (ErasureId, TraceId) SELECT {erasure:String}, TraceId FROM ${DATABASE}.otel_traces ` +
-          `WHERE TenantId = {tenant:String} AND (SpanAttributes['user.id'] = {subject:String} OR ResourceAttributes['user.id'] = {subject:String}) GROUP BY TraceId`,
-        query_params: params,
-      });
+    const params = { tenant: tenantId, subject, erasedAt: toDateTime64(started) };
+    // The subject's traces, recorded before anything is deleted (again in
+    // later passes, for records that landed in between), then held by this
+    // process's writer at once.
+    const recordTraces = async () => {
+      await this.opts.tombstones.recorded(); // traces the writer dropped in flight
+      const select = subjectTraces('{tenant:String}, {subject:String}, TraceId, {erasedAt:DateTime64(3)}, max(Timestamp)');
+      await this.opts.client.command({ query: `INSERT INTO ${DATABASE}.erased_traces (TenantId, Subject, TraceId, ErasedAt, LastSpanAt) ${select}`, query_params: params });
+      await this.opts.tombstones.refresh();
     };
-    // Logs before spans: nothing depends on logs, and the trace set is fixed.
+    // Logs before spans: nothing depends on logs, and the trace list is recorded.
     const { rows, passes } = await this.passes(
       [
-        { table: 'otel_logs', where: subjectPredicate('otel_logs', 'scratch'), before: collectTraces },
-        { table: 'otel_traces', where: subjectPredicate('otel_traces', 'scratch') },
+        { table: 'otel_logs', where: subjectPredicate('otel_logs', 'recorded'), before: recordTraces },
+        { table: 'otel_traces', where: subjectPredicate('otel_traces', 'recorded') },
       ],
       params,
     );
-    await this.opts.client
-      .command({ query: `DELETE FROM ${DATABASE}.erasure_traces WHERE ErasureId = {erasure:String}`, query_params: params })
-      .catch(() => undefined); // TTL removes it within a day anyway
     this.purge(Object.keys(rows).filter((t) => (rows[t] ?? 0) > 0));
     const report: ErasureReport = { erasureId, tenant: tenantId, subject, erasedAt: new Date(started).toISOString(), rows, passes, durationMs: this.now() - started };
     await this.audit(report, 'subject', audit);
@@ -179,7 +200,12 @@ export class Eraser {
     const params = { tenant: tenantId };
     const targets = TENANT_DATA_TABLES.map((table) => ({ table, where: 'TenantId = {tenant:String}' }));
     const { rows, passes } = await this.passes(
-      [...targets, { table: 'erasure_tombstones', where: "TenantId = {tenant:String} AND Subject != ''" }, { table: 'tenants', where: 'Id = {tenant:String}' }],
+      [
+        ...targets,
+        { table: 'erasure_tombstones', where: "TenantId = {tenant:String} AND Subject != ''" },
+        { table: 'erased_traces', where: 'TenantId = {tenant:String}' },
+        { table: 'tenants', where: 'Id = {tenant:String}' },
+      ],
       params,
     );
     this.purge(Object.keys(rows).filter((t) => (rows[t] ?? 0) > 0));

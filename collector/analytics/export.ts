@@ -55,7 +55,7 @@ export async function* exportLines(o: ExportOptions): AsyncGenerator<string> {
   const target = o.targetPageBytes ?? 4 << 20;
   try {
     for (const table of tables) {
-      const where = o.subject === undefined ? 'TenantId = {tenant:String}' : subjectPredicate(table as (typeof SUBJECT_TABLES)[number], 'subquery');
+      const where = o.subject === undefined ? 'TenantId = {tenant:String}' : subjectPredicate(table as (typeof SUBJECT_TABLES)[number], 'live');
       const key = `(${TIME_COLUMN[table]}, cityHash64(*))`;
       let cursor: Cursor | undefined;
       let skip = 0;

@@ -20,7 +20,7 @@ export const TENANT_DATABASE = 'consentry';
 export const ROW_POLICY_SETTING = 'SQL_consentry_tenant';
 
 /** Consentry tables that are never readable, also when the current schema lists more. */
-export const PRIVATE_TABLES = ['tenants', 'tier_assignments', 'schema_migrations', 'erasures', 'erasure_tombstones', 'erasure_traces'];
+export const PRIVATE_TABLES = ['tenants', 'tier_assignments', 'schema_migrations', 'erasures', 'erasure_tombstones', 'erased_traces'];
 
 /** Virtual columns of MergeTree tables: they expose the physical layout (and so other tenants' row counts). */
 export const VIRTUAL_COLUMNS = [

@@ -1,7 +1,7 @@
 // The read and rights side of the management API, wired in one place:
 // tenant SQL (query.ts), dashboards (dashboard.ts), erasure and export
-// (privacy.ts). consentry.ts adds these routes and puts the tombstone filter
-// (erasureTombstones(client).filter) in front of its sink's downgrade step.
+// (privacy.ts). consentry.ts adds these routes and puts the same tombstones'
+// filter in front of its sink's downgrade step.
 import type { FastifyInstance } from 'fastify';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { TierEngine } from '../../processors/tiers/engine.ts';
@@ -10,12 +10,10 @@ import type { TierRegistry } from '../tenants/tier-registry.ts';
 import { TenantQueryEngine } from '../analytics/tenant-query.ts';
 import { QueryGate } from '../analytics/query-gate.ts';
 import type { QueryLimits } from '../analytics/sql-guard.ts';
-import { erasureTombstones } from '../analytics/tombstones.ts';
+import type { ErasureTombstones } from '../analytics/tombstones.ts';
 import { queryRoutes } from './query.ts';
 import { dashboardRoutes } from './dashboard.ts';
 import { privacyRoutes } from './privacy.ts';
-
-export { erasureTombstones } from '../analytics/tombstones.ts';
 
 export interface AnalyticsDeps {
   settings: { clickhouseUrl: string; clickhouseQueryUrl: string; dataDir: string };
@@ -23,6 +21,8 @@ export interface AnalyticsDeps {
   tenants: TenantStore;
   registry: TierRegistry;
   engine: TierEngine;
+  /** Loaded and refreshed by the caller (its writers filter with them). */
+  tombstones: ErasureTombstones;
   /** Waits for rows already past the writer's check to be inserted (embedded mode: the sink's drain). */
   drain?: () => Promise<void>;
   limits?: Partial<QueryLimits>;
@@ -39,7 +39,7 @@ export function analyticsRoutes(deps: AnalyticsDeps): Array<(app: FastifyInstanc
     privacyRoutes({
       client: deps.client,
       tenants: deps.tenants,
-      tombstones: erasureTombstones(deps.client),
+      tombstones: deps.tombstones,
       forgetTier: (id) => deps.registry.forget(id),
       drain: deps.drain,
     }),

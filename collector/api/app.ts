@@ -39,6 +39,8 @@ export function buildApiApp(deps: ApiDeps): FastifyInstance {
   const app = Fastify({
     logger: false,
     bodyLimit: 1 << 20,
+    // End-user ids in paths (privacy.ts): 1024 characters, astral ones count twice here (UTF-16, after decoding).
+    routerOptions: { maxParamLength: 2048 },
     // Unknown fields are an error, not silently removed.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
   });

@@ -9,6 +9,7 @@ export const API_ERRORS = {
   UNKNOWN_TIER: { status: 400, message: 'unknown tier: list tiers with GET /api/tiers' },
   NOT_FOUND: { status: 404, message: 'no such endpoint' },
   UNAVAILABLE: { status: 503, message: 'storage unavailable, retry later' },
+  TIER_SWITCH_PENDING: { status: 503, message: 'the new tier is in force, but data received before the switch may still be written under the old one: check the writers, then PUT again' },
   QUERY_REJECTED: { status: 400, message: 'the query is not allowed: send one SELECT over the tenant tables, without SETTINGS, FORMAT or table functions' },
   QUERY_FAILED: { status: 400, message: 'ClickHouse could not run the query: fix the SQL as the message says' },
   QUERY_LIMIT: { status: 422, message: 'the query exceeded a limit (time, result size or memory): filter, aggregate or add LIMIT' },

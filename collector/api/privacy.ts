@@ -27,7 +27,7 @@ export interface PrivacyDeps {
   settleMs?: number;
 }
 
-/** Longer user ids do not get here: fastify caps path parameters at 100 characters (414). */
+/** Characters (Unicode code points) of a user id; the API's router lets 2048 UTF-16 units through (app.ts), more get 414. */
 const MAX_SUBJECT = 1024;
 type Audit = { Querystring: { actor?: string; reason?: string } };
 
@@ -37,7 +37,7 @@ export function privacyRoutes(deps: PrivacyDeps) {
     if (deps.tenants.get(id) === undefined) throw new ApiError('TENANT_NOT_FOUND', `no tenant "${id}": list tenants with GET /api/tenants`);
   };
   const subjectOk = (s: string) => {
-    if (s === '' || s.length > MAX_SUBJECT) throw new ApiError('BAD_REQUEST', `subject: must be the user.id, 1 to ${MAX_SUBJECT} characters (URL-encoded)`);
+    if (s === '' || [...s].length > MAX_SUBJECT) throw new ApiError('BAD_REQUEST', `subject: must be the user.id, 1 to ${MAX_SUBJECT} characters (URL-encoded)`);
   };
   const auditOf = (q: Audit['Querystring']) => ({ actor: (q.actor ?? 'admin').slice(0, 200), reason: (q.reason ?? '').slice(0, 1000) });
   const ndjson = (reply: import('fastify').FastifyReply, name: string, lines: AsyncGenerator<string>) =>
@@ -47,14 +47,6 @@ export function privacyRoutes(deps: PrivacyDeps) {
       .send(Readable.from(lines, { objectMode: false }));
 
   return (app: FastifyInstance): void => {
-    // The writer's filter must know every tombstone before data flows; refresh
-    // keeps it in step with erasures made by other instances.
-    app.addHook('onReady', async () => {
-      await deps.tombstones.load();
-      deps.tombstones.start();
-    });
-    app.addHook('onClose', async () => deps.tombstones.stop());
-
     app.delete<{ Params: { id: string; subject: string } } & Audit>('/tenants/:id/subjects/:subject', async (req) => {
       const { id, subject } = req.params;
       tenantOr404(id);

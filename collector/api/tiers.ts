@@ -1,5 +1,13 @@
 // Tier switch per tenant: PUT/GET /api/tenants/:id/tier, GET /api/tenants/:id/audit,
 // GET /api/tiers/:name (what a tier stores and omits, for the switch confirmation).
+//
+// A downgrade (to a tier of the same or a lower level) is answered 200 only
+// once nothing the tenant sent under the old tier can still be written under
+// it (`applied`): the switch is in force for every request received from the
+// moment it is recorded, and what was received before is either written
+// already or goes through the writer's downgrade check. If that cannot be
+// confirmed in time the answer is 503 TIER_SWITCH_PENDING; the switch stays in
+// force and audited.
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { TierEngine } from '../../processors/tiers/engine.ts';
@@ -16,7 +24,20 @@ const SwitchTier = Type.Object(
   { additionalProperties: false },
 );
 
-export function tierRoutes(deps: { engine: TierEngine; registry: TierRegistry; tenants: TenantStore; now?: () => number }) {
+export interface TierRouteDeps {
+  engine: TierEngine;
+  registry: TierRegistry;
+  tenants: TenantStore;
+  now?: () => number;
+  /**
+   * Resolves once nothing the tenant sent before its assignment `version`
+   * can still be written under an older tier; rejects, in bounded time, with
+   * what could not be confirmed. Absent: nothing to wait for.
+   */
+  applied?: (tenantId: string, version: number) => Promise<void>;
+}
+
+export function tierRoutes(deps: TierRouteDeps) {
   const now = deps.now ?? Date.now;
   const tenantOr404 = (id: string) => {
     if (deps.tenants.get(id) === undefined) throw new ApiError('TENANT_NOT_FOUND', `no tenant "${id}": list tenants with GET /api/tenants`);
@@ -65,7 +86,19 @@ export function tierRoutes(deps: { engine: TierEngine; registry: TierRegistry; t
       if (until === undefined && base?.config.upgradeRequiresUntil === true && target.config.level > base.config.level) {
         throw new ApiError('BAD_REQUEST', `tier "${base.config.name}" allows a more permissive tier only for a limited time: add "until"`);
       }
-      await deps.registry.assign(id, { tier, until, reason, actor: 'admin', action: 'switch' });
+      const from = deps.registry.current(id)?.tier ?? '';
+      const next = await deps.registry.assign(id, { tier, until, reason, actor: 'admin', action: 'switch' });
+      const before = deps.engine.get(from);
+      if (deps.applied !== undefined && tier !== from && (before === undefined || target.config.level <= before.config.level)) {
+        try {
+          await deps.applied(id, next.version);
+        } catch (err) {
+          throw new ApiError(
+            'TIER_SWITCH_PENDING',
+            `tier "${tier}" is in force for data received from now on and audited, but ${(err as Error).message}: data received before the switch may still be written under "${from}". Check the writers (sinks' /readyz), then PUT again to wait once more`,
+          );
+        }
+      }
       return view(id);
     });
 

@@ -33,6 +33,8 @@ export interface IngestResult {
   /** What may be stored, under `ctx`, in the job's encoding. */
   batch?: RecordBatch;
   rows?: JoinedRows;
+  /** With rows: the trace ids of the spans and logs they hold (the writer's erased-trace check). */
+  traceIds?: string[];
   ctx: BatchContext;
   /** Records decoded, and rejected as invalid (OTLP partial success). */
   accepted: number;
@@ -65,12 +67,19 @@ export function ingest(engine: TierEngine, job: IngestJob): IngestResult {
   };
   const processed = engine.process(batch, job.ctx);
   return {
-    ...(job.encode === 'rows' ? { rows: joinRows(encodeBatch(processed, job.ctx)) } : { batch: processed }),
+    ...(job.encode === 'rows' ? { rows: joinRows(encodeBatch(processed, job.ctx)), traceIds: traceIdsOf(processed) } : { batch: processed }),
     ctx: job.ctx,
     accepted: decoded.records.length,
     rejected: decoded.rejected,
     rejectionMessage: decoded.rejectionMessage,
   };
+}
+
+function traceIdsOf(batch: RecordBatch): string[] {
+  const ids = new Set<string>();
+  for (const s of batch.spans) ids.add(s.traceId);
+  for (const l of batch.logs) if (l.traceId !== '') ids.add(l.traceId);
+  return [...ids];
 }
 
 /** Ingest on the calling thread (CONSENTRY_INGEST_WORKERS=0, and tests of the receiver alone). */

@@ -104,7 +104,7 @@ export async function otlpReceiver(app: FastifyInstance, deps: ReceiverDeps): Pr
   /** Hands a result to the transport; rows that need the downgrade or erasure check come back as records first. */
   const store = async (job: IngestJob, result: IngestResult): Promise<void> => {
     if (result.rows !== undefined) {
-      if (await transport.sendRows!(result.rows, result.ctx)) return;
+      if (await transport.sendRows!(result.rows, result.ctx, result.traceIds ?? [])) return;
       result = await deps.ingest({ ...job, encode: 'records' });
     }
     await transport.send(result.batch!, result.ctx);

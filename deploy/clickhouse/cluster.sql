@@ -259,6 +259,26 @@ ALTER TABLE consentry.request_summaries ON CLUSTER '{cluster}' ADD COLUMN IF NOT
     ADD COLUMN IF NOT EXISTS CallErrors SimpleAggregateFunction(sum, UInt64) CODEC(T64, ZSTD(1)) AFTER Calls,
     ADD COLUMN IF NOT EXISTS CallLatencyBuckets SimpleAggregateFunction(sumMap, Map(Int32, UInt64)) CODEC(ZSTD(1)) AFTER CallErrors;
 
+-- 008_erased_traces
+
+CREATE TABLE IF NOT EXISTS consentry.erased_traces_local ON CLUSTER '{cluster}' (
+    TenantId String,
+    Subject String,
+    TraceId String,
+    ErasedAt DateTime64(3),
+    LastSpanAt DateTime64(3),
+    RecordedAt DateTime64(3) DEFAULT now64(3)
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/consentry/erased_traces_local', '{replica}', ErasedAt)
+ORDER BY (TenantId, Subject, TraceId)
+TTL toDateTime(ErasedAt) + INTERVAL 90 DAY;
+
+CREATE TABLE IF NOT EXISTS consentry.erased_traces ON CLUSTER '{cluster}' AS consentry.erased_traces_local
+ENGINE = Distributed('{cluster}', 'consentry', 'erased_traces_local', cityHash64(TenantId));
+
+DROP TABLE IF EXISTS consentry.erasure_traces ON CLUSTER '{cluster}';
+
+DROP TABLE IF EXISTS consentry.erasure_traces_local ON CLUSTER '{cluster}';
+
 -- Recorded as applied, so Consentry's migrate() skips them.
 
-INSERT INTO consentry.schema_migrations (Version, Name) VALUES (1, 'init'), (2, 'tiers'), (3, 'summaries'), (4, 'privacy'), (5, 'compact_parts'), (6, 'fewer_merges'), (7, 'event_name');
+INSERT INTO consentry.schema_migrations (Version, Name) VALUES (1, 'init'), (2, 'tiers'), (3, 'summaries'), (4, 'privacy'), (5, 'compact_parts'), (6, 'fewer_merges'), (7, 'event_name'), (8, 'erased_traces');

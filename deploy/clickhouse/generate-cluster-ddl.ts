@@ -59,6 +59,13 @@ function alterTable(statement: string, where: string): string[] {
   return out;
 }
 
+function dropTable(statement: string, where: string): string[] {
+  const m = new RegExp(`^DROP TABLE IF EXISTS ${DB}\\.(\\w+)$`).exec(statement);
+  if (m === null) throw new Error(`${where}: DROP TABLE must read "DROP TABLE IF EXISTS ${DB}.<name>": ${statement.slice(0, 80)}`);
+  // The Distributed table first: it reads the local one.
+  return [`DROP TABLE IF EXISTS ${DB}.${m[1]} ON CLUSTER ${CLUSTER}`, `DROP TABLE IF EXISTS ${DB}.${m[1]}_local ON CLUSTER ${CLUSTER}`];
+}
+
 /** The cluster DDL for `migrations`, as one SQL script. Throws on a statement it does not know how to distribute. */
 export function clusterDdl(migrations: Migration[] = listMigrations()): string {
   const out: string[] = [
@@ -83,6 +90,7 @@ export function clusterDdl(migrations: Migration[] = listMigrations()): string {
       if (new RegExp(`^CREATE DATABASE IF NOT EXISTS ${DB}$`).test(s)) return; // created above, ON CLUSTER
       if (/^CREATE TABLE\b/i.test(s)) out.push(...createTable(s, where));
       else if (/^ALTER TABLE\b/i.test(s)) out.push(...alterTable(s, where));
+      else if (/^DROP TABLE\b/i.test(s)) out.push(...dropTable(s, where));
       else throw new Error(`${where}: the generator does not know how to run this on a cluster: ${s.slice(0, 80)}`);
     });
   }

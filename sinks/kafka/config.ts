@@ -23,6 +23,8 @@ export interface Topics {
   tiers: string;
   /** Compacted: key tenant id, value a change notice (no keys, no hashes): instances reload tenants from ClickHouse. */
   tenants: string;
+  /** Short-lived: sinks confirm here that they applied a tier change (a downgrade's 200 waits for them). */
+  tierAcks: string;
 }
 
 export function topicNames(prefix: string): Topics {
@@ -32,6 +34,7 @@ export function topicNames(prefix: string): Topics {
     deadletter: `${prefix}consentry.deadletter.v1`,
     tiers: `${prefix}consentry.tiers.v1`,
     tenants: `${prefix}consentry.tenants.v1`,
+    tierAcks: `${prefix}consentry.tier-acks.v1`,
   };
 }
 
@@ -50,6 +53,8 @@ export interface KafkaSettings {
   compression: 'gzip' | 'none';
   /** Identifies this process in client ids and its control-channel consumer group. */
   instanceId: string;
+  /** Consumer group of the sink processes (whose members confirm tier changes). */
+  sinkGroup: string;
 }
 
 export function kafkaSettings(s: Settings, role: 'collector' | 'sink'): KafkaSettings {
@@ -63,6 +68,7 @@ export function kafkaSettings(s: Settings, role: 'collector' | 'sink'): KafkaSet
     maxPendingBytes: s.kafkaMaxPendingBytes,
     compression: s.kafkaCompression === 'none' ? 'none' : 'gzip',
     instanceId: `${role}-${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
+    sinkGroup: s.sinkGroup,
   };
 }
 
@@ -124,7 +130,9 @@ export async function ensureTopics(admin: Admin, s: KafkaSettings): Promise<void
       { name: 'min.compaction.lag.ms', value: '0' },
     ],
   });
-  const wanted = [data(s.topics.spans), data(s.topics.logs), data(s.topics.deadletter), compacted(s.topics.tiers), compacted(s.topics.tenants)];
+  // Tier confirmations matter for seconds: an hour of them.
+  const acks: ITopicConfig = { topic: s.topics.tierAcks, numPartitions: 1, replicationFactor, configEntries: [{ name: 'retention.ms', value: String(3_600_000) }] };
+  const wanted = [data(s.topics.spans), data(s.topics.logs), data(s.topics.deadletter), compacted(s.topics.tiers), compacted(s.topics.tenants), acks];
   const existing = new Set(await admin.listTopics());
   const missing = wanted.filter((t) => !existing.has(t.topic));
   if (missing.length === 0) return;

@@ -30,6 +30,14 @@
 // message to find them), go to the dead-letter topic with the reason in
 // headers, and are counted; the partition keeps flowing. On SIGTERM the sink
 // stops fetching, inserts and commits what it holds, then leaves the group.
+//
+// Tier changes. A batch is reduced (erasure tombstones, the tenant's tier) and
+// encoded before its inserts; each insert attempt first checks that every
+// tenant of the batch still has the tier version it was reduced under, and
+// reduces the batch again if not (tables inserted already stay). So once a
+// change is applied here and the inserts running then have settled
+// (insertsSettled), nothing reduced under the older tier is written: the
+// service then confirms the change to the collectors (control.ts).
 import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
@@ -52,6 +60,10 @@ export interface KafkaSinkOptions {
   /** Embedded chdb: insert through files (ClickHouse.spoolDir). */
   spoolDir?: string;
   reduce: ReduceToCurrent;
+  /** The version of the tenant's tier in force now (undefined: unknown tenant); rows reduced under another version are reduced again before their insert. */
+  tierVersion: (tenantId: string) => number | undefined;
+  /** Changes when `reduce` learned of an erased trace (ErasureTombstones.learnedCount): a batch reduced meanwhile is reduced again, so its earlier messages lose the trace's pieces too. */
+  erasedTraces?: () => number;
   /** Re-reads tier assignments from ClickHouse (a tenant this instance has not heard of yet). */
   refreshTiers: () => Promise<void>;
   /** Rows per insert, at most (a batch is cut when it reaches this). */
@@ -122,6 +134,16 @@ interface DeadLetter {
 }
 
 const PLAN_PREFIX = 'consentry-plan:v1:';
+
+/** A batch decoded, reduced and encoded, per table, with each tenant's tier version it was reduced under. */
+interface Built {
+  tables: Map<Table, { lines: string[]; ranges: Array<{ message: BufferedMessage; start: number; end: number }> }>;
+  dead: DeadLetter[];
+  versions: Map<string, number | undefined>;
+}
+
+/** An insert not attempted: the batch must be reduced again first. */
+const STALE = Symbol('stale');
 
 /** Thrown inside a flush that must stop without committing (rebalance, shutdown past its deadline). */
 class Abandoned extends Error {}
@@ -199,6 +221,8 @@ export class KafkaSinkConsumer {
   private abandonAll = false;
   private timer: NodeJS.Timeout | undefined;
   private lastError = '';
+  /** Inserts running now (insertsSettled). */
+  private readonly inserting = new Set<Promise<void>>();
 
   constructor(private readonly opts: KafkaSinkOptions) {
     this.producer = opts.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
@@ -477,8 +501,27 @@ export class KafkaSinkConsumer {
     };
     if (!cut.replay && !(await this.commit(cut, cut.first, `${PLAN_PREFIX}${cut.last}`, 'plan'))) return false;
 
+    const inserted = new Set<string>();
+    const refused: DeadLetter[] = [];
+    let built = await this.build(cut);
+    for (const table of TABLES) {
+      // A tenant's tier changed since the batch was reduced: reduce it again (tables inserted already stay).
+      while ((await this.insertTable(cut, table, built, inserted, refused, check)) === STALE) built = await this.build(cut);
+    }
+
+    const dead = [...built.dead, ...refused];
+    if (dead.length > 0) await this.deadLetter(cut, dead, check);
+    check();
+    return this.commit(cut, cut.last + 1, '', 'done');
+  }
+
+  /** Decodes, reduces (tombstones, tier) and encodes a batch's messages, noting each tenant's tier version it was reduced under. */
+  private async build(cut: Cut): Promise<Built> {
     const dead: DeadLetter[] = [];
     const tables = new Map<Table, { lines: string[]; ranges: Array<{ message: BufferedMessage; start: number; end: number }> }>(TABLES.map((t) => [t, { lines: [], ranges: [] }]));
+    const versions = new Map<string, number | undefined>();
+    const erased = this.opts.erasedTraces?.();
+    let changed = false;
     let refreshed = false;
     for (const message of cut.messages) {
       let decoded: { batch: RecordBatch; ctx: BatchContext };
@@ -489,13 +532,18 @@ export class KafkaSinkConsumer {
         dead.push({ message, stage: 'decode', reason: (err as Error).message });
         continue;
       }
+      const tenant = decoded.ctx.tenantId;
+      let version = this.opts.tierVersion(tenant);
       let reduced = this.opts.reduce(decoded.batch, decoded.ctx);
       if (reduced === undefined && !refreshed) {
         // A tenant created moments ago whose assignment has not reached this instance yet.
         refreshed = true;
         await this.opts.refreshTiers().catch((err: unknown) => this.opts.logger.warn({ err }, 'refreshing tier assignments failed'));
+        version = this.opts.tierVersion(tenant);
         reduced = this.opts.reduce(decoded.batch, decoded.ctx);
       }
+      if (versions.has(tenant) && versions.get(tenant) !== version) changed = true;
+      versions.set(tenant, version);
       if (reduced === undefined) {
         const b = decoded.batch;
         this.metrics.dropped.inc({ reason: 'unknown_tenant' }, b.spans.length + b.logs.length + b.summaries.length + b.metadata.length);
@@ -516,37 +564,67 @@ export class KafkaSinkConsumer {
         for (const l of lines) entry.lines.push(l);
       }
     }
-
-    for (const [table, { lines, ranges }] of tables) {
-      if (lines.length === 0) continue;
-      const token = `${cut.topic}-${cut.partition}-${cut.first}-${cut.last}-${table}`;
-      const refused = await this.insertWithRetry(table, lines, token, check);
-      if (refused === undefined) continue;
-      if (ranges.length === 1) {
-        dead.push({ message: ranges[0]!.message, stage: 'insert', table, reason: refused });
-        continue;
-      }
-      // Find the messages whose rows ClickHouse refuses: one insert each, each
-      // with its own token (deterministic too: a replay refuses the same ones).
-      for (const r of ranges) {
-        const token1 = `${cut.topic}-${cut.partition}-${r.message.offset}-${r.message.offset}-${table}`;
-        const reason = await this.insertWithRetry(table, lines.slice(r.start, r.end), token1, check);
-        if (reason !== undefined) dead.push({ message: r.message, stage: 'insert', table, reason });
-      }
-    }
-
-    if (dead.length > 0) await this.deadLetter(cut, dead, check);
-    check();
-    return this.commit(cut, cut.last + 1, '', 'done');
+    // A tier changed half-way through (messages of one tenant reduced under two versions), or a trace was found erased.
+    return changed || this.opts.erasedTraces?.() !== erased ? this.build(cut) : { tables, dead, versions };
   }
 
-  /** Inserts until it succeeds (undefined) or ClickHouse refuses the data (the reason). */
-  private async insertWithRetry(table: Table, lines: string[], token: string, check: () => void): Promise<string | undefined> {
+  /** True when a tenant of the batch has another tier version now than the one it was reduced under. */
+  private stale(built: Built): boolean {
+    for (const [tenant, version] of built.versions) if (this.opts.tierVersion(tenant) !== version) return true;
+    return false;
+  }
+
+  /**
+   * Inserts a table's rows of the batch (`inserted` keeps what is done across
+   * rebuilds): all at once, or message by message when ClickHouse refuses
+   * some (their messages go to `refused`). STALE, before an insert, when the
+   * batch must be reduced again.
+   */
+  private async insertTable(cut: Cut, table: Table, built: Built, inserted: Set<string>, refused: DeadLetter[], check: () => void): Promise<typeof STALE | undefined> {
+    const { lines, ranges } = built.tables.get(table)!;
+    if (lines.length === 0 || inserted.has(table)) return undefined;
+    const stale = () => this.stale(built);
+    if (!inserted.has(`${table}/split`)) {
+      const token = `${cut.topic}-${cut.partition}-${cut.first}-${cut.last}-${table}`;
+      const outcome = await this.insertWithRetry(table, lines, token, check, stale);
+      if (outcome === STALE) return STALE;
+      if (outcome !== undefined && ranges.length === 1) refused.push({ message: ranges[0]!.message, stage: 'insert', table, reason: outcome });
+      if (outcome === undefined || ranges.length === 1) {
+        inserted.add(table);
+        return undefined;
+      }
+      inserted.add(`${table}/split`);
+    }
+    // Find the messages whose rows ClickHouse refuses: one insert each, each
+    // with its own token (deterministic too: a replay refuses the same ones).
+    for (const r of ranges) {
+      const key = `${table}/${r.message.offset}`;
+      if (inserted.has(key)) continue;
+      const token = `${cut.topic}-${cut.partition}-${r.message.offset}-${r.message.offset}-${table}`;
+      const reason = await this.insertWithRetry(table, lines.slice(r.start, r.end), token, check, stale);
+      if (reason === STALE) return STALE;
+      if (reason !== undefined) refused.push({ message: r.message, stage: 'insert', table, reason });
+      inserted.add(key);
+    }
+    inserted.add(table);
+    return undefined;
+  }
+
+  /**
+   * Inserts until it succeeds (undefined) or ClickHouse refuses the data (the
+   * reason); STALE, instead of an attempt, once `stale()` says the rows were
+   * reduced under a tier that is no longer the tenant's.
+   */
+  private async insertWithRetry(table: Table, lines: string[], token: string, check: () => void, stale: () => boolean): Promise<string | undefined | typeof STALE> {
     for (let attempt = 0; ; attempt++) {
       check();
+      if (stale()) return STALE;
       const started = performance.now();
+      // Registered in the same tick as the check above (insertsSettled).
+      const insert = insertRows(this.opts.client, table, lines, token, this.opts.spoolDir);
+      this.inserting.add(insert);
       try {
-        await insertRows(this.opts.client, table, lines, token, this.opts.spoolDir);
+        await insert;
         this.metrics.insertSeconds.observe({ table, outcome: 'ok' }, (performance.now() - started) / 1000);
         this.metrics.rows.inc({ table }, lines.length);
         if (!this.clickhouseHealthy) {
@@ -567,8 +645,20 @@ export class KafkaSinkConsumer {
         this.metrics.insertRetries.inc({ table });
         // Full jitter, 200 ms doubling to 10 s.
         await sleep(Math.random() * Math.min(10_000, 200 * 2 ** Math.min(attempt, 6)));
+      } finally {
+        this.inserting.delete(insert);
       }
     }
+  }
+
+  /**
+   * Settles once every insert started before this call has settled. Each
+   * insert checks the tier versions first, so after a tier change has been
+   * applied here and this settled, no rows reduced under the old tier are
+   * still written by this sink.
+   */
+  async insertsSettled(): Promise<void> {
+    await Promise.allSettled([...this.inserting]);
   }
 
   private async deadLetter(cut: Cut, dead: DeadLetter[], check: () => void): Promise<void> {

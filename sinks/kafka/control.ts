@@ -11,7 +11,12 @@
 // so replays, reorderings across restarts and compaction are harmless. A null
 // value (tombstone) on the tiers topic means the tenant was deleted. Tenant
 // notices carry no key and no hash: receivers reload tenants from ClickHouse.
-import type { Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
+//
+// Confirmations. A sink that applied a tier change, once none of its inserts
+// of rows reduced under the older tier is left (its inserts check the tier
+// first), says so on the tier-acks topic; a collector answers a downgrade only
+// when every member of the sink consumer group has (awaitApplied).
+import type { Admin, Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { Histogram, type Registry } from 'prom-client';
 import type { Logger } from '../../collector/logger.ts';
 import type { Assignment, TierBroadcast, TierRegistry } from '../../collector/tenants/tier-registry.ts';
@@ -40,11 +45,28 @@ interface TenantMessage {
   publishedAtMs: number;
 }
 
+interface AckMessage {
+  v: 1;
+  /** The sink's instance id, its Kafka client id. */
+  instanceId: string;
+  tenantId: string;
+  version: number;
+}
+
+/** Confirmations older than this are forgotten (a PUT waits seconds). */
+const ACK_MEMORY_MS = 10 * 60_000;
+
 /** What the control channel applies changes to. */
 export interface ControlTargets {
   registry: TierRegistry;
   /** Tenants to reload on a notice (collectors); none for a sink. */
   tenants?: { load(): Promise<void>; get(id: string): unknown };
+  /**
+   * Sinks: the registry holds this version (or a newer one) of a tenant's
+   * tier, published moments ago; the sink confirms once it writes nothing
+   * reduced under an older one (publishApplied).
+   */
+  onApplied?: (tenantId: string, version: number) => void;
 }
 
 export interface KafkaControlOptions {
@@ -52,6 +74,8 @@ export interface KafkaControlOptions {
   settings: KafkaSettings;
   logger: Logger;
   registry?: Registry;
+  /** Collectors wait for the sinks' confirmations; sinks publish them. */
+  role: 'collector' | 'sink';
 }
 
 export class KafkaControl implements TierBroadcast, TenantBroadcast {
@@ -64,6 +88,10 @@ export class KafkaControl implements TierBroadcast, TenantBroadcast {
   private reloadWanted = new Set<string>();
   private refresher: NodeJS.Timeout | undefined;
   private readonly propagation: Histogram<'kind'>;
+  /** Collectors: tenant -> sink instance -> the newest version it confirmed, and when. */
+  private readonly acks = new Map<string, Map<string, { version: number; at: number }>>();
+  private readonly ackWaiters = new Set<() => void>();
+  private admin: Promise<Admin> | undefined;
 
   constructor(private readonly opts: KafkaControlOptions) {
     // Not idempotent: control records are rare, small and applied by version.
@@ -131,6 +159,8 @@ export class KafkaControl implements TierBroadcast, TenantBroadcast {
     });
     await consumer.connect();
     await consumer.subscribe({ topics: [s.topics.tiers, s.topics.tenants], fromBeginning: true });
+    // Only confirmations of switches made from now on matter.
+    if (this.opts.role === 'collector') await consumer.subscribe({ topics: [s.topics.tierAcks], fromBeginning: false });
     await consumer.run({
       // No commits: a fresh process reads everything again (compacted: one record per tenant).
       autoCommit: false,
@@ -168,6 +198,10 @@ export class KafkaControl implements TierBroadcast, TenantBroadcast {
           actor: m.actor,
         });
         if (applied) this.propagation.observe({ kind: 'tier' }, Math.max(0, Date.now() - m.publishedAtMs) / 1000);
+        // Also when a fresh start loaded it already; not for the history read at start.
+        if (Date.now() - m.publishedAtMs < ACK_MEMORY_MS) targets.onApplied?.(m.tenantId, m.version);
+      } else if (topic === this.opts.settings.topics.tierAcks) {
+        if (message.value !== null) this.noteAck(JSON.parse(message.value.toString()) as AckMessage);
       } else if (topic === this.opts.settings.topics.tenants && targets.tenants !== undefined && !self) {
         const m = message.value === null ? undefined : (JSON.parse(message.value.toString()) as TenantMessage);
         this.reloadWanted.add(m !== undefined && !m.deleted ? key : '');
@@ -202,6 +236,65 @@ export class KafkaControl implements TierBroadcast, TenantBroadcast {
     if (this.reloadWanted.size > 0) this.reloadTimer = setTimeout(() => void this.reloadTenants(0), 10);
   }
 
+  private noteAck(m: AckMessage): void {
+    if (m.v !== 1) return;
+    const now = Date.now();
+    let bySink = this.acks.get(m.tenantId);
+    if (bySink === undefined) this.acks.set(m.tenantId, (bySink = new Map()));
+    for (const [sink, a] of bySink) if (now - a.at > ACK_MEMORY_MS) bySink.delete(sink);
+    if ((bySink.get(m.instanceId)?.version ?? -1) < m.version) bySink.set(m.instanceId, { version: m.version, at: now });
+    for (const wake of [...this.ackWaiters]) wake();
+  }
+
+  /** Sinks: this instance applied `version` of the tenant's tier and inserts nothing reduced under an older one. */
+  async publishApplied(tenantId: string, version: number): Promise<void> {
+    const m: AckMessage = { v: 1, instanceId: this.opts.settings.instanceId, tenantId, version };
+    await this.publish(this.opts.settings.topics.tierAcks, tenantId, JSON.stringify(m));
+  }
+
+  /**
+   * Collectors: resolves once every member of the sink consumer group
+   * confirmed `version` (or a newer one) of the tenant's tier; none running:
+   * nothing to wait for (a sink that starts loads the tiers first). Rejects
+   * after `timeoutMs` naming the sinks that did not confirm.
+   */
+  async awaitApplied(tenantId: string, version: number, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let missing: string[] | undefined;
+    for (;;) {
+      try {
+        const members = await withTimeout(this.sinkMembers(), Math.max(1, deadline - Date.now()), 'no answer from the broker in time');
+        missing = members.filter((m) => (this.acks.get(tenantId)?.get(m)?.version ?? -1) < version);
+        if (missing.length === 0) return;
+      } catch (err) {
+        if (missing === undefined) throw new Error(`the sink consumer group "${this.opts.settings.sinkGroup}" could not be read (${(err as Error).message})`, { cause: err });
+      }
+      if (Date.now() >= deadline) throw new Error(`sink${missing.length === 1 ? '' : 's'} ${missing.join(', ')} did not confirm within ${timeoutMs} ms (CONSENTRY_TIER_SWITCH_TIMEOUT_MS)`);
+      // The next confirmation, or a fresh look at the group (members leave and join).
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          clearTimeout(timer);
+          this.ackWaiters.delete(wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, Math.min(250, Math.max(1, deadline - Date.now())));
+        this.ackWaiters.add(wake);
+      });
+    }
+  }
+
+  /** Client ids (= instance ids) of the sink group's members now. */
+  private async sinkMembers(): Promise<string[]> {
+    this.admin ??= (async () => {
+      const admin = this.opts.kafka.admin();
+      await admin.connect();
+      return admin;
+    })();
+    this.admin.catch(() => (this.admin = undefined)); // try again next time
+    const { groups } = await (await this.admin).describeGroups([this.opts.settings.sinkGroup]);
+    return (groups[0]?.members ?? []).map((m) => m.clientId);
+  }
+
   async publishAssignment(a: Assignment): Promise<void> {
     const m: TierMessage = { v: 1, ...a, until: a.until ?? null, publishedAtMs: Date.now() };
     await this.publish(this.opts.settings.topics.tiers, a.tenantId, JSON.stringify(m));
@@ -231,5 +324,6 @@ export class KafkaControl implements TierBroadcast, TenantBroadcast {
     clearInterval(this.refresher);
     await withTimeout(this.consumer?.disconnect() ?? Promise.resolve(), 10_000, 'control consumer disconnect timed out').catch(() => undefined);
     await withTimeout(this.producer.disconnect(), 5000, 'control producer disconnect timed out').catch(() => undefined);
+    await withTimeout(this.admin?.then((a) => a.disconnect()) ?? Promise.resolve(), 5000, 'control admin disconnect timed out').catch(() => undefined);
   }
 }

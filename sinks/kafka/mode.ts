@@ -20,6 +20,6 @@ export function createCollectorKafka(settings: Settings, logger: Logger, registr
   const kafka = createKafka({ brokers: ks.brokers, clientId: ks.instanceId, logger });
   return {
     transport: new KafkaTransport({ kafka, settings: ks, logger, registry }),
-    control: new KafkaControl({ kafka, settings: ks, logger, registry }),
+    control: new KafkaControl({ kafka, settings: ks, logger, registry, role: 'collector' }),
   };
 }

@@ -10,7 +10,8 @@ import type { Settings } from '../../collector/config.ts';
 import { createLogger, type Logger } from '../../collector/logger.ts';
 import { buildTierEngine, reduceToCurrent } from '../../collector/pipeline.ts';
 import { TierRegistry } from '../../collector/tenants/tier-registry.ts';
-import { erasureTombstones } from '../../collector/analytics/tombstones.ts';
+import { ErasureTombstones } from '../../collector/analytics/tombstones.ts';
+import { deleteTraces } from '../../collector/analytics/erasure.ts';
 import { createSecretScrubber } from '../../processors/scrub-secrets/processor.ts';
 import type { TierEngine } from '../../processors/tiers/engine.ts';
 import { openClickHouse, type ClickHouse } from '../clickhouse/client.ts';
@@ -56,26 +57,39 @@ export async function startSinkService(settings: Settings): Promise<SinkService>
     if (applied.length > 0) logger.info({ versions: applied }, 'schema migrations applied');
     const registry = new TierRegistry({ client: clickhouse.client, onError: (err) => logger.error({ err }, 'tier registry error') });
     await registry.load();
-    // Erased subjects and tenants (collector/analytics/tombstones.ts): data
-    // received before an erasure and still in Kafka is dropped, not written.
-    const tombstones = erasureTombstones(clickhouse.client);
+    // Erased subjects, tenants and traces (collector/analytics/tombstones.ts),
+    // loaded before the first record is read: data received before an erasure
+    // and still in Kafka is dropped, not written, and so are later pieces of
+    // erased traces.
+    let consumer: KafkaSinkConsumer | undefined;
+    const tombstones = new ErasureTombstones({
+      client: clickhouse.client,
+      traceBlockMs: settings.erasureTraceHours * 3_600_000,
+      maxTraces: settings.erasureMaxTraces,
+      onError: (err) => logger.error({ err }, 'reading or recording erasure tombstones failed; will retry'),
+      onFull: (skipped) => logger.warn({ skipped, max: settings.erasureMaxTraces }, 'CONSENTRY_ERASURE_MAX_TRACES reached: later pieces of these erased traces are not dropped; raise it'),
+      // Pieces of the trace this sink inserted before it met the subject's span.
+      onLearned: async (tenantId, traceIds) => {
+        await consumer?.insertsSettled();
+        await deleteTraces(clickhouse.client, tenantId, traceIds);
+      },
+    });
     await tombstones.load();
     tombstones.start();
-    started.push(async () => tombstones.stop());
+    started.push(() => tombstones.stop());
 
     const ks = kafkaSettings(settings, 'sink');
     const kafka = createKafka({ brokers: ks.brokers, clientId: ks.instanceId, logger });
-    const control = new KafkaControl({ kafka, settings: ks, logger, registry: metricsRegistry });
-    await control.start({ registry });
-    started.push(() => control.shutdown());
-
-    const consumer = new KafkaSinkConsumer({
+    const control = new KafkaControl({ kafka, settings: ks, logger, registry: metricsRegistry, role: 'sink' });
+    consumer = new KafkaSinkConsumer({
       kafka,
       settings: ks,
       groupId: settings.sinkGroup,
       client: clickhouse.client,
       spoolDir: clickhouse.spoolDir,
       reduce: (batch, ctx) => reduceToCurrent(engine, registry)(tombstones.filter(batch, ctx), ctx),
+      tierVersion: (tenantId) => registry.current(tenantId)?.version,
+      erasedTraces: () => tombstones.learnedCount,
       refreshTiers: () => registry.refresh(),
       maxRows: settings.batchMaxRows,
       maxBytes: settings.sinkMaxBytes,
@@ -84,6 +98,17 @@ export async function startSinkService(settings: Settings): Promise<SinkService>
       logger,
       registry: metricsRegistry,
     });
+    await control.start({
+      registry,
+      // Every insert checks the tier first: once those running now are done, nothing reduced under the older tier is written.
+      onApplied: (tenantId, version) => {
+        consumer
+          .insertsSettled()
+          .then(() => control.publishApplied(tenantId, version))
+          .catch((err: unknown) => logger.warn({ err, tenantId }, 'confirming a tier change failed; the switch answers 503 TIER_SWITCH_PENDING'));
+      },
+    });
+    started.push(() => control.shutdown());
     await consumer.start();
     started.push(() => consumer.shutdown());
 
@@ -118,7 +143,7 @@ export async function startSinkService(settings: Settings): Promise<SinkService>
           // Drain first (the control channel stays up so downgrades still apply), then the rest.
           await consumer.shutdown();
           await control.shutdown();
-          tombstones.stop();
+          await tombstones.stop();
           await http.close().catch(() => undefined);
           await clickhouse.close();
         })()),

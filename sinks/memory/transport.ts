@@ -19,8 +19,8 @@ export class InProcessTransport implements Transport {
     return this.storing(() => this.sink.write(batch, ctx));
   }
 
-  sendRows(rows: JoinedRows, ctx: BatchContext): Promise<boolean> {
-    return this.storing(() => this.sink.writeRows(rows, ctx));
+  sendRows(rows: JoinedRows, ctx: BatchContext, traceIds: readonly string[]): Promise<boolean> {
+    return this.storing(() => this.sink.writeRows(rows, ctx, traceIds));
   }
 
   private async storing<T>(write: () => Promise<T>): Promise<T> {

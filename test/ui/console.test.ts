@@ -148,11 +148,6 @@ async function sendUsers(ingestKey: string, users: string[], n: number): Promise
 /** Rows of `tenant` in `table` ("Where" adds a condition). */
 const countRows = async (table: string, tenant: string, where = '1') =>
   Number((await c.rows<{ n: number | string }>(`SELECT count() AS n FROM consentry.${table} WHERE TenantId = '${tenant}' AND (${where})`))[0]?.n ?? 0);
-/** Console lines Chromium logs for an API error answer of `status`, taken out of consoleErrors since `from`. */
-function expectOnlyFailedLoads(from: number, status: number): void {
-  const logged = consoleErrors.splice(from);
-  expect(logged.every((l) => l.includes(`the server responded with a status of ${status}`)), logged.join('\n')).toBe(true);
-}
 
 /** Nearest-rank quantile of sorted values. */
 const quantile = (sorted: number[], q: number) => sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)]!;
@@ -377,16 +372,13 @@ describe('control plane page', () => {
     await expect(dialog.locator('#erase-confirm').count()).resolves.toBe(0);
     await dialog.getByLabel(/^Reason/).fill('GDPR art. 17 request #88');
 
-    // An id longer than the API's path parameter limit: the API's error, in the dialog, which stays open.
-    await dialog.getByLabel('End user id (user.id)').fill('x'.repeat(120));
+    // An id longer than a user.id can be (1024 characters): the form says so and stays open.
+    await dialog.getByLabel('End user id (user.id)').fill('x'.repeat(1025));
     await dialog.getByRole('button', { name: 'Review the erasure' }).click();
-    const before = consoleErrors.length;
-    await dialog.getByRole('button', { name: `Erase ${'x'.repeat(120)}` }).click();
     const alert = dialog.getByRole('alert');
     await alert.waitFor();
-    expect(await alert.textContent()).toMatch(/Nothing was erased[\s\S]*exceeding the max param length[\s\S]*at most 100 characters/);
-    expectOnlyFailedLoads(before, 414);
-    await dialog.getByRole('button', { name: 'Back' }).click();
+    expect(await alert.textContent()).toMatch(/Cannot continue[\s\S]*1025 characters; a user\.id has at most 1024/);
+    await expect(dialog.locator('#erase-confirm').count()).resolves.toBe(0);
     await dialog.getByLabel('End user id (user.id)').fill('alice@example.com');
     await dialog.getByRole('button', { name: 'Review the erasure' }).click();
 

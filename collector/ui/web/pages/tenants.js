@@ -361,9 +361,8 @@ function useModal(dialog, onClose, busy) {
   }, []);
 }
 
-/** The API's error, with what to do when the end user id is too long for a path parameter. */
-const eraseError = (err) =>
-  err?.status === 414 ? { code: err.code, message: `${err.message}. The API takes an end user id of at most 100 characters in the URL path, where characters such as @, / and ? count as 3 (percent-encoded).` } : err;
+/** The API's limit on an end user id, in characters (code points: an emoji counts once, unlike maxlength). */
+const MAX_SUBJECT = 1024;
 
 function EraseSubject({ tenant, onClose }) {
   const dialog = useRef(null);
@@ -381,6 +380,7 @@ function EraseSubject({ tenant, onClose }) {
     e.preventDefault();
     setError(undefined);
     if (subject === '') return setError({ message: 'Give the end user id: the value of user.id on their spans and logs.' });
+    if ([...subject].length > MAX_SUBJECT) return setError({ message: `The end user id has ${[...subject].length} characters; a user.id has at most ${MAX_SUBJECT}.` });
     if (reason.trim() === '') return setError({ message: 'Give a reason: it is written to the audit trail.' });
     setStep('review');
   };
@@ -392,7 +392,7 @@ function EraseSubject({ tenant, onClose }) {
       dialog.current.close();
       onClose(report);
     } catch (err) {
-      setError(eraseError(err));
+      setError(err);
       setBusy(false);
     }
   };
@@ -405,7 +405,7 @@ function EraseSubject({ tenant, onClose }) {
     html`<form onSubmit=${review} class="stack">
       <div class="field">
         <label for="erase-subject">End user id (user.id)</label>
-        <input id="erase-subject" required maxlength="1024" value=${subject} onInput=${(e) => setSubject(e.currentTarget.value)} aria-describedby="erase-subject-help" autocomplete="off" spellcheck="false" />
+        <input id="erase-subject" required maxlength=${2 * MAX_SUBJECT} value=${subject} onInput=${(e) => setSubject(e.currentTarget.value)} aria-describedby="erase-subject-help" autocomplete="off" spellcheck="false" />
         <span id="erase-subject-help" class="hint">Exactly as the gateway reports it in <code>user.id</code> (case and spaces count).</span>
       </div>
       <div class="field">
