@@ -241,6 +241,17 @@ ALTER TABLE consentry.otel_traces_local ON CLUSTER '{cluster}' MODIFY SETTING me
 
 ALTER TABLE consentry.otel_logs_local ON CLUSTER '{cluster}' MODIFY SETTING merge_selector_base = 20, merge_selector_enable_heuristic_to_lower_max_parts_to_merge_at_once = 0;
 
+-- 007_insert_probe
+
+CREATE TABLE IF NOT EXISTS consentry.insert_probe_local ON CLUSTER '{cluster}' (
+    At DateTime
+) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/consentry/insert_probe_local', '{replica}')
+ORDER BY At
+TTL At + INTERVAL 1 HOUR;
+
+CREATE TABLE IF NOT EXISTS consentry.insert_probe ON CLUSTER '{cluster}' AS consentry.insert_probe_local
+ENGINE = Distributed('{cluster}', 'consentry', 'insert_probe_local', rand());
+
 -- Recorded as applied, so Consentry's migrate() skips them.
 
-INSERT INTO consentry.schema_migrations (Version, Name) VALUES (1, 'init'), (2, 'tiers'), (3, 'summaries'), (4, 'privacy'), (5, 'compact_parts'), (6, 'fewer_merges');
+INSERT INTO consentry.schema_migrations (Version, Name) VALUES (1, 'init'), (2, 'tiers'), (3, 'summaries'), (4, 'privacy'), (5, 'compact_parts'), (6, 'fewer_merges'), (7, 'insert_probe');

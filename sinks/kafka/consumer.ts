@@ -26,9 +26,10 @@
 // is retried with exponential backoff and full jitter, never skipped; the
 // group membership stays alive (kafkajs heartbeats while partitions are
 // paused). A message that cannot be decoded, or rows ClickHouse rejects as
-// bad data (isPermanentInsertError: the batch is then inserted message by
-// message to find them), go to the dead-letter topic with the reason in
-// headers, and are counted; the partition keeps flowing. On SIGTERM the sink
+// bad data (isPermanentInsertError: the batch's messages are then inserted in
+// halves, down to the ones refused), go to the dead-letter topic with the
+// reason in headers, and are counted; the rest is inserted, the partition
+// keeps flowing, and offsets are committed only after both. On SIGTERM the sink
 // stops fetching, inserts and commits what it holds, then leaves the group.
 import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import type { ClickHouseClient } from '@clickhouse/client';
@@ -522,17 +523,23 @@ export class KafkaSinkConsumer {
       const token = `${cut.topic}-${cut.partition}-${cut.first}-${cut.last}-${table}`;
       const refused = await this.insertWithRetry(table, lines, token, check);
       if (refused === undefined) continue;
-      if (ranges.length === 1) {
-        dead.push({ message: ranges[0]!.message, stage: 'insert', table, reason: refused });
-        continue;
-      }
-      // Find the messages whose rows ClickHouse refuses: one insert each, each
-      // with its own token (deterministic too: a replay refuses the same ones).
-      for (const r of ranges) {
-        const token1 = `${cut.topic}-${cut.partition}-${r.message.offset}-${r.message.offset}-${table}`;
-        const reason = await this.insertWithRetry(table, lines.slice(r.start, r.end), token1, check);
-        if (reason !== undefined) dead.push({ message: r.message, stage: 'insert', table, reason });
-      }
+      // Find the messages whose rows ClickHouse refuses: the messages in
+      // halves, each half inserted again, down to single messages. A refused
+      // insert writes nothing, and each half's token names its own offset
+      // range (deterministic too: a replay cuts and refuses the same ones).
+      const bisect = async (rs: typeof ranges, reason: string): Promise<void> => {
+        if (rs.length === 1) {
+          dead.push({ message: rs[0]!.message, stage: 'insert', table, reason });
+          return;
+        }
+        for (const half of [rs.slice(0, rs.length >>> 1), rs.slice(rs.length >>> 1)]) {
+          const first = half[0]!;
+          const last = half[half.length - 1]!;
+          const again = await this.insertWithRetry(table, lines.slice(first.start, last.end), `${cut.topic}-${cut.partition}-${first.message.offset}-${last.message.offset}-${table}`, check);
+          if (again !== undefined) await bisect(half, again);
+        }
+      };
+      await bisect(ranges, refused);
     }
 
     if (dead.length > 0) await this.deadLetter(cut, dead, check);
@@ -637,6 +644,11 @@ export class KafkaSinkConsumer {
 
   ready(): boolean {
     return this.started && this.joined && !this.stopping;
+  }
+
+  /** False from a failed insert until one succeeds again (the failed one, retried with backoff). */
+  insertsSucceed(): boolean {
+    return this.clickhouseHealthy;
   }
 
   status(): Record<string, string> {

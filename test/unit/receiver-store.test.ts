@@ -82,7 +82,7 @@ describe('a transport that stores rows', () => {
 
   it('answers 503 when storing the rows fails retryably', async () => {
     const t = new RecordingTransport(async () => {
-      throw new TransportError('ClickHouse insert failed: down', true);
+      throw TransportError.retryable('ClickHouse insert failed: down');
     });
     expect(await post(t)).toBe(503);
     expect(t.batches).toHaveLength(0);
