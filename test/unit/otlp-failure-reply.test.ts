@@ -4,14 +4,12 @@
 // not make its sender retry forever); unavailable storage is not (503 with the
 // transport's Retry-After). Table-driven over the outcomes, then through the
 // receiver with a transport double that fails each way.
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { failureReply, otlpReceiver } from '../../collector/otlp/receiver.ts';
-import { ingestInline, IngestUnavailable } from '../../collector/otlp/ingest.ts';
+import { failureReply } from '../../collector/otlp/receiver.ts';
+import { IngestUnavailable } from '../../collector/otlp/ingest.ts';
 import { OtlpDecodeError } from '../../collector/otlp/errors.ts';
-import { Metrics } from '../../collector/metrics.ts';
-import { createLogger } from '../../collector/logger.ts';
-import { builtinTierEngine } from '../helpers/tier-engine.ts';
+import { receiverApp } from '../helpers/receiver.ts';
 import { TransportError, type Transport } from '../../sinks/transport.ts';
 
 const cases: Array<[string, unknown, ReturnType<typeof failureReply>]> = [
@@ -53,19 +51,7 @@ afterEach(async () => app?.close());
 describe('the receiver answers as failureReply says', () => {
   const span = { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', name: 'x', startTimeUnixNano: '1700000000000000000', endTimeUnixNano: '1700000000000000001' };
   it.each(cases.filter(([, err]) => err instanceof TransportError))('%s', async (_name, err, want) => {
-    app = Fastify();
-    await app.register(otlpReceiver, {
-      maxBodyBytes: 1 << 20,
-      maxDecompressedBytes: 1 << 20,
-      maxInflightBytes: 1 << 20,
-      authenticate: () => 't',
-      tierOf: () => ({ tier: 'full', version: 1 }),
-      readsSpans: () => true,
-      ingest: ingestInline(builtinTierEngine()),
-      transport: new FailingTransport(err),
-      metrics: new Metrics(),
-      logger: createLogger({ level: 'silent', scrub: (s) => s }),
-    });
+    app = await receiverApp(new FailingTransport(err));
     const res = await app.inject({
       method: 'POST',
       url: '/v1/traces',
