@@ -44,12 +44,14 @@ export async function probeInsert(client: ClickHouseClient, spoolDir?: string): 
 async function insertBody(client: ClickHouseClient, into: string, format: string, body: string, settings: string, fileName: string, spoolDir?: string): Promise<void> {
   if (spoolDir !== undefined) {
     const file = join(spoolDir, `${fileName}.data`);
-    await writeFile(file, body);
     try {
+      // A write cut short (disk full) leaves a partial file: removed below too.
+      await writeFile(file, body);
       // Parallel parsing costs ~10% more CPU per row on two cores (bench:insert, c-parallel).
       await client.command({ query: `${into} FROM INFILE ${sqlString(file)} SETTINGS ${settings}, input_format_parallel_parsing=0 FORMAT ${format}` });
     } finally {
-      await rm(file, { force: true });
+      // Not over the insert's own error; a file left behind is removed at the next start.
+      await rm(file, { force: true }).catch(() => undefined);
     }
     return;
   }
