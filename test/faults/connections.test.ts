@@ -45,6 +45,7 @@ describe('a request answered before its body is read is closed, its body not rea
     // One chunk of 16 MiB announced (hex 1000000), then its bytes trickle in.
     ['OTLP, chunked body without a key', 401, 'otlp', 'POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n1000000\r\n'],
     ['management API, no admin token', 401, 'api', `POST /api/tenants HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${BIG}\r\n\r\n`],
+    ['management API, /api/query with a wrong query key', 401, 'api', `POST /api/query HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer csk_query_nope\r\nContent-Type: application/json\r\nContent-Length: 500000\r\n\r\n`],
     ['management API, /metrics without a token', 401, 'api', `GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${BIG}\r\n\r\n`],
     // Under the body limits (larger ones are refused as 413 up front): here the 404 answers before the body.
     ['OTLP, unknown endpoint', 404, 'otlp', 'POST /v1/metrics HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500000\r\n\r\n'],
