@@ -20,7 +20,7 @@ import type { BatchContext, RecordBatch } from '../../processors/record.ts';
 import type { Logger } from '../../collector/logger.ts';
 import { TransportError, type Transport } from '../transport.ts';
 import { encodeRequestMessages } from './codec.ts';
-import { compressionType, ensureTopics, TOPIC_MAX_MESSAGE_BYTES, withTimeout, type KafkaSettings } from './config.ts';
+import { compressionType, ensureTopics, withTimeout, type KafkaSettings } from './config.ts';
 
 /** kafkajs error types that mean the messages themselves are refused, and why. */
 const REFUSED_TYPES: Record<string, 'invalid' | 'too-large'> = {
@@ -29,8 +29,6 @@ const REFUSED_TYPES: Record<string, 'invalid' | 'too-large'> = {
   INVALID_RECORD: 'invalid',
   CORRUPT_MESSAGE: 'invalid',
 };
-/** Room left in a topic's max.message.bytes for the record batch around one value. */
-const MESSAGE_OVERHEAD_BYTES = 64 * 1024;
 
 export interface KafkaTransportOptions {
   kafka: Kafka;
@@ -121,13 +119,7 @@ export class KafkaTransport implements Transport {
     for (const kind of ['logs', 'spans'] as const) {
       if (encoded[kind].length === 0) continue;
       messages.push({ topic: this.opts.settings.topics[kind], messages: encoded[kind].map((value) => ({ key: ctx.tenantId, value })) });
-      for (const v of encoded[kind]) {
-        // Refused here, alone: in a produce request the broker would refuse the other requests' messages with it.
-        if (v.length > TOPIC_MAX_MESSAGE_BYTES - MESSAGE_OVERHEAD_BYTES) {
-          throw TransportError.refused(`a record of this request encodes to ${v.length} bytes, more than a Kafka message holds (${TOPIC_MAX_MESSAGE_BYTES - MESSAGE_OVERHEAD_BYTES}): send smaller records`, 'too-large');
-        }
-        bytes += v.length;
-      }
+      for (const v of encoded[kind]) bytes += v.length;
     }
     if (messages.length === 0) return; // nothing left to store (a tier dropped everything): durable as it is
     if (this.pendingBytes + bytes > this.opts.settings.maxPendingBytes && this.pendingBytes > 0) {
@@ -216,9 +208,12 @@ export class KafkaTransport implements Transport {
           this.lastError = (err as Error).message;
           if (retryable) this.healthy = false;
           this.opts.logger.warn({ err }, 'Kafka produce failed');
-          // Refused data is blamed on a request only when it was sent alone; other
-          // errors the broker calls final (authorization, configuration) are the
-          // operator's to fix, and the sender's to retry.
+          // Refused data is blamed on a request only when it was sent alone. A
+          // request too large for the topic's max.message.bytes (16 MiB, after
+          // compression) is: a produce request joins several only up to
+          // maxRequestBytes (8 MiB) before compression. Other errors the broker
+          // calls final (authorization, configuration) are the operator's to
+          // fix, and the sender's to retry.
           const refused = take.length === 1 ? REFUSED_TYPES[String((err as { type?: unknown }).type)] : undefined;
           const message = `Kafka produce failed: ${(err as Error).message}`;
           for (const e of take) this.settle(e, refused === undefined ? TransportError.retryable(message, { cause: err }) : TransportError.refused(message, refused, err));

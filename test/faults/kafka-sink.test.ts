@@ -8,7 +8,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Admin, type IHeaders, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startKafka, type KafkaBroker } from '../../scripts/kafka/broker.ts';
@@ -16,6 +16,10 @@ import { loadSettings, type Settings } from '../../collector/config.ts';
 import { startSinkService, type SinkService } from '../../sinks/kafka/service.ts';
 import { encodeBatchMessage } from '../../sinks/kafka/codec.ts';
 import { testBatch, testLog } from '../../processors/testing/records.ts';
+import { KafkaTransport } from '../../sinks/kafka/transport.ts';
+import { createKafka, kafkaSettings } from '../../sinks/kafka/config.ts';
+import { TransportError } from '../../sinks/transport.ts';
+import { createLogger } from '../../collector/logger.ts';
 import { until } from '../kafka/processes.ts';
 import { RawConnection } from './raw-http.ts';
 
@@ -128,6 +132,31 @@ describe('a record storage cannot hold, between other records of its insert', ()
       expect(d.headers['consentry-reason']).toMatch(/^ClickHouse refused the rows \(code 407\): Decimal math overflow/);
     }
     expect(sink.consumer.insertsSucceed()).toBe(true);
+  });
+});
+
+describe("the collector's Kafka transport", () => {
+  it('refuses a record too large for a Kafka message alone (413); the requests sent with it are acknowledged', { timeout: 120_000 }, async () => {
+    const logger = createLogger({ level: 'silent', scrub: (t) => t });
+    const transport = new KafkaTransport({ kafka: createKafka({ brokers: [broker.brokers], clientId: 'faults-collector', logger }), settings: kafkaSettings(settings, 'collector'), logger });
+    await transport.start();
+    try {
+      const ctx = (tenantId: string) => ({ tenantId, tier: 'full', tierVersion: 1, receivedAtMs: Date.now() });
+      // Random bytes as base64: about 17 MiB even after gzip, over the topics' 16 MiB max.message.bytes.
+      const huge = testBatch({ logs: [testLog({}, { body: randomBytes(17 << 20).toString('base64') })] });
+      const small = (i: number) => testBatch({ logs: [testLog({}, { body: `small-${i}` })] });
+      for (let round = 0; round < 3; round++) {
+        const [big, ...others] = await Promise.allSettled([transport.send(huge, ctx('sink-a')), transport.send(small(1), ctx('sink-b')), transport.send(small(2), ctx('sink-b'))]);
+        expect(big!.status).toBe('rejected');
+        const err = (big as PromiseRejectedResult).reason as TransportError;
+        expect(err).toBeInstanceOf(TransportError);
+        expect(err.refused).toBe('too-large');
+        expect(err.message).toMatch(/^Kafka produce failed: .*larger than the max message size/);
+        expect(others.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled']);
+      }
+    } finally {
+      await transport.shutdown();
+    }
   });
 });
 
