@@ -14,7 +14,7 @@ import { ClickHouseBatcher } from '../../sinks/clickhouse/batcher.ts';
 import { isPermanentInsertError } from '../../sinks/clickhouse/insert.ts';
 import type { JoinedRows } from '../../sinks/clickhouse/encode.ts';
 
-const ROUNDS = 3;
+const ROUNDS = 5;
 const U64_MAX = '18446744073709551615';
 const nowNs = (): bigint => BigInt(Date.now()) * 1_000_000n;
 
