@@ -160,11 +160,14 @@ async function waitForLog(child: Child, file: string, pattern: RegExp, timeoutMs
   }
 }
 
+/** Reads /metrics of every process of a run (collector and sink), which needs a token. */
+const METRICS_TOKEN = randomBytes(18).toString('base64url');
+
 /** Environment for a Consentry process: ours, without CONSENTRY_* settings from the caller's shell. */
 function consentryEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('CONSENTRY_')) env[k] = v;
-  return { ...env, ...extra };
+  return { ...env, CONSENTRY_METRICS_TOKEN: METRICS_TOKEN, ...extra };
 }
 
 interface Collector {
@@ -213,7 +216,7 @@ async function createTenant(c: Collector, id: string, tier: string): Promise<Ten
 }
 
 async function scrape(url: string): Promise<PromSamples> {
-  const res = await fetch(url);
+  const res = await fetch(url, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
   if (!res.ok) throw new Error(`GET ${url}: ${res.status}`);
   return parseProm(await res.text());
 }

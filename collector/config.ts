@@ -15,6 +15,14 @@ export interface Settings {
   dataDir: string;
   /** Admin token; empty means generated at first start into `<dataDir>/admin-token`. */
   adminToken: string;
+  /** Bearer token that reads /metrics only (Prometheus), besides the admin token; empty: the admin token only. */
+  metricsToken: string;
+  /** Longest time a client may take to send a request's headers, on every port, ms. */
+  httpHeadersTimeoutMs: number;
+  /** Longest time a client may take to send a whole request, headers and body, on every port, ms. */
+  httpRequestTimeoutMs: number;
+  /** How long an idle keep-alive connection stays open between requests, on every port, ms. */
+  httpIdleTimeoutMs: number;
   /** ClickHouse HTTP URL; empty means embedded chdb under `<dataDir>/clickhouse`. */
   clickhouseUrl: string;
   /** ClickHouse HTTP URL of the read-only user tenant queries run as; empty: clickhouseUrl's user. */
@@ -117,6 +125,10 @@ export const SETTINGS: { [K in keyof Settings]: SettingSpec<K> }[keyof Settings]
   { key: 'apiPort', env: 'CONSENTRY_API_PORT', default: '8080', parse: port, doc: 'management API port (`/api`, `/healthz`, `/readyz`, `/metrics`); 0 picks a free port' },
   { key: 'dataDir', env: 'CONSENTRY_DATA_DIR', default: './data', parse: text, doc: 'embedded ClickHouse data and generated secrets' },
   { key: 'adminToken', env: 'CONSENTRY_ADMIN_TOKEN', default: '', parse: text, doc: 'admin token; unset: generated at first start into `<data>/admin-token`' },
+  { key: 'metricsToken', env: 'CONSENTRY_METRICS_TOKEN', default: '', parse: text, doc: 'bearer token that reads `/metrics` only (for Prometheus), on the API and sink ports; unset: `/metrics` takes the admin token only' },
+  { key: 'httpHeadersTimeoutMs', env: 'CONSENTRY_HTTP_HEADERS_TIMEOUT_MS', default: '10000', parse: positiveInt, doc: 'longest time a client may take to send the headers of a request, on every port, ms (then 408 and the connection is closed)' },
+  { key: 'httpRequestTimeoutMs', env: 'CONSENTRY_HTTP_REQUEST_TIMEOUT_MS', default: '30000', parse: positiveInt, doc: 'longest time a client may take to send a whole request, headers and body, on every port, ms (then 408 and the connection is closed); waiting for the answer does not count' },
+  { key: 'httpIdleTimeoutMs', env: 'CONSENTRY_HTTP_IDLE_TIMEOUT_MS', default: '65000', parse: positiveInt, doc: 'how long an idle keep-alive connection stays open between requests, on every port, ms' },
   { key: 'clickhouseUrl', env: 'CONSENTRY_CLICKHOUSE_URL', default: '', parse: (raw) => validUrl(raw), doc: 'ClickHouse server over HTTP, e.g. `http://default:@127.0.0.1:8123`; unset: embedded chdb' },
   { key: 'clickhouseQueryUrl', env: 'CONSENTRY_CLICKHOUSE_QUERY_URL', default: '', parse: (raw) => validUrl(raw), doc: 'ClickHouse server URL of the read-only user that tenant SQL queries run as, under row policies on TenantId (deploy/README.md, "Tenant queries"); unset: the user of `CONSENTRY_CLICKHOUSE_URL`' },
   { key: 'kafkaBrokers', env: 'CONSENTRY_KAFKA_BROKERS', default: '', parse: (raw) => raw.split(',').map((s) => s.trim()).filter(Boolean), doc: 'comma-separated brokers; unset: in-process transport' },
@@ -188,6 +200,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
   }
   if (problems.length === 0 && settings.clickhouseQueryUrl !== '' && settings.clickhouseUrl === '') {
     problems.push('CONSENTRY_CLICKHOUSE_QUERY_URL: needs CONSENTRY_CLICKHOUSE_URL (embedded chdb has no users or row policies)');
+  }
+  if (problems.length === 0 && settings.httpHeadersTimeoutMs > settings.httpRequestTimeoutMs) {
+    problems.push('CONSENTRY_HTTP_HEADERS_TIMEOUT_MS: must be at most CONSENTRY_HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)');
   }
   if (problems.length === 0 && settings.otlpPort !== 0 && settings.otlpPort === settings.apiPort) {
     problems.push('CONSENTRY_API_PORT: must differ from CONSENTRY_OTLP_PORT (the admin API never shares the ingest port)');

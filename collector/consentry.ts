@@ -1,7 +1,7 @@
 // Builds and starts a whole Consentry instance from Settings: storage,
 // tenants, tiers, pipeline, transport, the OTLP receiver and the management
 // API. server.ts runs it as a process; tests start it in-process.
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Settings } from './config.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { Metrics } from './metrics.ts';
@@ -12,6 +12,7 @@ import { otlpReceiver } from './otlp/receiver.ts';
 import { ingestInline } from './otlp/ingest.ts';
 import { IngestPool } from './otlp/ingest-pool.ts';
 import { LoadShedder } from './otlp/load-shedder.ts';
+import { createHttpServer } from './http-server.ts';
 import { buildApiApp } from './api/app.ts';
 import { tierRoutes } from './api/tiers.ts';
 import { analyticsRoutes } from './api/analytics.ts';
@@ -21,8 +22,8 @@ import { openClickHouse, type ClickHouse } from '../sinks/clickhouse/client.ts';
 import { migrate } from '../sinks/clickhouse/migrate.ts';
 import { ClickHouseBatcher } from '../sinks/clickhouse/batcher.ts';
 import { ClickHouseSink } from '../sinks/clickhouse/sink.ts';
+import { probeInsert } from '../sinks/clickhouse/insert.ts';
 import { InProcessTransport } from '../sinks/memory/transport.ts';
-import type { Transport } from '../sinks/transport.ts';
 import { createSecretScrubber } from '../processors/scrub-secrets/processor.ts';
 import type { TierEngine } from '../processors/tiers/engine.ts';
 import { buildTierEngine, reduceToCurrent, type EngineHooks } from './pipeline.ts';
@@ -128,13 +129,13 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
       // Rows encoded by an ingest worker skip both checks above when they could change nothing.
       isCurrent: (ctx, traceIds) => registry.current(ctx.tenantId)?.tier === ctx.tier && !tombstones.affects(ctx.tenantId, ctx.receivedAtMs, traceIds),
     });
-    const transport: Transport = kafka?.transport ?? new InProcessTransport(sink);
+    const transport = kafka?.transport ?? new InProcessTransport({ sink, probe: () => probeInsert(clickhouse.client, clickhouse.spoolDir) });
     await transport.start();
     started.push(() => transport.shutdown());
 
     const pool = await startingPool;
 
-    const otlp: FastifyInstance = Fastify({ logger: false, bodyLimit: settings.maxBodyBytes, keepAliveTimeout: 65_000 });
+    const otlp: FastifyInstance = createHttpServer(settings, { bodyLimit: settings.maxBodyBytes });
     const shedder = new LoadShedder({ maxDelayMs: settings.maxEventLoopDelayMs });
     shedder.start();
     started.push(async () => shedder.stop());
@@ -159,6 +160,8 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
     });
     const api = buildApiApp({
       adminToken: admin.token,
+      metricsToken: settings.metricsToken,
+      http: settings,
       tenants,
       metrics,
       logger,
@@ -170,12 +173,13 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
       tierOf: (id) => registry.current(id)?.tier ?? '',
       ready: async () => {
         const ping = await clickhouse.client.ping();
-        const checks = { clickhouse: ping.success ? 'ok' : `unreachable: ${ping.error.message}`, migrations: 'ok', transport: transport.ready() ? 'ok' : 'degraded' };
+        const checks = { clickhouse: ping.success ? 'ok' : `unreachable: ${ping.error.message}`, migrations: 'ok', transport: transport.status() };
         if (kafka !== undefined) {
           // Ingest depends on the broker, not on ClickHouse (the sink writes).
-          return { ok: transport.ready(), checks: { ...checks, transport: kafka.transport.status(), control: kafka.control.ready() ? 'ok' : 'not subscribed' } };
+          return { ok: transport.ready(), checks: { ...checks, control: kafka.control.ready() ? 'ok' : 'not subscribed' } };
         }
-        return { ok: ping.success, checks };
+        // Reachable is not enough: inserts may fail (a full disk) while queries work.
+        return { ok: ping.success && transport.ready(), checks };
       },
       routes: [
         tierRoutes({

@@ -1,6 +1,12 @@
-// Consentry's own metrics, Prometheus text on GET /metrics. No label carries a
-// tenant: in the `minimal` tier a tenant's requests must not be counted at all.
+// Consentry's own metrics, Prometheus text on GET /metrics, for the admin
+// token or the metrics token only. No series counts a tenant's OTLP requests
+// or records: in the `minimal` tier a tenant's requests must not be counted at
+// all. The one label that names tenants is on tenant SQL queries
+// (POST /api/query: operators' reads of stored data, not gateway traffic),
+// which is why the endpoint needs a token.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { bearerToken, secretEquals } from './tenants/keys.ts';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -88,4 +94,22 @@ export class Metrics {
     this.insertRows.observe({ table }, rows);
     this.insertSeconds.observe({ table, outcome: error === undefined ? 'ok' : 'error' }, seconds);
   };
+}
+
+/**
+ * GET /metrics on `app`, answered only with one of `tokens` (the admin token,
+ * and the metrics token when one is set) as `Authorization: Bearer`: the series
+ * name tenants. Without one: 401, naming nothing.
+ */
+export function metricsRoute(app: FastifyInstance, opts: { registry: Registry; tokens: readonly string[] }): void {
+  const tokens = opts.tokens.filter((t) => t !== '');
+  const authorized = async (req: FastifyRequest, reply: FastifyReply) => {
+    const token = bearerToken(req.headers.authorization);
+    if (token === undefined || !tokens.some((t) => secretEquals(token, t))) {
+      return reply.code(401).send({ error: 'UNAUTHORIZED', message: 'missing or wrong token: send Authorization: Bearer <admin token or CONSENTRY_METRICS_TOKEN>' });
+    }
+    return undefined;
+  };
+  // Checked on request, before any body is read.
+  app.get('/metrics', { onRequest: authorized }, async (_req, reply) => reply.type(opts.registry.contentType).send(await opts.registry.metrics()));
 }

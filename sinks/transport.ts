@@ -26,17 +26,40 @@ export interface Transport {
   shutdown(): Promise<void>;
 }
 
+/** Why a transport refused a batch for good: the data itself, never the transport's state. */
+export type RefusedBecause = 'invalid' | 'too-large';
+
 /**
- * A batch could not be made durable. `retryable` errors are answered with
- * 503 + Retry-After; the others are the sender's fault (400).
+ * A batch could not be made durable. Either `retryable`: storage or the broker
+ * is unavailable now, and the same data may succeed after `retryAfterSeconds`;
+ * or refused (`refused` says why): the data itself cannot be stored, and
+ * sending it again will fail again. The receiver maps both to OTLP answers in
+ * one place (collector/otlp/receiver.ts, failureReply).
  */
 export class TransportError extends Error {
-  constructor(
+  private constructor(
     message: string,
-    readonly retryable: boolean,
-    options?: { cause?: unknown },
+    /** Seconds to wait before sending the same data again (retryable errors). */
+    readonly retryAfterSeconds: number,
+    /** Set when the data itself is refused. */
+    readonly refused: RefusedBecause | undefined,
+    cause: unknown,
   ) {
-    super(message, options);
+    super(message, cause === undefined ? undefined : { cause });
     this.name = 'TransportError';
+  }
+
+  get retryable(): boolean {
+    return this.refused === undefined;
+  }
+
+  /** Storage or the broker is unavailable: try again after `retryAfterSeconds`. */
+  static retryable(message: string, options: { retryAfterSeconds?: number; cause?: unknown } = {}): TransportError {
+    return new TransportError(message, options.retryAfterSeconds ?? 5, undefined, options.cause);
+  }
+
+  /** The data itself cannot be stored; it must not be sent again as it is. */
+  static refused(message: string, because: RefusedBecause, cause?: unknown): TransportError {
+    return new TransportError(message, 0, because, cause);
   }
 }

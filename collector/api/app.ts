@@ -1,17 +1,22 @@
 // The management API: its own fastify instance on its own port, never the
 // ingest port. Everything under /api needs the admin token unless a route says
-// otherwise; /healthz, /readyz and /metrics are open (bind to loopback or
-// protect at the network).
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+// otherwise; /metrics needs the admin token or the metrics token; /healthz and
+// /readyz are open (they name no tenant).
+import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { Logger } from '../logger.ts';
-import type { Metrics } from '../metrics.ts';
+import { metricsRoute, type Metrics } from '../metrics.ts';
+import { createHttpServer, type HttpLimits } from '../http-server.ts';
 import { bearerToken, secretEquals } from '../tenants/keys.ts';
 import { TENANT_ID_PATTERN, type TenantStore } from '../tenants/store.ts';
 import { ApiError } from './errors.ts';
 
 export interface ApiDeps {
   adminToken: string;
+  /** Also reads /metrics; empty: none. */
+  metricsToken: string;
+  /** Timeouts of the port. */
+  http: HttpLimits;
   tenants: TenantStore;
   metrics: Metrics;
   logger: Logger;
@@ -36,8 +41,7 @@ const CreateTenant = Type.Object(
 );
 
 export function buildApiApp(deps: ApiDeps): FastifyInstance {
-  const app = Fastify({
-    logger: false,
+  const app = createHttpServer(deps.http, {
     bodyLimit: 1 << 20,
     // End-user ids in paths (privacy.ts): 1024 characters, astral ones count twice here (UTF-16, after decoding).
     routerOptions: { maxParamLength: 2048 },
@@ -69,14 +73,13 @@ export function buildApiApp(deps: ApiDeps): FastifyInstance {
     deps.logger.error({ err }, 'management API request failed');
     return reply.code(500).send({ error: 'INTERNAL', message: 'internal error; see the collector log' });
   });
-  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'NOT_FOUND', message: 'no such endpoint' }));
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     const r = await deps.ready();
     return reply.code(r.ok ? 200 : 503).send({ status: r.ok ? 'ready' : 'not ready', checks: r.checks });
   });
-  app.get('/metrics', async (_req, reply) => reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()));
+  metricsRoute(app, { registry: deps.metrics.registry, tokens: [deps.adminToken, deps.metricsToken] });
 
   app.register(
     async (api) => {

@@ -6,7 +6,7 @@
 // answered 429 QUERY_BUSY + Retry-After at once. A query whose client goes
 // away before the answer is cancelled in the engine. This route is exempt
 // from the admin token (app.ts PUBLIC_ROUTES).
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { bearerToken } from '../tenants/keys.ts';
 import type { TenantStore } from '../tenants/store.ts';
@@ -46,12 +46,18 @@ export interface QueryRouteDeps {
 }
 
 export function queryRoutes(deps: QueryRouteDeps) {
+  const tenantOf = new WeakMap<FastifyRequest, string>();
+  // The query key is checked before the body is read (an unauthenticated body is never read).
+  const authenticate = async (req: FastifyRequest): Promise<void> => {
+    const key = bearerToken(req.headers.authorization);
+    const tenantId = key === undefined ? undefined : deps.tenants.tenantOfQueryKey(key);
+    if (tenantId === undefined) throw new ApiError('UNAUTHORIZED', 'missing or wrong query key: send Authorization: Bearer <tenant query key>');
+    tenantOf.set(req, tenantId);
+  };
   return (app: FastifyInstance): void => {
     app.addHook('onClose', async () => deps.engine.close());
-    app.post<{ Body: Static<typeof QueryBody> }>('/query', { schema: { body: QueryBody } }, async (req, reply) => {
-      const key = bearerToken(req.headers.authorization);
-      const tenantId = key === undefined ? undefined : deps.tenants.tenantOfQueryKey(key);
-      if (tenantId === undefined) throw new ApiError('UNAUTHORIZED', 'missing or wrong query key: send Authorization: Bearer <tenant query key>');
+    app.post<{ Body: Static<typeof QueryBody> }>('/query', { schema: { body: QueryBody }, onRequest: authenticate }, async (req, reply) => {
+      const tenantId = tenantOf.get(req)!;
       const format = formatOf(req.headers.accept);
       if (format === undefined) throw new ApiError('NOT_ACCEPTABLE');
       const slot = deps.gate.admit(tenantId);

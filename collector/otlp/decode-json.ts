@@ -29,12 +29,13 @@ import {
   emptyScope,
   emptySpan,
   finishLog,
-  JSON_ID_NAMES,
+  JSON_FIELD_NAMES,
   MAX_ANY_VALUE_DEPTH,
   setAttribute,
   SEVERITY_NUMBER_NAMES,
   SPAN_KIND_NAMES,
   spanIdProblem,
+  spanTimeProblem,
   STATUS_CODE_NAMES,
   type MutableResource,
   type MutableScope,
@@ -588,13 +589,13 @@ function span(o: JsonObject, resource: MutableResource, scope: MutableScope, out
   }
   const { traceId, spanId, parentSpanId } = span;
   const problem = spanIdProblem(
-    JSON_ID_NAMES,
+    JSON_FIELD_NAMES,
     traceId.length / 2,
     ZERO_ID.test(traceId),
     spanId.length / 2,
     ZERO_ID.test(spanId),
     parentSpanId.length / 2,
-  );
+  ) || spanTimeProblem(JSON_FIELD_NAMES, span);
   if (problem !== '') {
     reject(out, problem);
     return;
@@ -712,7 +713,7 @@ function logRecord(o: JsonObject, resource: MutableResource, scope: MutableScope
         break;
     }
   }
-  const problem = finishLog(log, JSON_ID_NAMES, log.traceId.length / 2, log.spanId.length / 2);
+  const problem = finishLog(log, JSON_FIELD_NAMES, log.traceId.length / 2, log.spanId.length / 2);
   if (problem !== '') {
     reject(out, problem);
     return;

@@ -40,9 +40,10 @@ import {
   int64Decimal,
   isAllZero,
   MAX_ANY_VALUE_DEPTH,
-  PROTO_ID_NAMES,
+  PROTO_FIELD_NAMES,
   setAttribute,
   spanIdProblem,
+  spanTimeProblem,
   type MutableResource,
   type MutableScope,
 } from './flatten.ts';
@@ -923,13 +924,13 @@ function decodeSpan(r: Reader, resource: MutableResource, scope: MutableScope, o
   }
   const b = r.buf;
   const problem = spanIdProblem(
-    PROTO_ID_NAMES,
+    PROTO_FIELD_NAMES,
     traceIdLength,
     traceIdLength === 16 && isAllZero(b, traceIdAt, 16),
     spanIdLength,
     spanIdLength === 8 && isAllZero(b, spanIdAt, 8),
     parentLength,
-  );
+  ) || spanTimeProblem(PROTO_FIELD_NAMES, span);
   if (problem !== '') {
     reject(out, problem);
     return;
@@ -1071,7 +1072,7 @@ function decodeLogRecord(r: Reader, resource: MutableResource, scope: MutableSco
         otherField(r, tag, M.LogRecord);
     }
   }
-  const problem = finishLog(log, PROTO_ID_NAMES, traceIdLength, spanIdLength);
+  const problem = finishLog(log, PROTO_FIELD_NAMES, traceIdLength, spanIdLength);
   if (problem !== '') {
     reject(out, problem);
     return;

@@ -207,15 +207,59 @@ export function emptyLog(resource: Resource, scope: Scope): LogRecord {
   };
 }
 
-/** The id fields' names in one encoding, for the reasons a record is rejected. */
-export interface IdFieldNames {
+/** The id and time fields' names in one encoding, for the reasons a record is rejected. */
+export interface FieldNames {
   readonly traceId: string;
   readonly spanId: string;
   readonly parentSpanId: string;
+  readonly startTime: string;
+  readonly endTime: string;
+  /** Of a span event and of a log record. */
+  readonly time: string;
+  readonly observedTime: string;
 }
 
-export const PROTO_ID_NAMES: IdFieldNames = { traceId: 'trace_id', spanId: 'span_id', parentSpanId: 'parent_span_id' };
-export const JSON_ID_NAMES: IdFieldNames = { traceId: 'traceId', spanId: 'spanId', parentSpanId: 'parentSpanId' };
+export const PROTO_FIELD_NAMES: FieldNames = {
+  traceId: 'trace_id',
+  spanId: 'span_id',
+  parentSpanId: 'parent_span_id',
+  startTime: 'start_time_unix_nano',
+  endTime: 'end_time_unix_nano',
+  time: 'time_unix_nano',
+  observedTime: 'observed_time_unix_nano',
+};
+export const JSON_FIELD_NAMES: FieldNames = {
+  traceId: 'traceId',
+  spanId: 'spanId',
+  parentSpanId: 'parentSpanId',
+  startTime: 'startTimeUnixNano',
+  endTime: 'endTimeUnixNano',
+  time: 'timeUnixNano',
+  observedTime: 'observedTimeUnixNano',
+};
+
+/**
+ * The latest time stored, 2106-02-07T06:28:15.999999999Z, in Unix nanoseconds:
+ * the end of ClickHouse's DateTime, the type of the columns derived from a
+ * record's time (the day partition and sort key, `otel_logs.TimestampTime`,
+ * `request_summaries.Minute`). Later times would wrap around to 1970 there.
+ */
+export const MAX_TIME_UNIX_NANO = 4_294_967_295_999_999_999n;
+
+function timeProblem(field: string, ns: bigint): string {
+  return ns > MAX_TIME_UNIX_NANO ? `${field} ${ns} is after 2106-02-07T06:28:15Z, the latest time Consentry stores` : '';
+}
+
+/**
+ * Why a span's times cannot be stored, or '' if they can: a start, end or
+ * event time after MAX_TIME_UNIX_NANO. Times of 0 (not set) are filled in
+ * later (stampUnsetTimes in ingest.ts).
+ */
+export function spanTimeProblem(names: FieldNames, span: SpanRecord): string {
+  let problem = timeProblem(names.startTime, span.startTimeUnixNano) || timeProblem(names.endTime, span.endTimeUnixNano);
+  for (let i = 0; problem === '' && i < span.events.length; i++) problem = timeProblem(`events[${i}].${names.time}`, span.events[i]!.timeUnixNano);
+  return problem;
+}
 
 /**
  * Why a span with these ids is invalid, or '' if it is valid. Lengths are in
@@ -224,7 +268,7 @@ export const JSON_ID_NAMES: IdFieldNames = { traceId: 'traceId', spanId: 'spanId
  * span id is absent or 8 bytes (all zeros then means no parent).
  */
 export function spanIdProblem(
-  names: IdFieldNames,
+  names: FieldNames,
   traceIdLength: number,
   traceIdZero: boolean,
   spanIdLength: number,
@@ -250,16 +294,19 @@ function requiredIdProblem(field: string, length: number, want: number, zero: bo
  * Finishes a log record whose fields are read: returns why it is invalid, or ''
  * if it is valid. Its ids (lengths in bytes, 0: absent) are optional, but a
  * trace id is 16 bytes and a span id 8; a zero event time falls back to the
- * observed time. The caller sets the ids themselves, empty when all zeros.
+ * observed time (both 0: the receipt time, set later by ingest.ts), and the
+ * time must be storable (MAX_TIME_UNIX_NANO). The caller sets the ids
+ * themselves, empty when all zeros.
  */
 export function finishLog(
   record: LogRecord,
-  names: IdFieldNames,
+  names: FieldNames,
   traceIdLength: number,
   spanIdLength: number,
 ): string {
   if (traceIdLength !== 0 && traceIdLength !== 16) return `${names.traceId} is ${traceIdLength} bytes, want 16 or none`;
   if (spanIdLength !== 0 && spanIdLength !== 8) return `${names.spanId} is ${spanIdLength} bytes, want 8 or none`;
-  if (record.timeUnixNano === 0n) record.timeUnixNano = record.observedTimeUnixNano;
-  return '';
+  if (record.timeUnixNano !== 0n) return timeProblem(names.time, record.timeUnixNano);
+  record.timeUnixNano = record.observedTimeUnixNano;
+  return timeProblem(names.observedTime, record.timeUnixNano);
 }

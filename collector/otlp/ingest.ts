@@ -56,6 +56,22 @@ const DECODERS: Record<Signal, Record<Format, (buf: Uint8Array, spans: SpanProje
   logs: { proto: decodeLogsProto, json: decodeLogsJson },
 };
 
+/**
+ * OTLP times of 0 mean "not set" (README, OTLP answers). A span without start
+ * time and a log record without time or observed time take the time the
+ * collector received them (the OTel log data model's observed time: when the
+ * collector saw the record); a span event without time takes its span's start.
+ * Times past what storage holds were rejected by the decoders.
+ */
+function stampUnsetTimes(batch: RecordBatch, receivedAtMs: number): void {
+  const received = BigInt(receivedAtMs) * 1_000_000n;
+  for (const log of batch.logs) if (log.timeUnixNano === 0n) log.timeUnixNano = received;
+  for (const span of batch.spans) {
+    if (span.startTimeUnixNano === 0n) span.startTimeUnixNano = received;
+    for (const event of span.events) if (event.timeUnixNano === 0n) event.timeUnixNano = span.startTimeUnixNano;
+  }
+}
+
 /** The work itself; throws OtlpDecodeError for a malformed body. */
 export function ingest(engine: TierEngine, job: IngestJob): IngestResult {
   const decoded = DECODERS[job.signal][job.format](job.body, engine.spanProjection(job.ctx.tier));
@@ -65,6 +81,7 @@ export function ingest(engine: TierEngine, job: IngestJob): IngestResult {
     summaries: [],
     metadata: [],
   };
+  stampUnsetTimes(batch, job.ctx.receivedAtMs);
   const processed = engine.process(batch, job.ctx);
   return {
     ...(job.encode === 'rows' ? { rows: joinRows(encodeBatch(processed, job.ctx)), traceIds: traceIdsOf(processed) } : { batch: processed }),

@@ -47,6 +47,35 @@ function fail(reply: FastifyReply, format: Format, status: number, message: stri
     .send(encodeStatus({ format, code: grpc, message }));
 }
 
+/** An OTLP error answer: HTTP status, message, and Retry-After for the retryable ones. */
+export interface FailureReply {
+  status: 400 | 413 | 503;
+  message: string;
+  retryAfterSeconds?: number;
+}
+
+/**
+ * How a request that failed after authentication is answered, for every
+ * expected failure, in one place: a malformed body and data storage refused
+ * are the sender's (400, or 413 for too large: never retried as they are);
+ * an unavailable transport or ingest worker is not (503 + Retry-After). A bad
+ * record is never answered 503, so it cannot make its sender retry forever.
+ * undefined: not an expected failure (a bug), answered 500.
+ */
+export function failureReply(err: unknown): FailureReply | undefined {
+  if (err instanceof OtlpDecodeError) return { status: 400, message: err.message };
+  if (err instanceof IngestUnavailable) return { status: 503, message: `${err.message}, retry later`, retryAfterSeconds: 1 };
+  if (!(err instanceof TransportError)) return undefined;
+  switch (err.refused) {
+    case undefined:
+      return { status: 503, message: 'storage unavailable, retry later', retryAfterSeconds: err.retryAfterSeconds };
+    case 'too-large':
+      return { status: 413, message: `${err.message}; not stored` };
+    case 'invalid':
+      return { status: 400, message: `${err.message}; not stored: fix the records, do not send them again as they are` };
+  }
+}
+
 function formatOf(req: FastifyRequest): Format {
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   return CONTENT_TYPES[type] ?? 'json';
@@ -148,8 +177,8 @@ export async function otlpReceiver(app: FastifyInstance, deps: ReceiverDeps): Pr
         if (processed.rejected > 0) deps.metrics.recordsRejected.inc({ signal }, processed.rejected);
         await store(job, processed);
       } catch (err) {
-        if (err instanceof OtlpDecodeError) return fail(reply, format, 400, err.message);
-        if (err instanceof IngestUnavailable) return fail(reply, format, 503, `${err.message}, retry later`, 1);
+        const answer = failureReply(err);
+        if (answer === undefined) throw err;
         if (err instanceof TransportError && err.retryable) {
           unstored++;
           // One line per 10 s with a count, not one per request, during an outage.
@@ -158,9 +187,8 @@ export async function otlpReceiver(app: FastifyInstance, deps: ReceiverDeps): Pr
             lastUnstoredLog = receivedAtMs;
             unstored = 0;
           }
-          return fail(reply, format, 503, 'storage unavailable, retry later', 5);
         }
-        throw err;
+        return fail(reply, format, answer.status, answer.message, answer.retryAfterSeconds);
       }
       return reply
         .code(200)

@@ -279,6 +279,17 @@ DROP TABLE IF EXISTS consentry.erasure_traces ON CLUSTER '{cluster}';
 
 DROP TABLE IF EXISTS consentry.erasure_traces_local ON CLUSTER '{cluster}';
 
+-- 009_insert_probe
+
+CREATE TABLE IF NOT EXISTS consentry.insert_probe_local ON CLUSTER '{cluster}' (
+    At DateTime
+) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/consentry/insert_probe_local', '{replica}')
+ORDER BY At
+TTL At + INTERVAL 1 HOUR;
+
+CREATE TABLE IF NOT EXISTS consentry.insert_probe ON CLUSTER '{cluster}' AS consentry.insert_probe_local
+ENGINE = Distributed('{cluster}', 'consentry', 'insert_probe_local', rand());
+
 -- Recorded as applied, so Consentry's migrate() skips them.
 
-INSERT INTO consentry.schema_migrations (Version, Name) VALUES (1, 'init'), (2, 'tiers'), (3, 'summaries'), (4, 'privacy'), (5, 'compact_parts'), (6, 'fewer_merges'), (7, 'event_name'), (8, 'erased_traces');
+INSERT INTO consentry.schema_migrations (Version, Name) VALUES (1, 'init'), (2, 'tiers'), (3, 'summaries'), (4, 'privacy'), (5, 'compact_parts'), (6, 'fewer_merges'), (7, 'event_name'), (8, 'erased_traces'), (9, 'insert_probe');

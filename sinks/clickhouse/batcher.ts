@@ -2,9 +2,16 @@
 // inserted together, by row count or after a delay, whichever comes first.
 // A request's promise settles when the insert holding its rows has settled, so
 // the gateway's 200 means the rows are stored.
+//
+// One request's bad rows never fail another request: when ClickHouse refuses
+// an insert's data (isPermanentInsertError), the requests are split in halves
+// and each half inserted again, down to the single requests whose rows are
+// refused. A refused insert writes nothing (one block: the whole body is parsed
+// before a part is written), and each half gets its own deduplication token
+// (`<token>.0`, `<token>.1`), so every row is written once.
 import { randomUUID } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { insertRows } from './insert.ts';
+import { insertRows, isPermanentInsertError } from './insert.ts';
 import { TABLES, type JoinedRows, type Table } from './encode.ts';
 
 export interface BatcherOptions {
@@ -19,16 +26,17 @@ export interface BatcherOptions {
   onInsert?: (table: string, rows: number, seconds: number, error?: unknown) => void;
 }
 
-interface Waiter {
+/** One request's rows of a table, joined (JoinedRows), and its promise. */
+interface Part {
+  text: string;
+  rows: number;
   resolve: () => void;
   reject: (err: unknown) => void;
 }
 
 class TableBatch {
-  /** Each request's rows, joined (JoinedRows). */
-  private parts: string[] = [];
+  private parts: Part[] = [];
   private rows = 0;
-  private waiters: Waiter[] = [];
   private timer: NodeJS.Timeout | undefined;
   private inflight: Promise<void> | undefined;
 
@@ -39,9 +47,8 @@ class TableBatch {
 
   add(text: string, rows: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.parts.push(text);
+      this.parts.push({ text, rows, resolve, reject });
       this.rows += rows;
-      this.waiters.push({ resolve, reject });
       if (this.rows >= this.opts.maxRows) this.flush();
       else this.timer ??= setTimeout(() => this.flush(), this.opts.maxDelayMs);
     });
@@ -55,34 +62,45 @@ class TableBatch {
   flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.inflight !== undefined || this.waiters.length === 0) return;
+    if (this.inflight !== undefined || this.parts.length === 0) return;
     // Everything pending goes in one insert: a request's rows are never split
-    // across inserts, so each request settles with exactly one insert. A batch
-    // can exceed maxRows by at most one request (bounded by the body limit).
-    const { parts, rows, waiters } = this;
+    // across inserts, so each request settles with exactly one successful
+    // insert. A batch can exceed maxRows by at most one request (bounded by the
+    // body limit).
+    const { parts } = this;
     this.parts = [];
     this.rows = 0;
-    this.waiters = [];
-    const started = performance.now();
-    this.inflight = insertRows(this.opts.client, this.table, parts, randomUUID(), this.opts.spoolDir).then(
-      () => {
-        this.opts.onInsert?.(this.table, rows, (performance.now() - started) / 1000);
-        for (const w of waiters) w.resolve();
-      },
-      (err: unknown) => {
-        this.opts.onInsert?.(this.table, rows, (performance.now() - started) / 1000, err);
-        for (const w of waiters) w.reject(err);
-      },
-    );
+    this.inflight = this.insert(parts, randomUUID());
     void this.inflight.finally(() => {
       this.inflight = undefined;
-      if (this.waiters.length > 0 && this.rows >= this.opts.maxRows) this.flush();
-      else if (this.waiters.length > 0) this.timer ??= setTimeout(() => this.flush(), this.opts.maxDelayMs);
+      if (this.parts.length > 0 && this.rows >= this.opts.maxRows) this.flush();
+      else if (this.parts.length > 0) this.timer ??= setTimeout(() => this.flush(), this.opts.maxDelayMs);
     });
   }
 
+  /** Inserts the parts together; when ClickHouse refuses the data, each half again (see the top of the file). Never rejects. */
+  private async insert(parts: Part[], token: string): Promise<void> {
+    let rows = 0;
+    for (const p of parts) rows += p.rows;
+    const started = performance.now();
+    try {
+      await insertRows(this.opts.client, this.table, parts.map((p) => p.text), token, this.opts.spoolDir);
+      this.opts.onInsert?.(this.table, rows, (performance.now() - started) / 1000);
+      for (const p of parts) p.resolve();
+    } catch (err) {
+      this.opts.onInsert?.(this.table, rows, (performance.now() - started) / 1000, err);
+      if (parts.length === 1 || !isPermanentInsertError(err)) {
+        for (const p of parts) p.reject(err);
+        return;
+      }
+      const half = parts.length >>> 1;
+      await this.insert(parts.slice(0, half), `${token}.0`);
+      await this.insert(parts.slice(half), `${token}.1`);
+    }
+  }
+
   async drain(): Promise<void> {
-    while (this.waiters.length > 0 || this.inflight !== undefined) {
+    while (this.parts.length > 0 || this.inflight !== undefined) {
       this.flush();
       await this.inflight?.catch(() => undefined);
     }

@@ -40,6 +40,9 @@ export const INSERT_FORMATS: { [T in Table]: { format: string; columns?: string 
   gateway_metadata: { format: 'JSONEachRow' },
 };
 
+/** UnexpectedRestarts is a UInt32: a larger count is stored as its maximum (ClickHouse would wrap it, or refuse 1e+21). */
+const UINT32_MAX = 4294967295;
+
 /** Far-future ExpireAt for tiers that keep data without expiry (DateTime tops out in 2106). */
 export const NEVER_EXPIRES = 4102444800; // 2100-01-01T00:00:00Z
 
@@ -47,6 +50,28 @@ const SPAN_KIND = ['SPAN_KIND_UNSPECIFIED', 'SPAN_KIND_INTERNAL', 'SPAN_KIND_SER
 const STATUS_CODE = ['STATUS_CODE_UNSET', 'STATUS_CODE_OK', 'STATUS_CODE_ERROR'];
 
 const str = JSON.stringify as (s: string) => string;
+
+/**
+ * A JSONEachRow line with every unpaired UTF-16 surrogate (which JSON.stringify
+ * writes as an escape, e.g. `\ud800`, and ClickHouse refuses) as U+FFFD, as
+ * the TabSeparated path stores it (written out as UTF-8). Only such escapes
+ * are replaced, not an escaped backslash followed by `ud800`.
+ */
+const LONE_SURROGATE = /(?<!\\)((?:\\\\)*)\\ud[89a-f][0-9a-f]{2}/g;
+function wellFormed(line: string): string {
+  return line.includes('\\ud') ? line.replace(LONE_SURROGATE, '$1\\ufffd') : line;
+}
+
+/**
+ * A time in Unix nanoseconds as `seconds.nanoseconds`, which ClickHouse reads
+ * exactly into DateTime64(9) with date_time_input_format 'basic' (insert.ts).
+ * A bare nanosecond count is not read right: a count below 10^18 (before
+ * 2001-09-09) fails to parse or is taken for seconds.
+ */
+export function timeText(ns: bigint): string {
+  const t = ns.toString();
+  return t.length > 9 ? `${t.slice(0, -9)}.${t.slice(-9)}` : `0.${t.padStart(9, '0')}`;
+}
 
 /** Resource attributes are shared by many records: serialise each object once. */
 class ResourceCache {
@@ -101,9 +126,9 @@ export function encodeBatch(batch: RecordBatch, ctx: BatchContext): EncodedRows 
   const tsvTail = `\t${expireAt}`;
   return {
     otel_traces: batch.spans.map((s) => encodeSpan(tsvHead, s, cache, tsvTail)),
-    otel_logs: batch.logs.map((l) => encodeLog(head, l, cache)),
-    request_summaries: batch.summaries.map((r) => encodeSummaryRow(r, ctx.tenantId, ctx.tier, expireAt)),
-    gateway_metadata: batch.metadata.map((m) => encodeMetadata(head, m)),
+    otel_logs: batch.logs.map((l) => wellFormed(encodeLog(head, l, cache))),
+    request_summaries: batch.summaries.map((r) => wellFormed(encodeSummaryRow(r, ctx.tenantId, ctx.tier, expireAt))),
+    gateway_metadata: batch.metadata.map((m) => wellFormed(encodeMetadata(head, m))),
   };
 }
 
@@ -113,13 +138,13 @@ function encodeSpan(head: string, s: SpanRecord, cache: ResourceCache, tail: str
   let nested = '[]\t[]\t[]\t[]\t[]\t[]\t[]';
   if (s.events.length > 0 || s.links.length > 0) {
     nested =
-      `[${s.events.map((e) => `'${e.timeUnixNano}'`).join(',')}]\t[${s.events.map((e) => quoted(e.name)).join(',')}]\t` +
+      `[${s.events.map((e) => `'${timeText(e.timeUnixNano)}'`).join(',')}]\t[${s.events.map((e) => quoted(e.name)).join(',')}]\t` +
       `[${s.events.map((e) => tsvMap(e.attributes)).join(',')}]\t[${s.links.map((l) => `'${l.traceId}'`).join(',')}]\t` +
       `[${s.links.map((l) => `'${l.spanId}'`).join(',')}]\t[${s.links.map((l) => quoted(l.traceState)).join(',')}]\t` +
       `[${s.links.map((l) => tsvMap(l.attributes)).join(',')}]`;
   }
   return (
-    `${head}${s.startTimeUnixNano}\t${s.traceId}\t${s.spanId}\t${s.parentSpanId}\t${tsv(s.traceState)}\t${tsv(s.name)}\t` +
+    `${head}${timeText(s.startTimeUnixNano)}\t${s.traceId}\t${s.spanId}\t${s.parentSpanId}\t${tsv(s.traceState)}\t${tsv(s.name)}\t` +
     `${SPAN_KIND[s.kind] ?? ''}\t${cache.tsv(s.resource)}\t${tsv(s.scope.name)}\t${tsv(s.scope.version)}\t${tsvMap(s.attributes)}\t` +
     `${duration}\t${STATUS_CODE[s.statusCode] ?? ''}\t${tsv(s.statusMessage)}\t${s.flags >>> 0}\t${nested}${tail}`
   );
@@ -128,7 +153,7 @@ function encodeSpan(head: string, s: SpanRecord, cache: ResourceCache, tail: str
 function encodeLog(head: string, l: LogRecord, cache: ResourceCache): string {
   const res = cache.get(l.resource);
   return (
-    `${head}"Timestamp":"${l.timeUnixNano}","TraceId":"${l.traceId}","SpanId":"${l.spanId}","TraceFlags":${l.flags & 0xff},` +
+    `${head}"Timestamp":"${timeText(l.timeUnixNano)}","TraceId":"${l.traceId}","SpanId":"${l.spanId}","TraceFlags":${l.flags & 0xff},` +
     `"SeverityText":${str(l.severityText)},"SeverityNumber":${l.severityNumber & 0xff},"ServiceName":${res.service},` +
     `"Body":${str(l.body)},"ResourceSchemaUrl":${str(l.resource.schemaUrl)},"ResourceAttributes":${res.json},` +
     `"ScopeSchemaUrl":${str(l.scope.schemaUrl)},"ScopeName":${str(l.scope.name)},"ScopeVersion":${str(l.scope.version)},` +
@@ -138,8 +163,8 @@ function encodeLog(head: string, l: LogRecord, cache: ResourceCache): string {
 
 function encodeMetadata(head: string, m: GatewayMetadataRecord): string {
   return (
-    `${head}"Timestamp":"${m.timeUnixNano}","ServiceName":${str(m.serviceName)},"ServiceVersion":${str(m.serviceVersion)},` +
-    `"InstanceId":${str(m.instanceId)},"UptimeSeconds":${m.uptimeSeconds},"UnexpectedRestarts":${Math.trunc(m.unexpectedRestarts)},` +
+    `${head}"Timestamp":"${timeText(m.timeUnixNano)}","ServiceName":${str(m.serviceName)},"ServiceVersion":${str(m.serviceVersion)},` +
+    `"InstanceId":${str(m.instanceId)},"UptimeSeconds":${m.uptimeSeconds},"UnexpectedRestarts":${Math.min(Math.trunc(m.unexpectedRestarts), UINT32_MAX)},` +
     `"Environment":${attrs(m.environment)},"PolicyConfig":${str(m.policyConfig)}}`
   );
 }

@@ -21,18 +21,37 @@ import { INSERT_FORMATS, type Table } from './encode.ts';
 export async function insertRows(client: ClickHouseClient, table: Table, lines: readonly string[], token: string, spoolDir?: string): Promise<void> {
   if (lines.length === 0) return;
   if (!/^[\w.:-]+$/.test(token)) throw new Error(`invalid deduplication token "${token}"`);
-  const body = lines.join('\n');
   const { format, columns } = INSERT_FORMATS[table];
-  const into = `INSERT INTO ${DATABASE}.${table}${columns === undefined ? '' : ` ${columns}`}`;
-  const settings = `insert_deduplication_token='${token}', date_time_input_format='best_effort'`;
+  // Times are written as seconds.nanoseconds (encode.ts), which 'basic' reads
+  // exactly over the whole range; 'best_effort' guesses at digit strings (it read
+  // "0.000000000" as a day of the month). A batch may span any number of days:
+  // the partition limit would fail every request of an insert for one request
+  // whose records span more than 100 days.
+  const settings = `insert_deduplication_token='${token}', date_time_input_format='basic', max_partitions_per_insert_block=0`;
+  await insertBody(client, `INSERT INTO ${DATABASE}.${table}${columns === undefined ? '' : ` ${columns}`}`, format, lines.join('\n'), settings, `${table}-${token}`, spoolDir);
+}
+
+/**
+ * One row into consentry.insert_probe through the same path as the data (a
+ * spool file with embedded chdb): resolves once ClickHouse takes inserts
+ * again. Used by the readiness probe while inserts fail.
+ */
+export async function probeInsert(client: ClickHouseClient, spoolDir?: string): Promise<void> {
+  const at = Date.now();
+  await insertBody(client, `INSERT INTO ${DATABASE}.insert_probe`, 'JSONEachRow', `{"At":${Math.floor(at / 1000)}}`, `date_time_input_format='basic'`, `insert_probe-${at}`, spoolDir);
+}
+
+async function insertBody(client: ClickHouseClient, into: string, format: string, body: string, settings: string, fileName: string, spoolDir?: string): Promise<void> {
   if (spoolDir !== undefined) {
-    const file = join(spoolDir, `${table}-${token}.data`);
-    await writeFile(file, body);
+    const file = join(spoolDir, `${fileName}.data`);
     try {
+      // A write cut short (disk full) leaves a partial file: removed below too.
+      await writeFile(file, body);
       // Parallel parsing costs ~10% more CPU per row on two cores (bench:insert, c-parallel).
       await client.command({ query: `${into} FROM INFILE ${sqlString(file)} SETTINGS ${settings}, input_format_parallel_parsing=0 FORMAT ${format}` });
     } finally {
-      await rm(file, { force: true });
+      // Not over the insert's own error; a file left behind is removed at the next start.
+      await rm(file, { force: true }).catch(() => undefined);
     }
     return;
   }
@@ -44,23 +63,46 @@ export async function insertRows(client: ClickHouseClient, table: Table, lines: 
   }
 }
 
-/** Server error codes that mean the rows themselves are bad: retrying cannot help. */
+/**
+ * Server error codes that mean the rows themselves are bad: retrying cannot
+ * help, and the same rows fail the same way every time. Errors about the
+ * server's state (a missing table or column, a syntax error in the statement
+ * Consentry wrote, disk, memory, network) are not here: they are retried, and
+ * never blamed on the sender.
+ */
 const PERMANENT_CODES = new Set([
   '6', // CANNOT_PARSE_TEXT
-  '27', // CANNOT_PARSE_INPUT_ASSERTION_FAILED
+  '25', // CANNOT_PARSE_ESCAPE_SEQUENCE
   '26', // CANNOT_PARSE_QUOTED_STRING
+  '27', // CANNOT_PARSE_INPUT_ASSERTION_FAILED
+  '38', // CANNOT_PARSE_DATE
+  '41', // CANNOT_PARSE_DATETIME
   '53', // TYPE_MISMATCH
-  '62', // SYNTAX_ERROR
-  '117', // INCORRECT_DATA
-  '16', // NO_SUCH_COLUMN_IN_TABLE
-  '60', // UNKNOWN_TABLE
-  '81', // UNKNOWN_DATABASE
   '69', // ARGUMENT_OUT_OF_BOUND
+  '70', // CANNOT_CONVERT_TYPE
+  '72', // CANNOT_PARSE_NUMBER
+  '117', // INCORRECT_DATA
   '131', // TOO_LARGE_STRING_SIZE
+  '321', // VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE
+  '407', // DECIMAL_OVERFLOW (a time beyond DateTime64's range)
+  '469', // VIOLATED_CONSTRAINT (a CHECK constraint of the table)
 ]);
 
 /** True when an insert error is about the data, not the connection or the server's state. */
 export function isPermanentInsertError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && PERMANENT_CODES.has(code);
+}
+
+/**
+ * An insert error as a reason for the sender: ClickHouse's code and first
+ * line, without the spool file's path or the engine's processor names, at
+ * most 300 characters. (The rows it may quote are the sender's own: the batcher
+ * splits an insert down to one request's rows before blaming them.)
+ */
+export function describeInsertError(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  const line = String((err as Error | null)?.message ?? err).split('\n')[0]!;
+  const reason = line.replace(/:? ?\(in file\/uri [^)]*\)/g, '').replace(/:? ?While executing .*$/, '').trim();
+  return `ClickHouse error ${typeof code === 'string' ? code : '?'}: ${reason.length > 300 ? `${reason.slice(0, 300)}...` : reason}`;
 }

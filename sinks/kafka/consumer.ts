@@ -26,9 +26,10 @@
 // is retried with exponential backoff and full jitter, never skipped; the
 // group membership stays alive (kafkajs heartbeats while partitions are
 // paused). A message that cannot be decoded, or rows ClickHouse rejects as
-// bad data (isPermanentInsertError: the batch is then inserted message by
-// message to find them), go to the dead-letter topic with the reason in
-// headers, and are counted; the partition keeps flowing. On SIGTERM the sink
+// bad data (isPermanentInsertError: the batch's messages are then inserted in
+// halves, down to the ones refused), go to the dead-letter topic with the
+// reason in headers, and are counted; the rest is inserted, the partition
+// keeps flowing, and offsets are committed only after both. On SIGTERM the sink
 // stops fetching, inserts and commits what it holds, then leaves the group.
 //
 // Tier changes. A batch is reduced (erasure tombstones, the tenant's tier) and
@@ -576,36 +577,33 @@ export class KafkaSinkConsumer {
 
   /**
    * Inserts a table's rows of the batch (`inserted` keeps what is done across
-   * rebuilds): all at once, or message by message when ClickHouse refuses
-   * some (their messages go to `refused`). STALE, before an insert, when the
-   * batch must be reduced again.
+   * rebuilds): all at once; when ClickHouse refuses the data, the messages in
+   * halves, each half inserted again, down to the single messages it refuses
+   * (their messages go to `refused`). A refused insert writes nothing, and each
+   * part's token names its own offset range (deterministic: a replay cuts and
+   * refuses the same ones). STALE, before an insert, when the batch must be
+   * reduced again.
    */
   private async insertTable(cut: Cut, table: Table, built: Built, inserted: Set<string>, refused: DeadLetter[], check: () => void): Promise<typeof STALE | undefined> {
     const { lines, ranges } = built.tables.get(table)!;
     if (lines.length === 0 || inserted.has(table)) return undefined;
     const stale = () => this.stale(built);
-    if (!inserted.has(`${table}/split`)) {
-      const token = `${cut.topic}-${cut.partition}-${cut.first}-${cut.last}-${table}`;
-      const outcome = await this.insertWithRetry(table, lines, token, check, stale);
+    const insert = async (rs: typeof ranges, whole: boolean): Promise<typeof STALE | undefined> => {
+      const first = rs[0]!;
+      const last = rs[rs.length - 1]!;
+      const span = whole ? `${cut.first}-${cut.last}` : `${first.message.offset}-${last.message.offset}`;
+      const key = `${table}/${span}`;
+      if (inserted.has(key)) return undefined;
+      const outcome = await this.insertWithRetry(table, lines.slice(first.start, last.end), `${cut.topic}-${cut.partition}-${span}-${table}`, check, stale);
       if (outcome === STALE) return STALE;
-      if (outcome !== undefined && ranges.length === 1) refused.push({ message: ranges[0]!.message, stage: 'insert', table, reason: outcome });
-      if (outcome === undefined || ranges.length === 1) {
-        inserted.add(table);
-        return undefined;
+      if (outcome !== undefined && rs.length === 1) refused.push({ message: first.message, stage: 'insert', table, reason: outcome });
+      else if (outcome !== undefined) {
+        for (const half of [rs.slice(0, rs.length >>> 1), rs.slice(rs.length >>> 1)]) if ((await insert(half, false)) === STALE) return STALE;
       }
-      inserted.add(`${table}/split`);
-    }
-    // Find the messages whose rows ClickHouse refuses: one insert each, each
-    // with its own token (deterministic too: a replay refuses the same ones).
-    for (const r of ranges) {
-      const key = `${table}/${r.message.offset}`;
-      if (inserted.has(key)) continue;
-      const token = `${cut.topic}-${cut.partition}-${r.message.offset}-${r.message.offset}-${table}`;
-      const reason = await this.insertWithRetry(table, lines.slice(r.start, r.end), token, check, stale);
-      if (reason === STALE) return STALE;
-      if (reason !== undefined) refused.push({ message: r.message, stage: 'insert', table, reason });
       inserted.add(key);
-    }
+      return undefined;
+    };
+    if ((await insert(ranges, true)) === STALE) return STALE;
     inserted.add(table);
     return undefined;
   }
@@ -727,6 +725,11 @@ export class KafkaSinkConsumer {
 
   ready(): boolean {
     return this.started && this.joined && !this.stopping;
+  }
+
+  /** False from a failed insert until one succeeds again (the failed one, retried with backoff). */
+  insertsSucceed(): boolean {
+    return this.clickhouseHealthy;
   }
 
   status(): Record<string, string> {

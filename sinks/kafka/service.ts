@@ -4,7 +4,7 @@
 // writes Kafka to ClickHouse, and a small HTTP server with /healthz, /readyz
 // and /metrics. sinks/server.ts runs it as a process (`npm run sink`); tests
 // may start it in-process.
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Settings } from '../../collector/config.ts';
 import { createLogger, type Logger } from '../../collector/logger.ts';
@@ -20,7 +20,9 @@ import { createKafka, kafkaSettings, withTimeout } from './config.ts';
 import { KafkaControl } from './control.ts';
 import { KafkaSinkConsumer } from './consumer.ts';
 import { UndoOnFailure } from '../../collector/process-lifecycle.ts';
-import { Metrics } from '../../collector/metrics.ts';
+import { Metrics, metricsRoute } from '../../collector/metrics.ts';
+import { createHttpServer } from '../../collector/http-server.ts';
+import { resolveAdminToken } from '../../collector/admin-token.ts';
 
 export interface SinkService {
   settings: Settings;
@@ -112,7 +114,7 @@ export async function startSinkService(settings: Settings): Promise<SinkService>
     await consumer.start();
     started.push(() => consumer.shutdown());
 
-    const http: FastifyInstance = Fastify({ logger: false });
+    const http: FastifyInstance = createHttpServer(settings);
     http.get('/healthz', async () => ({ status: 'ok' }));
     http.get('/readyz', async (_req, reply) => {
       const ping = await withTimeout(clickhouse.client.ping(), 2000, 'ping timed out').catch((err: unknown) => ({ success: false as const, error: err as Error }));
@@ -121,10 +123,11 @@ export async function startSinkService(settings: Settings): Promise<SinkService>
         clickhouse: ping.success ? consumer.status()['clickhouse']! : `unreachable: ${ping.error.message}`,
         control: control.ready() ? 'ok' : 'not subscribed',
       };
-      const ok = consumer.ready() && ping.success && control.ready();
+      const ok = consumer.ready() && consumer.insertsSucceed() && ping.success && control.ready();
       return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', checks });
     });
-    http.get('/metrics', async (_req, reply) => reply.type(metricsRegistry.contentType).send(await metricsRegistry.metrics()));
+    // The collector's admin token (the same CONSENTRY_ADMIN_TOKEN, or the same data directory's file) or the metrics token.
+    metricsRoute(http, { registry: metricsRegistry, tokens: [resolveAdminToken(settings.dataDir, settings.adminToken).token, settings.metricsToken] });
     const url = await http.listen({ host: settings.host, port: settings.sinkPort });
     started.push(() => http.close());
 

@@ -22,6 +22,14 @@ import { TransportError, type Transport } from '../transport.ts';
 import { encodeRequestMessages } from './codec.ts';
 import { compressionType, ensureTopics, withTimeout, type KafkaSettings } from './config.ts';
 
+/** kafkajs error types that mean the messages themselves are refused, and why. */
+const REFUSED_TYPES: Record<string, 'invalid' | 'too-large'> = {
+  MESSAGE_TOO_LARGE: 'too-large',
+  RECORD_LIST_TOO_LARGE: 'too-large',
+  INVALID_RECORD: 'invalid',
+  CORRUPT_MESSAGE: 'invalid',
+};
+
 export interface KafkaTransportOptions {
   kafka: Kafka;
   settings: KafkaSettings;
@@ -104,7 +112,7 @@ export class KafkaTransport implements Transport {
   }
 
   async send(batch: RecordBatch, ctx: BatchContext): Promise<void> {
-    if (this.stopped || !this.started) throw new TransportError('Kafka transport not running', true);
+    if (this.stopped || !this.started) throw TransportError.retryable('Kafka transport not running');
     const encoded = encodeRequestMessages(batch, ctx);
     const messages: TopicMessages[] = [];
     let bytes = 0;
@@ -116,7 +124,7 @@ export class KafkaTransport implements Transport {
     if (messages.length === 0) return; // nothing left to store (a tier dropped everything): durable as it is
     if (this.pendingBytes + bytes > this.opts.settings.maxPendingBytes && this.pendingBytes > 0) {
       this.metrics.failures.inc({ reason: 'queue_full' });
-      throw new TransportError(`Kafka producer queue full (${this.pendingBytes} bytes waiting for the broker)`, true);
+      throw TransportError.retryable(`Kafka producer queue full (${this.pendingBytes} bytes waiting for the broker)`);
     }
     this.pendingBytes += bytes;
     this.metrics.pendingBytes.set(this.pendingBytes);
@@ -148,7 +156,7 @@ export class KafkaTransport implements Transport {
     }
     this.healthy = false;
     this.metrics.failures.inc({ reason: 'timeout' });
-    entry.reject(new TransportError(`Kafka did not acknowledge within ${this.opts.settings.sendTimeoutMs} ms${this.lastError === '' ? '' : ` (${this.lastError})`}`, true));
+    entry.reject(TransportError.retryable(`Kafka did not acknowledge within ${this.opts.settings.sendTimeoutMs} ms${this.lastError === '' ? '' : ` (${this.lastError})`}`));
   }
 
   private release(bytes: number): void {
@@ -200,7 +208,15 @@ export class KafkaTransport implements Transport {
           this.lastError = (err as Error).message;
           if (retryable) this.healthy = false;
           this.opts.logger.warn({ err }, 'Kafka produce failed');
-          for (const e of take) this.settle(e, new TransportError(`Kafka produce failed: ${(err as Error).message}`, retryable, { cause: err }));
+          // Refused data is blamed on a request only when it was sent alone. A
+          // request too large for the topic's max.message.bytes (16 MiB, after
+          // compression) is: a produce request joins several only up to
+          // maxRequestBytes (8 MiB) before compression. Other errors the broker
+          // calls final (authorization, configuration) are the operator's to
+          // fix, and the sender's to retry.
+          const refused = take.length === 1 ? REFUSED_TYPES[String((err as { type?: unknown }).type)] : undefined;
+          const message = `Kafka produce failed: ${(err as Error).message}`;
+          for (const e of take) this.settle(e, refused === undefined ? TransportError.retryable(message, { cause: err }) : TransportError.refused(message, refused, err));
         },
       )
       .finally(() => {
@@ -263,7 +279,7 @@ export class KafkaTransport implements Transport {
     while ((this.inflight !== undefined || this.queue.length > 0) && Date.now() < end) {
       await Promise.race([this.inflight ?? Promise.resolve(), new Promise((r) => setTimeout(r, 50))]);
     }
-    for (const e of this.queue.splice(0)) this.settle(e, new TransportError('shutting down', true));
+    for (const e of this.queue.splice(0)) this.settle(e, TransportError.retryable('shutting down'));
     await withTimeout(this.producer.disconnect(), 5000, 'producer disconnect timed out').catch(() => undefined);
     await withTimeout(this.admin.disconnect(), 5000, 'admin disconnect timed out').catch(() => undefined);
   }

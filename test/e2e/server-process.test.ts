@@ -75,7 +75,7 @@ describe('the service process', () => {
       body: JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', name: 'flushed-on-sigterm', kind: 2, startTimeUnixNano: '1', endTimeUnixNano: '2' }] }] }] }),
     });
     await new Promise((r) => setTimeout(r, 300));
-    const metrics = await (await fetch(`${api}/metrics`)).text();
+    const metrics = await (await fetch(`${api}/metrics`, { headers: { authorization: `Bearer ${admin}` } })).text();
     expect(metrics).toMatch(/consentry_records_accepted_total\{signal="traces"\} 1/);
     const exited = new Promise((r) => child!.on('exit', r));
     child!.kill('SIGTERM');

@@ -86,7 +86,7 @@ describe('deploy/', () => {
     const config = docs.find((d) => d.kind === 'ConfigMap').data as Record<string, string>;
     const secret = docs.find((d) => d.kind === 'Secret').stringData as Record<string, string>;
     for (const key of [...Object.keys(config), ...Object.keys(secret)]) expect(KNOWN.has(key), key).toBe(true);
-    expect(Object.keys(secret).sort()).toEqual(['CONSENTRY_ADMIN_TOKEN', 'CONSENTRY_CLICKHOUSE_URL', 'CONSENTRY_HMAC_KEY']);
+    expect(Object.keys(secret).sort()).toEqual(['CONSENTRY_ADMIN_TOKEN', 'CONSENTRY_CLICKHOUSE_URL', 'CONSENTRY_HMAC_KEY', 'CONSENTRY_METRICS_TOKEN']);
     expect(config['CONSENTRY_HOST']).toBe('0.0.0.0');
 
     const deployment = (name: string) => docs.find((d) => d.kind === 'Deployment' && d.metadata.name === name);

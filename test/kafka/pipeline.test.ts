@@ -7,7 +7,7 @@ import { SeverityNumber } from '@opentelemetry/api-logs';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { encodeBatchMessage } from '../../sinks/kafka/codec.ts';
 import { hrToNanos, sdkClient, type Encoding } from '../helpers/otel.ts';
-import { api, until, type Proc } from './processes.ts';
+import { ADMIN_TOKEN, api, until, type Proc } from './processes.ts';
 import { createTenant, logsBody, post, postUntilOk, spansBody, startDeployment, type Deployment } from './deployment.ts';
 
 let d: Deployment;
@@ -110,7 +110,7 @@ describe('Kafka pipeline', () => {
     expect(insert?.headers['consentry-table']).toBe('gateway_metadata');
     expect(insert?.headers['consentry-reason']).toMatch(/code 27|code 6|CANNOT_PARSE/);
     expect(Buffer.compare(insert!.value!, refused)).toBe(0);
-    const metrics = await (await fetch(`${sink.url}/metrics`)).text();
+    const metrics = await (await fetch(`${sink.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text();
     expect(metrics).toMatch(/consentry_sink_deadletter_total\{stage="decode"\} 3/);
     expect(metrics).toMatch(/consentry_sink_deadletter_total\{stage="insert"\} 1/);
   });

@@ -41,6 +41,8 @@ async function start(perTenant: number, total = 10) {
   const tenants = { tenantOfQueryKey: (k: string) => KEYS[k] } as unknown as TenantStore;
   app = buildApiApp({
     adminToken: 'admin',
+    metricsToken: '',
+    http: { httpHeadersTimeoutMs: 10_000, httpRequestTimeoutMs: 30_000, httpIdleTimeoutMs: 65_000 },
     tenants,
     metrics,
     logger: createLogger({ level: 'silent', scrub: (s) => s }),

@@ -4,19 +4,14 @@
 // erasure checks) when the transport says the rows are stale. The transport
 // here is a test double recording what it is given; the real one is covered
 // end to end (test/tiers, test/analytics).
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { otlpReceiver } from '../../collector/otlp/receiver.ts';
-import { ingestInline } from '../../collector/otlp/ingest.ts';
-import { Metrics } from '../../collector/metrics.ts';
-import { createLogger } from '../../collector/logger.ts';
-import { builtinTierEngine } from '../helpers/tier-engine.ts';
+import { receiverApp } from '../helpers/receiver.ts';
 import type { BatchContext, RecordBatch } from '../../processors/record.ts';
 import type { JoinedRows } from '../../sinks/clickhouse/encode.ts';
 import { TransportError, type Transport } from '../../sinks/transport.ts';
 import { buildPool } from '../../bench/otlp-batches.ts';
 
-const engine = builtinTierEngine();
 const BODY = buildPool({ tenantId: 't', seed: 5, bodies: true, spansPerBatch: 20, batches: 1, markerTemplates: 1, baseTimeMs: 1_763_892_000_000, requestsPerSecond: 100 }).batches[0]!;
 
 class RecordingTransport implements Transport {
@@ -42,19 +37,7 @@ let app: FastifyInstance | undefined;
 afterEach(async () => app?.close());
 
 async function post(transport: Transport): Promise<number> {
-  app = Fastify();
-  await app.register(otlpReceiver, {
-    maxBodyBytes: 8 << 20,
-    maxDecompressedBytes: 32 << 20,
-    maxInflightBytes: 64 << 20,
-    authenticate: () => 't',
-    tierOf: () => ({ tier: 'full', version: 3 }),
-    readsSpans: () => true,
-    ingest: ingestInline(engine),
-    transport,
-    metrics: new Metrics(),
-    logger: createLogger({ level: 'silent', scrub: (s) => s }),
-  });
+  app = await receiverApp(transport, 3);
   const res = await app.inject({ method: 'POST', url: '/v1/traces', headers: { authorization: 'Bearer k', 'content-type': 'application/x-protobuf' }, payload: BODY });
   return res.statusCode;
 }
@@ -82,7 +65,7 @@ describe('a transport that stores rows', () => {
 
   it('answers 503 when storing the rows fails retryably', async () => {
     const t = new RecordingTransport(async () => {
-      throw new TransportError('ClickHouse insert failed: down', true);
+      throw TransportError.retryable('ClickHouse insert failed: down');
     });
     expect(await post(t)).toBe(503);
     expect(t.batches).toHaveLength(0);

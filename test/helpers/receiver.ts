@@ -1,0 +1,26 @@
+// The OTLP receiver alone on a fastify instance (never listening, for
+// app.inject), for tenant `t` under `full`, storing through `transport`.
+import Fastify, { type FastifyInstance } from 'fastify';
+import { otlpReceiver } from '../../collector/otlp/receiver.ts';
+import { ingestInline } from '../../collector/otlp/ingest.ts';
+import { Metrics } from '../../collector/metrics.ts';
+import { createLogger } from '../../collector/logger.ts';
+import type { Transport } from '../../sinks/transport.ts';
+import { builtinTierEngine } from './tier-engine.ts';
+
+export async function receiverApp(transport: Transport, tierVersion = 1): Promise<FastifyInstance> {
+  const app = Fastify();
+  await app.register(otlpReceiver, {
+    maxBodyBytes: 8 << 20,
+    maxDecompressedBytes: 32 << 20,
+    maxInflightBytes: 64 << 20,
+    authenticate: () => 't',
+    tierOf: () => ({ tier: 'full', version: tierVersion }),
+    readsSpans: () => true,
+    ingest: ingestInline(builtinTierEngine()),
+    transport,
+    metrics: new Metrics(),
+    logger: createLogger({ level: 'silent', scrub: (s) => s }),
+  });
+  return app;
+}
