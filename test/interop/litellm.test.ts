@@ -6,17 +6,12 @@
 // litellm_request span under the application's span (without it, LiteLLM
 // writes model and tokens onto the parent span, after the parent has ended).
 import { pythonDriver } from './harness.ts';
-import { interopSuite } from './suite.ts';
+import { interopSuite, llmCase } from './suite.ts';
 
 interopSuite([
-  {
+  llmCase({
     name: 'litellm',
     launch: pythonDriver('litellm_client.py', { LITELLM_OTEL_INTEGRATION_ENABLE_EVENTS: 'true', OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: 'span_and_event' }),
-    needs: { python: true },
     runs: [{ shape: 'bare' }, { shape: 'server', vars: { USE_OTEL_LITELLM_REQUEST_SPAN: 'true' } }],
-    callsPerRun: 1,
-    callsMock: true,
-    sendsContent: true,
-    provider: 'openai',
-  },
+  }),
 ]);

@@ -3,29 +3,19 @@
 // (use_attributes=False: gen_ai.system.message, gen_ai.user.message,
 // gen_ai.choice), the mode whose bodies reached content-free tiers.
 import { pythonDriver } from './harness.ts';
-import { TIERS, interopSuite } from './suite.ts';
+import { TIERS, interopSuite, llmCase } from './suite.ts';
 
 interopSuite([
-  {
+  llmCase({
     name: 'openllmetry-attributes',
     launch: pythonDriver('openllmetry_client.py', { INTEROP_OPENLLMETRY_MODE: 'attributes' }),
-    needs: { python: true },
     runs: [{ shape: 'bare' }, { shape: 'server', stream: true }],
-    callsPerRun: 1,
-    callsMock: true,
-    sendsContent: true,
-    provider: 'openai',
-  },
-  {
+  }),
+  llmCase({
     name: 'openllmetry-events',
     launch: pythonDriver('openllmetry_client.py', { INTEROP_OPENLLMETRY_MODE: 'events' }),
-    needs: { python: true },
     runs: [{ shape: 'bare' }, { shape: 'internal' }],
-    callsPerRun: 1,
-    callsMock: true,
-    sendsContent: true,
-    provider: 'openai',
     eventNames: ['gen_ai.choice', 'gen_ai.system.message', 'gen_ai.user.message'],
     tiers: [...TIERS, 'lunogen', 'logorhythms'],
-  },
+  }),
 ]);

@@ -2,7 +2,7 @@
 // set by hand, clients/sdk_client.py) in every OTLP/HTTP encoding: protobuf
 // and JSON, gzip on and off.
 import { pythonDriver } from './harness.ts';
-import { interopSuite, type InteropCase } from './suite.ts';
+import { interopSuite, llmCase } from './suite.ts';
 
 const encodings = [
   { name: 'sdk-proto', protocol: 'http/protobuf', compression: 'none' },
@@ -12,17 +12,12 @@ const encodings = [
 ];
 
 interopSuite(
-  encodings.map(
-    (e): InteropCase => ({
+  encodings.map((e) =>
+    llmCase({
       name: e.name,
       launch: pythonDriver('sdk_client.py', { OTEL_EXPORTER_OTLP_PROTOCOL: e.protocol, OTEL_EXPORTER_OTLP_COMPRESSION: e.compression }),
-      needs: { python: true },
       // An application SERVER span around the CLIENT call, and the call alone.
       runs: [{ shape: 'server' }, { shape: 'bare' }],
-      callsPerRun: 1,
-      callsMock: true,
-      sendsContent: true,
-      provider: 'openai',
       eventNames: ['app.feedback', 'gen_ai.user.message'],
       appLogsPerRun: 1,
     }),

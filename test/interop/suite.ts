@@ -52,6 +52,11 @@ export interface InteropCase {
   tiers?: readonly string[];
 }
 
+/** A Python client making one chat call per run, with content capture on, against the mock. */
+export function llmCase(c: Pick<InteropCase, 'name' | 'launch' | 'runs'> & Partial<InteropCase>): InteropCase {
+  return { needs: { python: true }, callsPerRun: 1, callsMock: true, sendsContent: true, provider: 'openai', ...c };
+}
+
 interface TierState {
   tenant: Tenant;
   results: RunResult[];

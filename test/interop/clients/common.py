@@ -14,10 +14,10 @@ from contextlib import contextmanager
 from opentelemetry import trace
 from opentelemetry._logs import set_logger_provider
 from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter, LogRecordExportResult
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExportResult
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
 from opentelemetry.trace import SpanKind
 
 
@@ -42,33 +42,19 @@ EMAIL = need("INTEROP_EMAIL")
 failures = {"spans": 0, "logs": 0}
 
 
-class CountingSpanExporter(SpanExporter):
-    """Counts failed exports, so a refused key is a failed run, not a silent one."""
+class CountingExporter:
+    """Wraps a span or log exporter and counts the records it failed to
+    export, so a refused key is a failed run, not a silent one."""
 
-    def __init__(self, inner):
+    def __init__(self, inner, signal, success):
         self.inner = inner
-
-    def export(self, spans):
-        result = self.inner.export(spans)
-        if result is not SpanExportResult.SUCCESS:
-            failures["spans"] += len(spans)
-        return result
-
-    def shutdown(self):
-        self.inner.shutdown()
-
-    def force_flush(self, timeout_millis=30000):
-        return self.inner.force_flush(timeout_millis)
-
-
-class CountingLogExporter(LogRecordExporter):
-    def __init__(self, inner):
-        self.inner = inner
+        self.signal = signal
+        self.success = success
 
     def export(self, batch):
         result = self.inner.export(batch)
-        if result is not LogRecordExportResult.SUCCESS:
-            failures["logs"] += len(batch)
+        if result is not self.success:
+            failures[self.signal] += len(batch)
         return result
 
     def shutdown(self):
@@ -97,9 +83,9 @@ def install_providers():
     span_exporter, log_exporter = exporters()
     resource = Resource.create()
     tracer_provider = TracerProvider(resource=resource)
-    tracer_provider.add_span_processor(BatchSpanProcessor(CountingSpanExporter(span_exporter)))
+    tracer_provider.add_span_processor(BatchSpanProcessor(CountingExporter(span_exporter, "spans", SpanExportResult.SUCCESS)))
     logger_provider = LoggerProvider(resource=resource)
-    logger_provider.add_log_record_processor(BatchLogRecordProcessor(CountingLogExporter(log_exporter)))
+    logger_provider.add_log_record_processor(BatchLogRecordProcessor(CountingExporter(log_exporter, "logs", LogRecordExportResult.SUCCESS)))
     trace.set_tracer_provider(tracer_provider)
     set_logger_provider(logger_provider)
     return tracer_provider, logger_provider
