@@ -1,10 +1,10 @@
 // An OpenAI-compatible upstream on loopback for the interop clients:
-// /v1/chat/completions (JSON, or SSE when `stream` is set, with a usage chunk
-// when `stream_options.include_usage` is) and /v1/embeddings. Answers are
+// /v1/chat/completions, JSON, or SSE when `stream` is set (with a usage chunk
+// when `stream_options.include_usage` is). Answers are
 // deterministic (traffic.ts), so stored token counts can be checked exactly.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { COMPLETION, EMBEDDING_USAGE, USAGE } from './traffic.ts';
+import { COMPLETION, USAGE } from './traffic.ts';
 
 export interface MockCall {
   path: string;
@@ -60,16 +60,6 @@ function chat(res: ServerResponse, body: Record<string, unknown>, n: number): vo
   res.end('data: [DONE]\n\n');
 }
 
-function embeddings(res: ServerResponse, body: Record<string, unknown>): void {
-  const inputs = Array.isArray(body['input']) ? body['input'] : [body['input']];
-  send(res, 200, {
-    object: 'list',
-    model: String(body['model']),
-    data: inputs.map((_, index) => ({ object: 'embedding', index, embedding: [0.125, -0.25, 0.5, 0.0625, -0.75, 0.375, 0.1875, -0.4375] })),
-    usage: { prompt_tokens: EMBEDDING_USAGE.input, total_tokens: EMBEDDING_USAGE.input },
-  });
-}
-
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown> | undefined> {
   const chunks: Buffer[] = [];
   for await (const c of req) chunks.push(c as Buffer);
@@ -94,9 +84,6 @@ export async function startMockOpenAI(): Promise<MockOpenAI> {
       if (path === '/v1/chat/completions') {
         calls.push({ path, model: String(body['model']), stream: body['stream'] === true });
         chat(res, body, calls.length);
-      } else if (path === '/v1/embeddings') {
-        calls.push({ path, model: String(body['model']), stream: false });
-        embeddings(res, body);
       } else {
         send(res, 404, { error: { message: `mock OpenAI: no route ${path}`, type: 'invalid_request_error' } });
       }

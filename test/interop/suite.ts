@@ -4,6 +4,8 @@
 // names stored where logs are kept, and one request per call with the right
 // model, provider and tokens on the dashboard, the same in `summary` and
 // `full`.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createTenant,
@@ -88,7 +90,11 @@ export function interopSuite(cases: InteropCase[]): void {
     await Promise.all(
       [...tenants.values()].map(async ({ c, tenant }) => {
         const expected = tenant.tier === 'minimal' ? 0 : c.runs.length * c.callsPerRun;
-        state.set(tenant.id, { tenant, results: results.get(tenant.id) ?? [], stored: await stored(env!, tenant, expected) });
+        const s = { tenant, results: results.get(tenant.id) ?? [], stored: await stored(env!, tenant, expected) };
+        state.set(tenant.id, s);
+        // INTEROP_DUMP=<dir>: what each tenant stored, one JSON file per client and tier, to read when a check fails.
+        const dump = process.env['INTEROP_DUMP'];
+        if (dump !== undefined && dump !== '') await writeFile(join(dump, `${tenant.id}.json`), JSON.stringify(s, null, 1));
       }),
     );
   }, 20 * 60_000); // a cold first run builds the Python environment (about a minute) and telemetrygen

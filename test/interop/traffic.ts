@@ -5,7 +5,6 @@ import { randomBytes } from 'node:crypto';
 
 export const MODEL = 'gpt-4o-mini';
 export const USAGE = { input: 31, output: 7 } as const;
-export const EMBEDDING_USAGE = { input: 5 } as const;
 
 /** Words found only in the prompt (system and user messages) and only in the completion. */
 export const PROMPT_MARK = 'Zebulon';
