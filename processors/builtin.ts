@@ -3,6 +3,8 @@ import type { ProcessorFactory } from './processor.ts';
 import { captureBodies } from './capture-bodies/processor.ts';
 import { clientNetwork } from './client-network/processor.ts';
 import { drop } from './drop/processor.ts';
+import { dropContent } from './drop-content/processor.ts';
+import { dropRequestLogs } from './drop-request-logs/processor.ts';
 import { filterAttributes } from './filter-attributes/processor.ts';
 import { gatewayMetadata } from './gateway-metadata/processor.ts';
 import { hashApiKeys } from './hash-api-keys/processor.ts';
@@ -15,6 +17,8 @@ const ALL: ProcessorFactory[] = [
   captureBodies,
   clientNetwork,
   drop,
+  dropContent,
+  dropRequestLogs,
   filterAttributes,
   gatewayMetadata,
   hashApiKeys,

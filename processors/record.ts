@@ -70,7 +70,16 @@ export interface SpanRecord {
   links: SpanLink[];
   statusCode: number;
   statusMessage: string;
+  /**
+   * OTLP `Span.flags`: W3C trace flags in bits 0-7; bit 8 (SPAN_FLAGS_HAS_IS_REMOTE)
+   * says the sender knows whether the parent is remote, bit 9 (SPAN_FLAGS_IS_REMOTE)
+   * that it is. 0 when the sender did not set it (older SDKs, hand-made spans).
+   */
+  flags: number;
 }
+
+/** OTLP span flag bits (trace/v1 SpanFlags). */
+export const SpanFlags = { HAS_IS_REMOTE: 0x100, IS_REMOTE: 0x200 } as const;
 
 export interface LogRecord {
   resource: Resource;
@@ -87,6 +96,12 @@ export interface LogRecord {
   traceId: string;
   spanId: string;
   flags: number;
+  /**
+   * OTLP `LogRecord.event_name` (the logs/events API fills it), or '' when the
+   * sender left it empty. Senders that predate the field put the name in an
+   * attribute instead: see eventNameOf (processors/conventions/classify.ts).
+   */
+  eventName: string;
 }
 
 /** What a decoder hands back: the records it could read and those it rejected. */
@@ -99,9 +114,11 @@ export interface Decoded<T> {
 }
 
 /**
- * One row of the `summary` tier: requests of one minute folded together per
+ * One row of the `summary` tier: spans of one minute folded together per
  * tenant, provider, endpoint (route template), model and status class. Every
  * field merges by addition, so minutes and collector instances combine in SQL.
+ * Requests (entry spans) and LLM calls (call spans) are separate figures; one
+ * span may be both (processors/conventions/counting.ts).
  */
 export interface SummaryRecord {
   /** Start of the minute, Unix seconds. */
@@ -114,8 +131,13 @@ export interface SummaryRecord {
   statusClass: string;
   requests: number;
   errors: number;
-  /** Log-scale latency bucket index -> count (see processors/summarize/sketch.ts). */
+  /** Log-scale latency bucket index -> count of requests (see processors/summarize/sketch.ts). */
   latencyBuckets: Map<number, number>;
+  /** LLM calls, failed ones, and their latency sketch. */
+  calls: number;
+  callErrors: number;
+  callLatencyBuckets: Map<number, number>;
+  /** Tokens of the LLM calls. */
   inputTokens: number;
   outputTokens: number;
   requestBytes: number;

@@ -1,6 +1,9 @@
 // Dashboard figures of one tenant over a time range, in buckets of `step`:
-// requests, errors and error rates, latency p50/p95/p99, tokens, per provider,
-// endpoint, model and over time.
+// requests, LLM calls, errors and error rates, latency p50/p95/p99 (of
+// requests and of calls), tokens, per provider, endpoint, model and over time.
+// Requests and calls are different figures (processors/conventions/counting.ts):
+// a request is counted once whatever the shape of its trace, and its LLM calls
+// (retries and fallbacks included) as calls, with the tokens and the model.
 //
 // Two sources, one answer: request_summaries (data received under an
 // aggregating tier) and otel_traces (data received under a per-request tier),
@@ -77,6 +80,13 @@ export interface Breakdown {
   errorRate: number | null;
   /** Milliseconds, from the sketch (within 1 % of the exact value). */
   latencyMs: Latency;
+  /** LLM calls (a request makes one or more; retries and fallbacks included) and those that failed. */
+  calls: number;
+  callErrors: number;
+  /** callErrors / calls; null without calls. */
+  callErrorRate: number | null;
+  callLatencyMs: Latency;
+  /** Tokens of the calls. */
   inputTokens: number;
   outputTokens: number;
 }
@@ -99,11 +109,16 @@ interface Row {
   src: string;
   r: number;
   e: number;
+  c: number;
+  ce: number;
   it: number;
   ot: number;
   p50: number | null;
   p95: number | null;
   p99: number | null;
+  c50: number | null;
+  c95: number | null;
+  c99: number | null;
 }
 
 // grouping(t, provider, endpoint, model, src): bit set = not in the grouping set.
@@ -118,22 +133,27 @@ const G_SOURCE = 30;
 /** The dashboard statement; parameters {tenant:String}, {from:UInt32}, {to:UInt32}, {step:UInt32}. */
 export function dashboardSql(): string {
   const spans = spanRequestsSql({ tenant: '{tenant:String}', from: '{from:UInt32}', to: '{to:UInt32}', step: '{step:UInt32}' });
-  const q = QUANTILES.map((x, i) => `${sqlQuantile('sumMap(lat)', x)} AS ${['p50', 'p95', 'p99'][i]}`).join(',\n  ');
+  const q = QUANTILES.map((x, i) => `${sqlQuantile('sumMap(lat)', x)} AS ${['p50', 'p95', 'p99'][i]}`)
+    .concat(QUANTILES.map((x, i) => `${sqlQuantile('sumMap(clat)', x)} AS ${['c50', 'c95', 'c99'][i]}`))
+    .join(',\n  ');
   return `WITH requests AS (
   SELECT toInt64(intDiv(toUInt32(toUnixTimestamp(Minute)), {step:UInt32}) * {step:UInt32}) AS t,
     toString(Provider) AS provider, toString(Endpoint) AS endpoint, toString(Model) AS model, 'summaries' AS src,
-    sum(Requests) AS r, sum(Errors) AS e, sumMap(LatencyBuckets) AS lat, sum(InputTokens) AS it, sum(OutputTokens) AS ot
+    sum(Requests) AS r, sum(Errors) AS e, sumMap(LatencyBuckets) AS lat,
+    sum(Calls) AS c, sum(CallErrors) AS ce, sumMap(CallLatencyBuckets) AS clat, sum(InputTokens) AS it, sum(OutputTokens) AS ot
   FROM consentry.request_summaries
   WHERE TenantId = {tenant:String} AND Minute >= toDateTime({from:UInt32}) AND Minute < toDateTime({to:UInt32})
   GROUP BY t, provider, endpoint, model
   UNION ALL
   SELECT t, provider, endpoint, model, 'spans' AS src,
-    count() AS r, countIf(is_error) AS e, sumMap(map(bucket, toUInt64(1))) AS lat, sum(in_tok) AS it, sum(out_tok) AS ot
+    countIf(is_entry) AS r, countIf(is_entry AND is_error) AS e, sumMapIf(map(bucket, toUInt64(1)), is_entry) AS lat,
+    countIf(is_call) AS c, countIf(is_call AND is_error) AS ce, sumMapIf(map(bucket, toUInt64(1)), is_call) AS clat,
+    sumIf(in_tok, is_call) AS it, sumIf(out_tok, is_call) AS ot
   FROM (${spans})
   GROUP BY t, provider, endpoint, model
 )
 SELECT grouping(t, provider, endpoint, model, src) AS g, t, provider, endpoint, model, src,
-  sum(r) AS r, sum(e) AS e, sum(it) AS it, sum(ot) AS ot,
+  sum(r) AS r, sum(e) AS e, sum(c) AS c, sum(ce) AS ce, sum(it) AS it, sum(ot) AS ot,
   ${q}
 FROM requests
 GROUP BY GROUPING SETS ((), (provider), (endpoint), (model), (t), (t, provider), (src))
@@ -143,20 +163,26 @@ SETTINGS output_format_json_quote_64bit_integers = 0`;
 function breakdown(r: Row | undefined): Breakdown {
   const requests = Number(r?.r ?? 0);
   const errors = Number(r?.e ?? 0);
+  const calls = Number(r?.c ?? 0);
+  const callErrors = Number(r?.ce ?? 0);
   const q = (v: number | null | undefined) => (v === null || v === undefined || Number.isNaN(Number(v)) ? null : Number(v));
   return {
     requests,
     errors,
     errorRate: requests === 0 ? null : errors / requests,
     latencyMs: { p50: q(r?.p50), p95: q(r?.p95), p99: q(r?.p99) },
+    calls,
+    callErrors,
+    callErrorRate: calls === 0 ? null : callErrors / calls,
+    callLatencyMs: { p50: q(r?.c50), p95: q(r?.c95), p99: q(r?.c99) },
     inputTokens: Number(r?.it ?? 0),
     outputTokens: Number(r?.ot ?? 0),
   };
 }
 
-/** Most requests first; ties by name, so equal figures always come in the same order. */
-const byRequests = (key: string) => <T extends { requests: number }>(a: T, b: T) =>
-  b.requests - a.requests || String((a as Record<string, unknown>)[key]).localeCompare(String((b as Record<string, unknown>)[key]));
+/** Most requests first, then most calls; ties by name, so equal figures always come in the same order. */
+const byRequests = (key: string) => <T extends { requests: number; calls: number }>(a: T, b: T) =>
+  b.requests - a.requests || b.calls - a.calls || String((a as Record<string, unknown>)[key]).localeCompare(String((b as Record<string, unknown>)[key]));
 
 /** Runs the dashboard query and shapes the figures. */
 export async function dashboardFigures(client: ClickHouseClient, tenantId: string, range: DashboardRange): Promise<DashboardFigures> {

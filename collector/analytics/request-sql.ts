@@ -1,15 +1,15 @@
 // The `summarize` processor's rules (processors/summarize/processor.ts,
-// endpoint.ts, sketch.ts) as ClickHouse SQL over stored spans, so that a
+// endpoint.ts, sketch.ts, and the counting rule and conventions mapping of
+// processors/conventions/) as ClickHouse SQL over stored spans, so that a
 // dashboard over `full` data counts exactly what the `summary` tier would have
-// counted for the same traffic: which spans are requests, which are errors,
-// the endpoint template, provider, model, tokens and the latency bucket.
-//
-// One difference is inherent: the processor decides rule 2 (an INTERNAL or
-// UNSPECIFIED request-like span counts when its parent is not in the *batch*)
-// per batch; stored spans have no batches, so here the parent must not be
-// stored (same trace, within an hour of the range). For an SDK that exports a
-// request's spans together, both agree.
+// counted for the same traffic: which spans are requests and which LLM calls,
+// which are errors, the endpoint template, provider, model, tokens and the
+// latency bucket. The rule looks at each span alone (counting.ts), so stored
+// spans and spans folded at receipt give the same figures however the sender
+// batched them. The SQL is generated from the same tables as the JS.
 import { GAMMA, MAX_BUCKET, MAX_MS, MIN_BUCKET, MIN_MS, bucketOf } from '../../processors/summarize/sketch.ts';
+import { CALL_EVIDENCE, FIELDS, keysOf } from '../../processors/conventions/genai.ts';
+import { SpanFlags } from '../../processors/record.ts';
 
 const LN_GAMMA = Math.log(GAMMA);
 const UINT64_MAX = (1n << 64n) - 1n;
@@ -117,6 +117,29 @@ export function endpointSql(attrs: string): string {
   return templatePathSql(source);
 }
 
+const quote = (v: string): string => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+
+/** firstOf (counting.ts): the first non-empty of `keys` in the map, else ''. */
+export function firstOfSql(attrs: string, keys: readonly string[]): string {
+  return `multiIf(${keys.map((k) => `${attr(attrs, k)} != '', ${attr(attrs, k)}`).join(', ')}, '')`;
+}
+
+/** isCallSpan (counting.ts): the operation decides when there is one; else an entry span with a provider, model or token attribute. `entry`: isEntrySql. */
+export function isCallSql(attrs: string, entry: string): string {
+  const branches = FIELDS.operation.sources.map((s: { key: string; calls?: readonly string[]; notCalls?: readonly string[] }) => {
+    const v = attr(attrs, s.key);
+    const test = s.calls !== undefined ? `${v} IN (${s.calls.map(quote).join(', ')})` : s.notCalls !== undefined ? `${v} NOT IN (${s.notCalls.map(quote).join(', ')})` : '1';
+    return `${v} != '', ${test}`;
+  });
+  const evidence = CALL_EVIDENCE.map((k) => `${attr(attrs, k)} != ''`).join(' OR ');
+  return `multiIf(${branches.join(', ')}, ${entry} AND (${evidence}))`;
+}
+
+/** isEntrySpan (counting.ts), over otel_traces columns; rows stored before SpanFlags existed have 0 and fall back to the kind. */
+export function isEntrySql(): string {
+  return `(ParentSpanId = '' OR if(bitAnd(SpanFlags, ${SpanFlags.HAS_IS_REMOTE}) != 0, bitAnd(SpanFlags, ${SpanFlags.IS_REMOTE}) != 0, SpanKind IN ('SPAN_KIND_SERVER', 'SPAN_KIND_CONSUMER')))`;
+}
+
 export interface SpanRequestsOptions {
   /** SQL for the tenant id (a bound parameter such as {tenant:String}). */
   tenant: string;
@@ -128,29 +151,29 @@ export interface SpanRequestsOptions {
 }
 
 /**
- * One row per request span of the tenant in [from, to): t (bucket start, Unix
- * seconds, by the minute of the span's start as the processor does), provider,
- * endpoint, model, status_class, is_error, bucket, in_tok, out_tok.
+ * One row per span of the tenant in [from, to) that is a request or an LLM
+ * call: t (bucket start, Unix seconds, by the minute of the span's start as
+ * the processor does), provider, endpoint, model, status_class, is_error,
+ * is_entry, is_call, bucket, in_tok, out_tok.
  */
 export function spanRequestsSql(o: SpanRequestsOptions): string {
   const a = 'SpanAttributes';
-  const looks = `(mapContains(${a}, 'http.request.method') OR arrayExists(k -> startsWith(k, 'gen_ai.'), mapKeys(${a})))`;
   return `SELECT
     toInt64(intDiv(intDiv(toUnixTimestamp64Nano(Timestamp), 60000000000) * 60, ${o.step}) * ${o.step}) AS t,
-    if(${attr(a, 'gen_ai.provider.name')} != '', ${attr(a, 'gen_ai.provider.name')}, ${attr(a, 'gen_ai.system')}) AS provider,
+    ${firstOfSql(a, keysOf(FIELDS.provider))} AS provider,
     ${endpointSql(a)} AS endpoint,
-    if(${attr(a, 'gen_ai.response.model')} != '', ${attr(a, 'gen_ai.response.model')}, ${attr(a, 'gen_ai.request.model')}) AS model,
+    ${firstOfSql(a, keysOf(FIELDS.model))} AS model,
     ${httpClassSql(attr(a, 'http.response.status_code'))} AS http_class,
-    StatusCode = 'STATUS_CODE_ERROR' AS failed,
+    (StatusCode = 'STATUS_CODE_ERROR' OR ${firstOfSql(a, keysOf(FIELDS.error))} != '') AS failed,
     if(http_class != '', http_class, if(failed, 'error', 'unset')) AS status_class,
     (http_class = '5xx' OR (failed AND http_class != '4xx')) AS is_error,
+    ${isEntrySql()} AS is_entry,
+    ${isCallSql(a, 'is_entry')} AS is_call,
     ${bucketSelectSql('Duration')},
-    ${countSql(attr(a, 'gen_ai.usage.input_tokens'))} AS in_tok,
-    ${countSql(attr(a, 'gen_ai.usage.output_tokens'))} AS out_tok
+    ${countSql(firstOfSql(a, keysOf(FIELDS.inputTokens)))} AS in_tok,
+    ${countSql(firstOfSql(a, keysOf(FIELDS.outputTokens)))} AS out_tok
   FROM consentry.otel_traces
   WHERE TenantId = ${o.tenant}
     AND Timestamp >= toDateTime64(${o.from}, 9) AND Timestamp < toDateTime64(${o.to}, 9)
-    AND (SpanKind = 'SPAN_KIND_SERVER' OR (${looks} AND (ParentSpanId = '' OR (SpanKind IN ('SPAN_KIND_INTERNAL', 'SPAN_KIND_UNSPECIFIED')
-      AND (TraceId, ParentSpanId) NOT IN (SELECT TraceId, SpanId FROM consentry.otel_traces
-        WHERE TenantId = ${o.tenant} AND Timestamp >= toDateTime64(${o.from} - 3600, 9) AND Timestamp < toDateTime64(${o.to} + 3600, 9))))))`;
+    AND (is_entry OR is_call)`;
 }

@@ -87,6 +87,7 @@ function probeSpan(): SpanRecord {
     links: [],
     statusCode: StatusCode.UNSET,
     statusMessage: '',
+    flags: 0,
   };
 }
 

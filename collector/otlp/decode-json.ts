@@ -569,6 +569,9 @@ function span(o: JsonObject, resource: MutableResource, scope: MutableScope, out
       case 'links':
         messagesInto(v, span.links, link);
         break;
+      case 'flags':
+        span.flags = asUint32(v);
+        break;
       case 'status': {
         if (v === null || v === undefined) break;
         down();
@@ -705,7 +708,7 @@ function logRecord(o: JsonObject, resource: MutableResource, scope: MutableScope
         break;
       case 'eventName':
       case 'event_name':
-        asString(v); // LogRecord has no field for it; type-checked only.
+        log.eventName = asString(v);
         break;
     }
   }

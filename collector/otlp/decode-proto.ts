@@ -914,7 +914,10 @@ function decodeSpan(r: Reader, resource: MutableResource, scope: MutableScope, o
       case 0x70: // dropped_links_count
         skipVarint(r);
         break;
-      default: // flags (16, fixed32) and unknown fields
+      case 0x85: // flags (field 16, fixed32)
+        span.flags = r.fixed32();
+        break;
+      default: // unknown fields
         otherField(r, tag, M.Span);
     }
   }
@@ -1062,8 +1065,7 @@ function decodeLogRecord(r: Reader, resource: MutableResource, scope: MutableSco
         log.observedTimeUnixNano = readFixed64(r);
         break;
       case 0x62:
-        // event_name: LogRecord has no field for it; read to validate UTF-8.
-        readString(r);
+        log.eventName = readString(r, valueCache);
         break;
       default:
         otherField(r, tag, M.LogRecord);

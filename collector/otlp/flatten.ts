@@ -176,6 +176,7 @@ export function emptySpan(resource: Resource, scope: Scope): SpanRecord {
     links: [],
     statusCode: 0,
     statusMessage: '',
+    flags: 0,
   };
 }
 
@@ -202,6 +203,7 @@ export function emptyLog(resource: Resource, scope: Scope): LogRecord {
     traceId: '',
     spanId: '',
     flags: 0,
+    eventName: '',
   };
 }
 

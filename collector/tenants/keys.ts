@@ -22,9 +22,14 @@ export function secretEquals(presented: string, expected: string): boolean {
   return timingSafeEqual(a, b);
 }
 
-/** The token of an `Authorization: Bearer <token>` header, or undefined. */
+/**
+ * The token of an `Authorization: Bearer <token>` header, or undefined. Also
+ * `Bearer%20<token>`: OTEL_EXPORTER_OTLP_HEADERS is a list of URL-encoded
+ * values (`Authorization=Bearer%20<key>`), and some senders (LiteLLM's otel
+ * callback) send the value without decoding it. Keys never contain `%`.
+ */
 export function bearerToken(header: string | undefined): string | undefined {
   if (header === undefined) return undefined;
-  const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
+  const m = /^Bearer(?:[ \t]+|%20)(\S+)[ \t]*$/i.exec(header);
   return m?.[1];
 }

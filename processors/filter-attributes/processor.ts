@@ -7,6 +7,7 @@
 import { FormatRegistry, Type } from '@sinclair/typebox';
 import type { Attributes, LogRecord, Resource, Scope, SpanRecord } from '../record.ts';
 import { defineProcessor } from '../processor.ts';
+import { LLM_METADATA } from '../conventions/genai.ts';
 
 // Lets schema validation (Value.Check / Value.Errors, run on tier files before
 // anything starts) report an invalid pattern with its key path instead of
@@ -16,6 +17,16 @@ if (!FormatRegistry.Has('regex')) {
 }
 
 const Signal = Type.Union([Type.Literal('spans'), Type.Literal('logs')]);
+/**
+ * Named attribute sets kept in one place instead of copied into every tier:
+ * `llm-metadata` is the LLM metadata of every convention the mapping knows
+ * (processors/conventions/genai.ts: provider, model, operation, tokens, cost,
+ * streaming, finish reasons, error type), never content.
+ */
+export const ATTRIBUTE_SETS: Record<'llm-metadata', { readonly keys: readonly string[]; readonly prefixes: readonly string[] }> = {
+  'llm-metadata': LLM_METADATA,
+};
+
 const AttributeScope = Type.Union([
   Type.Literal('record'),
   Type.Literal('resource'),
@@ -42,6 +53,12 @@ export const filterAttributesSchema = Type.Object(
     patterns: Type.Optional(
       Type.Array(Type.String({ minLength: 1, format: 'regex' }), {
         description: 'JavaScript regex sources without flags, tested against the key, unanchored (use ^...$). Default and empty: none.',
+      }),
+    ),
+    sets: Type.Optional(
+      Type.Array(Type.Union([Type.Literal('llm-metadata')]), {
+        uniqueItems: true,
+        description: 'Named sets of keys and prefixes added to keys and prefixes: llm-metadata (the conventions mapping). Default and empty: none.',
       }),
     ),
     signals: Type.Optional(
@@ -71,8 +88,9 @@ export const filterAttributes = defineProcessor({
   description: 'keeps (allow) or removes (deny) attributes by key, prefix or pattern',
   schema: filterAttributesSchema,
   create(config, env) {
-    const keys = new Set(config.keys ?? []);
-    const prefixes = config.prefixes ?? [];
+    const sets = (config.sets ?? []).map((n) => ATTRIBUTE_SETS[n]);
+    const keys = new Set([...(config.keys ?? []), ...sets.flatMap((x) => x.keys)]);
+    const prefixes = [...(config.prefixes ?? []), ...sets.flatMap((x) => x.prefixes)];
     const patterns = (config.patterns ?? []).map((source, i) => {
       // Validation normally rejects these first (format 'regex'); this keeps
       // `create` safe when called without it.

@@ -256,8 +256,9 @@ export function emptyRecords(g: Gen): PlantTarget {
     links: [],
     statusCode: 0,
     statusMessage: '',
+    flags: 0,
   };
-  const log: LogRecord = { resource, scope, timeUnixNano: 1n, observedTimeUnixNano: 1n, severityNumber: 17, severityText: 'ERROR', body: 'request failed', attributes: {}, traceId: span.traceId, spanId: span.spanId, flags: 1 };
+  const log: LogRecord = { resource, scope, timeUnixNano: 1n, observedTimeUnixNano: 1n, severityNumber: 17, severityText: 'ERROR', body: 'request failed', attributes: {}, traceId: span.traceId, spanId: span.spanId, flags: 1, eventName: '' };
   const meta: GatewayMetadataRecord = { timeUnixNano: 1n, serviceName: 'gateway', serviceVersion: '1.2.3', instanceId: g.uuid(), uptimeSeconds: 10, unexpectedRestarts: 0, environment: { NODE_ENV: 'production', PORT: '8000' }, policyConfig: '{}' };
   return { span, log, meta, resourceAttrs: resource.attributes };
 }
@@ -493,6 +494,7 @@ export function gatewaySpans(mix: SpanMix): { spans: SpanRecord[]; secrets: numb
       links: [],
       statusCode: 0,
       statusMessage: '',
+      flags: 0,
     });
   }
   return { spans, secrets };

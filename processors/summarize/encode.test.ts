@@ -15,6 +15,12 @@ const base: SummaryRecord = {
     [0, 0],
     [303, 2],
   ]),
+  calls: 4,
+  callErrors: 2,
+  callLatencyBuckets: new Map([
+    [7, 0],
+    [300, 4],
+  ]),
   inputTokens: 10,
   outputTokens: 20,
   requestBytes: 30,
@@ -34,6 +40,9 @@ describe('encodeSummaryRow', () => {
       Requests: 3,
       Errors: 1,
       LatencyBuckets: { '-345': 1, '303': 2 },
+      Calls: 4,
+      CallErrors: 2,
+      CallLatencyBuckets: { '300': 4 },
       InputTokens: 10,
       OutputTokens: 20,
       RequestBytes: 30,
@@ -52,6 +61,8 @@ describe('encodeSummaryRow', () => {
   });
 
   it('writes an empty map as {}', () => {
-    expect(encodeSummaryRow({ ...base, latencyBuckets: new Map() }, 't', 's', 1)).toContain('"LatencyBuckets":{}');
+    const row = encodeSummaryRow({ ...base, latencyBuckets: new Map(), callLatencyBuckets: new Map() }, 't', 's', 1);
+    expect(row).toContain('"LatencyBuckets":{}');
+    expect(row).toContain('"CallLatencyBuckets":{}');
   });
 });

@@ -1,5 +1,5 @@
 // SummaryRecord -> one JSONEachRow line of consentry.request_summaries
-// (sinks/clickhouse/sql/003_summaries.sql). The sink adds the table to its
+// (sinks/clickhouse/sql/003_summaries.sql, 007_event_name.sql). The sink adds the table to its
 // encoder with this; the bucket map goes out as a JSON object with the index as
 // a string key, which ClickHouse reads into Map(Int32, UInt64).
 import type { SummaryRecord } from '../record.ts';
@@ -31,6 +31,7 @@ export function encodeSummaryRow(s: SummaryRecord, tenantId: string, tier: strin
     `{"TenantId":${str(tenantId)},"Tier":${str(tier)},"Minute":${uint(s.minute)},` +
     `"Provider":${str(s.provider)},"Endpoint":${str(s.endpoint)},"Model":${str(s.model)},"StatusClass":${str(s.statusClass)},` +
     `"Requests":${uint(s.requests)},"Errors":${uint(s.errors)},"LatencyBuckets":${buckets(s.latencyBuckets)},` +
+    `"Calls":${uint(s.calls)},"CallErrors":${uint(s.callErrors)},"CallLatencyBuckets":${buckets(s.callLatencyBuckets)},` +
     `"InputTokens":${uint(s.inputTokens)},"OutputTokens":${uint(s.outputTokens)},` +
     `"RequestBytes":${uint(s.requestBytes)},"ResponseBytes":${uint(s.responseBytes)},"ExpireAt":${uint(expireAt)}}`
   );

@@ -34,6 +34,8 @@ export interface SpanInput {
   traceId?: string;
   spanId?: string;
   parentSpanId?: string;
+  /** OTLP Span.flags; default 0 (the sender did not say whether the parent is remote). */
+  flags?: number;
 }
 
 /** A span of the gateway; defaults: SERVER, at T0, 100 ms, status UNSET, fresh ids, root. */
@@ -51,6 +53,7 @@ export function makeSpan(i: SpanInput = {}): SpanRecord {
     startTimeUnixNano: start,
     endTimeUnixNano: start + BigInt(Math.round((i.durationMs ?? 100) * 1e6)),
     statusCode: i.status ?? StatusCode.UNSET,
+    flags: i.flags ?? 0,
   });
 }
 

@@ -18,12 +18,15 @@ function run(spans: SpanRecord[], env = recordingEnv()): RecordBatch {
 
 /** Summaries as plain JSON values: buckets as an object with sorted numeric keys. */
 function plain(s: SummaryRecord): Record<string, unknown> {
-  const buckets: Record<string, number> = {};
-  for (const [k, c] of [...s.latencyBuckets].sort((a, b) => a[0] - b[0])) buckets[String(k)] = c;
-  return { ...s, latencyBuckets: buckets };
+  const sorted = (m: Map<number, number>): Record<string, number> => {
+    const buckets: Record<string, number> = {};
+    for (const [k, c] of [...m].sort((a, b) => a[0] - b[0])) buckets[String(k)] = c;
+    return buckets;
+  };
+  return { ...s, latencyBuckets: sorted(s.latencyBuckets), callLatencyBuckets: sorted(s.callLatencyBuckets) };
 }
 
-const ZERO = { requests: 1, errors: 0, inputTokens: 0, outputTokens: 0, requestBytes: 0, responseBytes: 0 };
+const ZERO = { requests: 1, errors: 0, calls: 0, callErrors: 0, inputTokens: 0, outputTokens: 0, requestBytes: 0, responseBytes: 0 };
 
 describe('summarize: one request span', () => {
   it.each<{ name: string; span: SpanInput; want: Partial<SummaryRecord> }>([
@@ -45,12 +48,12 @@ describe('summarize: one request span', () => {
           'gateway.request.body': 'ignored: size given',
         },
       },
-      want: { provider: 'openai', endpoint: '/v1/chat/completions', model: 'gpt-4o-2024-08-06', statusClass: '2xx', inputTokens: 100, outputTokens: 20, requestBytes: 300, responseBytes: 400 },
+      want: { provider: 'openai', endpoint: '/v1/chat/completions', model: 'gpt-4o-2024-08-06', statusClass: '2xx', calls: 1, inputTokens: 100, outputTokens: 20, requestBytes: 300, responseBytes: 400 },
     },
     {
       name: 'fallbacks: gen_ai.system, request model, templated url.path',
       span: { attributes: { 'url.path': '/v1/files/12345', 'gen_ai.system': 'anthropic', 'gen_ai.request.model': 'claude', 'http.response.status_code': '201' } },
-      want: { provider: 'anthropic', endpoint: '/v1/files/:id', model: 'claude', statusClass: '2xx' },
+      want: { provider: 'anthropic', endpoint: '/v1/files/:id', model: 'claude', statusClass: '2xx', calls: 1 },
     },
     {
       name: 'missing everything',
@@ -73,7 +76,7 @@ describe('summarize: one request span', () => {
           'gateway.response.body': 'not used: size present',
         },
       },
-      want: { inputTokens: 0, outputTokens: 0, requestBytes: 12, responseBytes: 0 },
+      want: { calls: 1, inputTokens: 0, outputTokens: 0, requestBytes: 12, responseBytes: 0 },
     },
   ])('$name', ({ span, want }) => {
     const out = run([makeSpan(span)]);
@@ -127,36 +130,72 @@ describe('summarize: minutes and latency', () => {
   });
 });
 
-describe('summarize: which spans are requests', () => {
+describe('summarize: what a span counts as (the counting rule)', () => {
   const http = { 'http.request.method': 'POST' };
-  const genAi = { 'gen_ai.operation.name': 'chat' };
+  const chat = { 'gen_ai.operation.name': 'chat', 'gen_ai.request.model': 'gpt-4o', 'gen_ai.usage.input_tokens': '10', 'gen_ai.usage.output_tokens': '2' };
   const parent = 'aaaaaaaaaaaaaaaa';
-  it.each<{ name: string; spans: SpanInput[]; requests: number }>([
-    { name: 'SERVER without attributes', spans: [{ kind: SpanKind.SERVER }], requests: 1 },
-    { name: 'SERVER with a remote parent', spans: [{ kind: SpanKind.SERVER, parentSpanId: parent }], requests: 1 },
-    { name: 'SERVER and its CLIENT upstream leg', spans: [{ kind: SpanKind.SERVER, spanId: parent, attributes: http }, { kind: SpanKind.CLIENT, parentSpanId: parent, attributes: { ...http, ...genAi } }], requests: 1 },
-    { name: 'CLIENT leg exported before its SERVER parent', spans: [{ kind: SpanKind.CLIENT, parentSpanId: parent, attributes: { ...http, ...genAi } }], requests: 0 },
-    { name: 'root CLIENT call with http', spans: [{ kind: SpanKind.CLIENT, attributes: http }], requests: 1 },
-    { name: 'root CLIENT call with gen_ai', spans: [{ kind: SpanKind.CLIENT, attributes: genAi }], requests: 1 },
-    { name: 'root CLIENT without request attributes', spans: [{ kind: SpanKind.CLIENT }], requests: 0 },
-    { name: 'INTERNAL request span with a remote parent', spans: [{ kind: SpanKind.INTERNAL, parentSpanId: parent, attributes: http }], requests: 1 },
-    { name: 'UNSPECIFIED root request span', spans: [{ kind: SpanKind.UNSPECIFIED, attributes: genAi }], requests: 1 },
-    { name: 'INTERNAL gen_ai child of a SERVER span in the batch', spans: [{ kind: SpanKind.SERVER, spanId: parent }, { kind: SpanKind.INTERNAL, parentSpanId: parent, attributes: genAi }], requests: 1 },
-    { name: 'INTERNAL span without request attributes', spans: [{ kind: SpanKind.INTERNAL }], requests: 0 },
-    { name: 'PRODUCER child with http', spans: [{ kind: SpanKind.PRODUCER, parentSpanId: parent, attributes: http }], requests: 0 },
-  ])('$name: $requests', ({ spans, requests }) => {
+  const LOCAL = 0x100; // HAS_IS_REMOTE: the sender says the parent is local (or there is none)
+  const REMOTE = 0x300; // HAS_IS_REMOTE | IS_REMOTE
+  it.each<{ name: string; spans: SpanInput[]; requests: number; calls: number; tokens?: number; neither?: number }>([
+    { name: 'SERVER root without attributes', spans: [{ kind: SpanKind.SERVER }], requests: 1, calls: 0 },
+    { name: 'SERVER with a remote parent (flags)', spans: [{ kind: SpanKind.SERVER, parentSpanId: parent, flags: REMOTE }], requests: 1, calls: 0 },
+    { name: 'SERVER with a parent, no flags', spans: [{ kind: SpanKind.SERVER, parentSpanId: parent }], requests: 1, calls: 0 },
+    { name: 'SERVER with a local parent (flags)', spans: [{ kind: SpanKind.SERVER, parentSpanId: parent, flags: LOCAL }], neither: 1, requests: 0, calls: 0 },
+    { name: 'telemetrygen: CLIENT root and its SERVER child', spans: [{ kind: SpanKind.CLIENT, spanId: parent, flags: LOCAL }, { kind: SpanKind.SERVER, parentSpanId: parent, flags: LOCAL }], neither: 1, requests: 1, calls: 0 },
+    { name: 'application SERVER around a CLIENT LLM span', spans: [{ kind: SpanKind.SERVER, spanId: parent, attributes: http, flags: LOCAL }, { kind: SpanKind.CLIENT, parentSpanId: parent, attributes: chat, flags: LOCAL }], requests: 1, calls: 1, tokens: 12 },
+    { name: 'application INTERNAL root around a CLIENT LLM span', spans: [{ kind: SpanKind.INTERNAL, spanId: parent, flags: LOCAL }, { kind: SpanKind.CLIENT, parentSpanId: parent, attributes: chat, flags: LOCAL }], requests: 1, calls: 1, tokens: 12 },
+    { name: 'CLIENT LLM span exported before its parent', spans: [{ kind: SpanKind.CLIENT, parentSpanId: parent, attributes: chat, flags: LOCAL }], requests: 0, calls: 1, tokens: 12 },
+    { name: 'CLIENT LLM span with a parent, no flags', spans: [{ kind: SpanKind.CLIENT, parentSpanId: parent, attributes: chat }], requests: 0, calls: 1, tokens: 12 },
+    { name: 'root CLIENT LLM span (openai-v2, OpenLLMetry)', spans: [{ kind: SpanKind.CLIENT, attributes: chat }], requests: 1, calls: 1, tokens: 12 },
+    { name: 'root CLIENT without attributes', spans: [{ kind: SpanKind.CLIENT }], requests: 1, calls: 0 },
+    { name: 'gateway SERVER span with gen_ai attributes (interceptor)', spans: [{ kind: SpanKind.SERVER, attributes: { ...http, 'gen_ai.provider.name': 'openai', 'gen_ai.usage.input_tokens': '5' } }], requests: 1, calls: 1, tokens: 5 },
+    {
+      name: 'gateway SERVER span with gen_ai attributes and its upstream CLIENT leg repeating them (no operation)',
+      spans: [{ kind: SpanKind.SERVER, spanId: parent, attributes: { 'gen_ai.provider.name': 'openai', 'gen_ai.usage.input_tokens': '5' } }, { kind: SpanKind.CLIENT, parentSpanId: parent, flags: LOCAL, attributes: { ...http, 'gen_ai.provider.name': 'openai', 'gen_ai.usage.input_tokens': '5' } }],
+      requests: 1,
+      calls: 1,
+      tokens: 5,
+      neither: 1,
+    },
+    { name: 'gateway SERVER span with two upstream CLIENT calls (retry)', spans: [{ kind: SpanKind.SERVER, spanId: parent, attributes: http }, { kind: SpanKind.CLIENT, parentSpanId: parent, flags: LOCAL, attributes: chat, status: StatusCode.ERROR }, { kind: SpanKind.CLIENT, parentSpanId: parent, flags: LOCAL, attributes: chat }], requests: 1, calls: 2, tokens: 24 },
+    { name: 'INTERNAL with a remote parent (flags)', spans: [{ kind: SpanKind.INTERNAL, parentSpanId: parent, flags: REMOTE, attributes: http }], requests: 1, calls: 0 },
+    { name: 'INTERNAL with a parent, no flags', spans: [{ kind: SpanKind.INTERNAL, parentSpanId: parent, attributes: http }], neither: 1, requests: 0, calls: 0 },
+    { name: 'OpenInference LLM span as root (INTERNAL)', spans: [{ kind: SpanKind.INTERNAL, attributes: { 'openinference.span.kind': 'LLM', 'llm.model_name': 'gpt-4o', 'llm.token_count.prompt': '7', 'llm.token_count.completion': '3' } }], requests: 1, calls: 1, tokens: 10 },
+    { name: 'OpenInference CHAIN root around an LLM span', spans: [{ kind: SpanKind.INTERNAL, spanId: parent, flags: LOCAL, attributes: { 'openinference.span.kind': 'CHAIN', 'llm.model_name': 'ignored' } }, { kind: SpanKind.INTERNAL, parentSpanId: parent, flags: LOCAL, attributes: { 'openinference.span.kind': 'LLM', 'llm.token_count.prompt': '7' } }], requests: 1, calls: 1, tokens: 7 },
+    { name: 'agent span with tokens is not a call', spans: [{ kind: SpanKind.INTERNAL, attributes: { 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.request.model': 'gpt-4o', 'gen_ai.usage.input_tokens': '99' } }], requests: 1, calls: 0, tokens: 0 },
+    { name: 'LiteLLM: litellm_request root and raw_gen_ai_request child', spans: [{ kind: SpanKind.INTERNAL, spanId: parent, flags: LOCAL, attributes: { 'gen_ai.system': 'openai', 'llm.request.type': 'acompletion', 'gen_ai.usage.prompt_tokens': '4', 'gen_ai.usage.completion_tokens': '1' } }, { kind: SpanKind.INTERNAL, parentSpanId: parent, flags: LOCAL, attributes: { 'llm.openai.model': 'gpt-4o', 'llm.openai.messages': '[...]' } }], neither: 1, requests: 1, calls: 1, tokens: 5 },
+    { name: 'CONSUMER with a parent, no flags', spans: [{ kind: SpanKind.CONSUMER, parentSpanId: parent }], requests: 1, calls: 0 },
+    { name: 'PRODUCER child with http', spans: [{ kind: SpanKind.PRODUCER, parentSpanId: parent, attributes: http }], neither: 1, requests: 0, calls: 0 },
+  ])('$name: $requests requests, $calls calls', ({ spans, requests, calls, tokens, neither = 0 }) => {
     const env = recordingEnv();
     const out = run(spans.map(makeSpan), env);
-    expect(out.summaries.reduce((n, s) => n + s.requests, 0)).toBe(requests);
+    const sum = (f: (s: SummaryRecord) => number) => out.summaries.reduce((n, s) => n + f(s), 0);
+    expect(sum((s) => s.requests)).toBe(requests);
+    expect(sum((s) => s.calls)).toBe(calls);
+    if (tokens !== undefined) expect(sum((s) => s.inputTokens + s.outputTokens)).toBe(tokens);
     expect(out.spans).toEqual([]);
-    expect(env.counts.get('non-request-span') ?? 0).toBe(spans.length - requests);
+    expect(env.counts.get('non-request-span') ?? 0).toBe(neither);
+  });
+
+  it('takes model and provider of a call from the call span, and errors of calls apart from requests', () => {
+    const spans: SpanInput[] = [
+        { kind: SpanKind.SERVER, spanId: parent, attributes: { 'http.route': '/chat', 'http.response.status_code': '200' } },
+        { kind: SpanKind.CLIENT, parentSpanId: parent, flags: LOCAL, status: StatusCode.ERROR, attributes: { ...chat, 'gen_ai.provider.name': 'openai', 'error.type': 'RateLimitError' } },
+    ];
+    const out = run(spans.map((i) => makeSpan(i)));
+    expect(out.summaries.map((s) => [s.provider, s.model, s.endpoint, s.statusClass, s.requests, s.errors, s.calls, s.callErrors])).toEqual([
+      ['', '', '/chat', '2xx', 1, 0, 0, 0],
+      ['openai', 'gpt-4o', '', 'error', 0, 0, 1, 1],
+    ]);
+    expect(out.summaries[0]!.callLatencyBuckets.size).toBe(0);
+    expect(out.summaries[1]!.latencyBuckets.size).toBe(0);
   });
 });
 
 describe('summarize: the batch', () => {
   it('drops spans, keeps summaries already there, leaves logs, metadata and expireAt alone', () => {
-    const existing: SummaryRecord = { minute: 60, provider: 'p', endpoint: '/e', model: 'm', statusClass: '2xx', ...ZERO, requests: 3, latencyBuckets: new Map([[1, 3]]) };
-    const log = { resource: RESOURCE, scope: SCOPE, timeUnixNano: 1n, observedTimeUnixNano: 1n, severityNumber: 9, severityText: 'INFO', body: 'b', attributes: {}, traceId: '', spanId: '', flags: 0 };
+    const existing: SummaryRecord = { minute: 60, provider: 'p', endpoint: '/e', model: 'm', statusClass: '2xx', ...ZERO, requests: 3, latencyBuckets: new Map([[1, 3]]), callLatencyBuckets: new Map() };
+    const log = { resource: RESOURCE, scope: SCOPE, timeUnixNano: 1n, observedTimeUnixNano: 1n, severityNumber: 9, severityText: 'INFO', body: 'b', attributes: {}, traceId: '', spanId: '', flags: 0, eventName: '' };
     const input: RecordBatch = { spans: [makeSpan()], logs: [log], summaries: [existing], metadata: [], expireAt: 123 };
     const out = summarize.create({}, recordingEnv())(input, ctxFor());
     expect(out.spans).toEqual([]);

@@ -8,34 +8,25 @@
 // class, and sums. No trace or span id, address, user id, header or body, and
 // nothing per request. Attributes are read, never copied.
 //
-// Which spans are requests. A gateway emits one SERVER span per proxied
-// request and often CLIENT (or INTERNAL gen_ai) spans for the upstream call
-// inside it; counting both would double every request. A span counts as one
-// request when
-//   1. its kind is SERVER; or
-//   2. it is INTERNAL or UNSPECIFIED, looks like a request (has
-//      `http.request.method` or a `gen_ai.*` attribute), and its parent is not
-//      in the batch: a hand-made gateway span (tracer.startSpan defaults to
-//      INTERNAL) whose parent is the caller's, propagated by `traceparent`; or
-//   3. it is CLIENT, PRODUCER or CONSUMER, looks like a request, and is a root
-//      span (no parent at all): an outbound call made outside any served
-//      request, e.g. from a batch job.
-// A CLIENT span with a parent never counts, even when the parent is not in the
-// batch: an SDK exports a child as soon as it ends, before its parent, so
-// "parent not in this batch" would count the upstream leg of a request whose
-// SERVER span arrives in the next batch. The remaining risk is rule 2 for an
-// INTERNAL request-like child exported apart from its SERVER parent; gateways
-// following the conventions put gen_ai attributes on the SERVER span itself.
-// Non-request spans add nothing (their tokens included) and are counted as
-// `non-request-span` drops.
+// Which spans count, and as what: processors/conventions/counting.ts. An
+// entry span adds a request (count, errors, latency, bytes); a call span adds
+// an LLM call (count, errors, latency, tokens); a span that is both adds both
+// to its row; a span that is neither adds nothing and is counted as a
+// `non-request-span` drop. Provider and model are the span's own (mapping:
+// processors/conventions/genai.ts), so a request whose entry span names no
+// model (an application SERVER span around a CLIENT LLM span) is a row with
+// provider and model '' and its call a row with them: requests and calls are
+// different figures, and nothing is joined across spans or batches.
 //
-// Errors: a request is an error when its status class is 5xx, or when the
-// span status is ERROR and the HTTP status is not 4xx (no status: class
-// `error`; a 2xx with ERROR: a stream that broke after the headers were sent).
-// 4xx are the client's fault (OTel HTTP semantic conventions leave a SERVER
-// span's status unset for them): counted in their status class only.
-import { SpanKind, StatusCode, type Attributes, type BatchContext, type RecordBatch, type SpanRecord, type SummaryRecord } from '../record.ts';
+// Errors: a span is an error when its status class is 5xx, or when it failed
+// (status ERROR or an error.type) and the HTTP status is not 4xx (no status:
+// class `error`; a 2xx with ERROR: a stream that broke after the headers were
+// sent). 4xx are the client's fault (OTel HTTP semantic conventions leave a
+// SERVER span's status unset for them): counted in their status class only.
+import type { Attributes, BatchContext, RecordBatch, SpanRecord, SummaryRecord } from '../record.ts';
 import { defineProcessor, type Processor, type ProcessorEnv, type SpanReads } from '../processor.ts';
+import { failedOf, inputTokensOf, isCallSpan, isEntrySpan, modelOf, outputTokensOf, parseCount, providerOf } from '../conventions/counting.ts';
+import { FIELDS, keysOf } from '../conventions/genai.ts';
 import { SummarizeConfigSchema } from './config.ts';
 import { endpointSource, templatePath } from './endpoint.ts';
 import { bucketOf } from './sketch.ts';
@@ -44,13 +35,6 @@ const NS_PER_MINUTE = 60_000_000_000n;
 
 /** Distinct raw routes/paths kept templated per processor; past this the cache starts over. */
 const ENDPOINT_CACHE_SIZE = 10_000;
-
-/** A non-negative integer from an attribute; absent, empty, non-numeric, negative or infinite: 0. */
-export function parseCount(value: string | undefined): number {
-  if (value === undefined || value === '') return 0;
-  const n = Number(value);
-  return n > 0 && n < Infinity ? Math.floor(n) : 0;
-}
 
 /** `1xx`..`5xx` from `http.response.status_code`; '' when absent or not an HTTP status (100..599). */
 function httpClass(value: string | undefined): string {
@@ -65,19 +49,6 @@ const HTTP_CLASSES = ['', '1xx', '2xx', '3xx', '4xx', '5xx'];
 function bytesOf(size: string | undefined, body: string | undefined): number {
   if (size !== undefined) return parseCount(size);
   return body === undefined ? 0 : Buffer.byteLength(body, 'utf8');
-}
-
-function looksLikeRequest(a: Attributes): boolean {
-  if (a['http.request.method'] !== undefined) return true;
-  for (const k in a) if (k.startsWith('gen_ai.')) return true;
-  return false;
-}
-
-/** Non-empty first of `a[k1]`, `a[k2]`, else ''. */
-function firstOf(a: Attributes, k1: string, k2: string): string {
-  const v = a[k1];
-  if (v !== undefined && v !== '') return v;
-  return a[k2] ?? '';
 }
 
 type Groups = Map<number, Map<string, Map<string, Map<string, Map<string, SummaryRecord>>>>>;
@@ -105,7 +76,6 @@ export function createSpanFolder(): (spans: readonly SpanRecord[], receivedAtMs:
     // (building and hashing a ~70-character key per span cost ~0.4 us).
     const groups: Groups = new Map();
     const summaries: SummaryRecord[] = [];
-    let spanIds: Set<string> | undefined; // built on first need (rule 2)
     let nonRequests = 0;
     // Spans of a batch mostly share a minute: floor with bigint division only
     // when a span starts outside the minute of the previous one.
@@ -114,19 +84,11 @@ export function createSpanFolder(): (spans: readonly SpanRecord[], receivedAtMs:
     let minute = 0;
     for (const span of spans) {
       const a = span.attributes;
-      if (span.kind !== SpanKind.SERVER) {
-        let counted = false;
-        if (looksLikeRequest(a)) {
-          if (span.parentSpanId === '') counted = true;
-          else if (span.kind === SpanKind.INTERNAL || span.kind === SpanKind.UNSPECIFIED) {
-            spanIds ??= new Set(spans.map((s) => s.spanId));
-            counted = !spanIds.has(span.parentSpanId);
-          }
-        }
-        if (!counted) {
-          nonRequests++;
-          continue;
-        }
+      const entry = isEntrySpan(span);
+      const call = isCallSpan(a, entry);
+      if (!entry && !call) {
+        nonRequests++;
+        continue;
       }
 
       const start = span.startTimeUnixNano;
@@ -141,10 +103,10 @@ export function createSpanFolder(): (spans: readonly SpanRecord[], receivedAtMs:
         minuteEndNs = minuteStartNs + NS_PER_MINUTE;
         minute = Number(m) * 60;
       }
-      const provider = firstOf(a, 'gen_ai.provider.name', 'gen_ai.system');
+      const provider = providerOf(a);
       const route = endpoint(a);
-      const model = firstOf(a, 'gen_ai.response.model', 'gen_ai.request.model');
-      const failed = span.statusCode === StatusCode.ERROR;
+      const model = modelOf(a);
+      const failed = failedOf(span);
       const http = httpClass(a['http.response.status_code']);
       const statusClass = http !== '' ? http : failed ? 'error' : 'unset';
       const isError = http === '5xx' || (failed && http !== '4xx');
@@ -168,6 +130,9 @@ export function createSpanFolder(): (spans: readonly SpanRecord[], receivedAtMs:
           requests: 0,
           errors: 0,
           latencyBuckets: new Map(),
+          calls: 0,
+          callErrors: 0,
+          callLatencyBuckets: new Map(),
           inputTokens: 0,
           outputTokens: 0,
           requestBytes: 0,
@@ -176,15 +141,22 @@ export function createSpanFolder(): (spans: readonly SpanRecord[], receivedAtMs:
         byEndpoint.set(route, g);
         summaries.push(g);
       }
-      g.requests++;
-      if (isError) g.errors++;
       const end = span.endTimeUnixNano;
       const bucket = bucketOf(end > start ? Number(end - start) / 1e6 : 0);
-      g.latencyBuckets.set(bucket, (g.latencyBuckets.get(bucket) ?? 0) + 1);
-      g.inputTokens += parseCount(a['gen_ai.usage.input_tokens']);
-      g.outputTokens += parseCount(a['gen_ai.usage.output_tokens']);
-      g.requestBytes += bytesOf(a['http.request.body.size'], a['gateway.request.body']);
-      g.responseBytes += bytesOf(a['http.response.body.size'], a['gateway.response.body']);
+      if (entry) {
+        g.requests++;
+        if (isError) g.errors++;
+        g.latencyBuckets.set(bucket, (g.latencyBuckets.get(bucket) ?? 0) + 1);
+        g.requestBytes += bytesOf(a['http.request.body.size'], a['gateway.request.body']);
+        g.responseBytes += bytesOf(a['http.response.body.size'], a['gateway.response.body']);
+      }
+      if (call) {
+        g.calls++;
+        if (isError) g.callErrors++;
+        g.callLatencyBuckets.set(bucket, (g.callLatencyBuckets.get(bucket) ?? 0) + 1);
+        g.inputTokens += inputTokensOf(a);
+        g.outputTokens += outputTokensOf(a);
+      }
     }
     return { summaries, nonRequests };
   };
@@ -200,12 +172,15 @@ export function createSummarize(env: ProcessorEnv): Processor {
   };
 }
 
-/** Every span attribute the fold reads (looksLikeRequest, endpointSource, firstOf, parseCount, bytesOf). */
+/**
+ * Every span attribute the fold reads (endpointSource, bytesOf, and the fields
+ * of the conventions mapping it uses): the decoder skips the rest, content
+ * such as gen_ai.input.messages included.
+ */
 export const SUMMARIZE_READS: SpanReads = {
   spans: true,
   attributes: {
     keys: [
-      'http.request.method',
       'http.route',
       'url.path',
       'url.full',
@@ -214,8 +189,9 @@ export const SUMMARIZE_READS: SpanReads = {
       'http.response.body.size',
       'gateway.request.body',
       'gateway.response.body',
+      ...[FIELDS.provider, FIELDS.model, FIELDS.operation, FIELDS.inputTokens, FIELDS.outputTokens, FIELDS.error].flatMap((f) => keysOf(f)),
     ],
-    prefixes: ['gen_ai.'],
+    prefixes: [],
   },
   events: false,
   links: false,
@@ -223,7 +199,7 @@ export const SUMMARIZE_READS: SpanReads = {
 
 export const summarize = defineProcessor({
   name: 'summarize',
-  description: 'folds request spans into per-minute aggregates (requests, errors, latency sketch, tokens, bytes) and drops every span',
+  description: 'folds spans into per-minute aggregates (requests, LLM calls, errors, latency sketches, tokens, bytes) and drops every span',
   schema: SummarizeConfigSchema,
   create: (_config, env) => createSummarize(env),
   spanReads: () => SUMMARIZE_READS,

@@ -28,6 +28,7 @@ export function testSpan(attributes: Attributes = {}, overrides: Partial<SpanRec
     links: [],
     statusCode: StatusCode.UNSET,
     statusMessage: '',
+    flags: 0,
     ...overrides,
   };
 }
@@ -46,6 +47,7 @@ export function testLog(attributes: Attributes = {}, overrides: Partial<LogRecor
     traceId: '',
     spanId: '',
     flags: 0,
+    eventName: '',
     ...overrides,
   };
 }

@@ -28,7 +28,7 @@ export function joinRows(rows: EncodedRows): JoinedRows {
 
 const TRACE_COLUMNS = [
   'TenantId', 'Tier', 'Timestamp', 'TraceId', 'SpanId', 'ParentSpanId', 'TraceState', 'SpanName', 'SpanKind', 'ServiceName',
-  'ResourceAttributes', 'ScopeName', 'ScopeVersion', 'SpanAttributes', 'Duration', 'StatusCode', 'StatusMessage',
+  'ResourceAttributes', 'ScopeName', 'ScopeVersion', 'SpanAttributes', 'Duration', 'StatusCode', 'StatusMessage', 'SpanFlags',
   'Events.Timestamp', 'Events.Name', 'Events.Attributes', 'Links.TraceId', 'Links.SpanId', 'Links.TraceState', 'Links.Attributes', 'ExpireAt',
 ];
 
@@ -121,7 +121,7 @@ function encodeSpan(head: string, s: SpanRecord, cache: ResourceCache, tail: str
   return (
     `${head}${s.startTimeUnixNano}\t${s.traceId}\t${s.spanId}\t${s.parentSpanId}\t${tsv(s.traceState)}\t${tsv(s.name)}\t` +
     `${SPAN_KIND[s.kind] ?? ''}\t${cache.tsv(s.resource)}\t${tsv(s.scope.name)}\t${tsv(s.scope.version)}\t${tsvMap(s.attributes)}\t` +
-    `${duration}\t${STATUS_CODE[s.statusCode] ?? ''}\t${tsv(s.statusMessage)}\t${nested}${tail}`
+    `${duration}\t${STATUS_CODE[s.statusCode] ?? ''}\t${tsv(s.statusMessage)}\t${s.flags >>> 0}\t${nested}${tail}`
   );
 }
 
@@ -132,7 +132,7 @@ function encodeLog(head: string, l: LogRecord, cache: ResourceCache): string {
     `"SeverityText":${str(l.severityText)},"SeverityNumber":${l.severityNumber & 0xff},"ServiceName":${res.service},` +
     `"Body":${str(l.body)},"ResourceSchemaUrl":${str(l.resource.schemaUrl)},"ResourceAttributes":${res.json},` +
     `"ScopeSchemaUrl":${str(l.scope.schemaUrl)},"ScopeName":${str(l.scope.name)},"ScopeVersion":${str(l.scope.version)},` +
-    `"ScopeAttributes":${attrs(l.scope.attributes)},"LogAttributes":${attrs(l.attributes)}}`
+    `"ScopeAttributes":${attrs(l.scope.attributes)},"LogAttributes":${attrs(l.attributes)},"EventName":${str(l.eventName)}}`
   );
 }
 

@@ -1,6 +1,7 @@
 // The Kafka record encoding: exact round trips (bigint nanoseconds, ids,
 // attributes, shared resources), splitting, and typed errors for anything that
 // is not a complete message of a known version.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { BatchContext, RecordBatch, Resource, Scope } from '../../processors/record.ts';
 import { CODEC_VERSION, CodecError, decodeBatchMessage, encodeBatchMessage, encodeBatchMessages, encodeRequestMessages, peekCounts } from './codec.ts';
@@ -29,6 +30,7 @@ function batch(n = 3): RecordBatch {
       links: i === 0 ? [{ traceId: 'NOT-HEX', spanId: 'abc', traceState: '', attributes: { why: 'retry' } }] : [],
       statusCode: 2,
       statusMessage: 'upstream 502',
+      flags: i === 1 ? 0x301 : 0x100,
     })),
     logs: [
       {
@@ -43,6 +45,7 @@ function batch(n = 3): RecordBatch {
         traceId: '',
         spanId: '',
         flags: 1,
+        eventName: 'gen_ai.choice',
       },
     ],
     summaries: [
@@ -58,6 +61,12 @@ function batch(n = 3): RecordBatch {
           [-3, 1],
           [0, 2],
           [1234, 7],
+        ]),
+        calls: 12,
+        callErrors: 2,
+        callLatencyBuckets: new Map([
+          [-1, 3],
+          [77, 9],
         ]),
         inputTokens: 1e12,
         outputTokens: 5,
@@ -79,6 +88,42 @@ describe('Kafka record codec', () => {
     // Records that shared a Resource share one decoded object (the row encoder serialises it once).
     expect(out.batch.spans[0]!.resource).toBe(out.batch.spans[2]!.resource);
     expect(out.batch.spans[0]!.resource).toBe(out.batch.logs[0]!.resource);
+  });
+
+  it('reads a version 1 message (written before an upgrade, still in Kafka) with span flags, event name and calls at their defaults', () => {
+    // Encoded by the version 1 codec (main before issue 13); see testdata/.
+    const v1 = Buffer.from(readFileSync(new URL('./testdata/v1-message.hex', import.meta.url), 'utf8').trim(), 'hex');
+    expect(v1[2]).toBe(1);
+    expect(peekCounts(v1)).toEqual({ spans: 1, logs: 1, summaries: 1, metadata: 0 });
+    const { batch: b, ctx: c } = decodeBatchMessage(v1);
+    expect(c).toEqual({ tenantId: 'acme', tier: 'summary', tierVersion: 3, receivedAtMs: 1_700_000_000_123 });
+    expect(b.spans[0]).toMatchObject({ name: 'POST /v1/chat/completions', attributes: { 'gen_ai.usage.input_tokens': '42' }, flags: 0 });
+    expect(b.logs[0]).toMatchObject({ body: 'hello', attributes: { 'event.name': 'gen_ai.choice' }, eventName: '' });
+    expect(b.summaries[0]).toEqual({
+      minute: 1_700_000_040,
+      provider: 'openai',
+      endpoint: '/v1/chat/completions',
+      model: 'gpt-4o',
+      statusClass: '2xx',
+      requests: 3,
+      errors: 1,
+      latencyBuckets: new Map([[300, 3]]),
+      calls: 0,
+      callErrors: 0,
+      callLatencyBuckets: new Map(),
+      inputTokens: 10,
+      outputTokens: 20,
+      requestBytes: 30,
+      responseBytes: 40,
+    });
+  });
+
+  it('writes version 2, with span flags, the log event name and the calls', () => {
+    const out = decodeBatchMessage(encodeBatchMessage(batch(), ctx));
+    expect(CODEC_VERSION).toBe(2);
+    expect(out.batch.spans.map((s) => s.flags)).toEqual([0x100, 0x301, 0x100]);
+    expect(out.batch.logs[0]!.eventName).toBe('gen_ai.choice');
+    expect(out.batch.summaries[0]).toMatchObject({ calls: 12, callErrors: 2, callLatencyBuckets: new Map([[-1, 3], [77, 9]]) });
   });
 
   it('keeps expireAt unset when unset, and an empty batch is a valid message', () => {

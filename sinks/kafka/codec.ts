@@ -4,7 +4,7 @@
 // (varints, length-prefixed UTF-8, fixed32, doubles). It is not protobuf
 // messages: fields are positional, so there are no tags to write or skip.
 //
-//   magic "CS" | version u8 (=1) | counts: spans, logs, summaries, metadata (varints)
+//   magic "CS" | version u8 (=2) | counts: spans, logs, summaries, metadata (varints)
 //   | context: tenant, tier, tierVersion, receivedAtMs, expireAt+1 (0 = unset)
 //   | spans | logs | summaries | metadata
 //
@@ -16,8 +16,11 @@
 // Times are bigint nanoseconds, written as two fixed32 halves: exact.
 //
 // The counts sit in front so that a sink can size its batches (rows) without
-// decoding. A new layout gets a new version byte; decoders reject versions they
-// do not know (the sink sends such messages to the dead-letter topic).
+// decoding. A new layout gets a new version byte; decoders read every version
+// they know and reject the others (the sink sends such messages to the
+// dead-letter topic). Version 2 added span flags, the log event name and the
+// summaries' LLM calls; version 1 messages (written before an upgrade and still
+// in Kafka) read with those at their defaults (0, '', no calls).
 import { Reader, Writer } from 'protobufjs/minimal.js';
 import type {
   Attributes,
@@ -34,7 +37,9 @@ import type {
 } from '../../processors/record.ts';
 
 
-export const CODEC_VERSION = 1;
+export const CODEC_VERSION = 2;
+/** Versions this build reads. */
+const READS = new Set([1, 2]);
 const MAGIC0 = 0x43; // C
 const MAGIC1 = 0x53; // S
 
@@ -125,7 +130,10 @@ class DecodeState {
   readonly resources: Resource[] = [];
   readonly scopes: Scope[] = [];
   readonly keys: string[] = [];
-  constructor(readonly r: Reader) {}
+  constructor(
+    readonly r: Reader,
+    readonly version: number,
+  ) {}
 
   resource(): Resource {
     const ref = this.r.uint32();
@@ -215,6 +223,7 @@ function writeSpan(st: EncodeState, s: SpanRecord): void {
   }
   w.uint32(s.statusCode);
   w.string(s.statusMessage);
+  w.uint32(s.flags);
 }
 
 function readSpan(st: DecodeState): SpanRecord {
@@ -238,7 +247,8 @@ function readSpan(st: DecodeState): SpanRecord {
   for (let i = 0; i < nLinks; i++) links.push({ traceId: st.id(), spanId: st.id(), traceState: r.string(), attributes: st.attrs() });
   const statusCode = r.uint32();
   const statusMessage = r.string();
-  return { resource, scope, traceId, spanId, parentSpanId, traceState, name, kind, startTimeUnixNano, endTimeUnixNano, attributes, events, links, statusCode, statusMessage };
+  const flags = st.version >= 2 ? r.uint32() : 0;
+  return { resource, scope, traceId, spanId, parentSpanId, traceState, name, kind, startTimeUnixNano, endTimeUnixNano, attributes, events, links, statusCode, statusMessage, flags };
 }
 
 function writeLog(st: EncodeState, l: LogRecord): void {
@@ -254,6 +264,7 @@ function writeLog(st: EncodeState, l: LogRecord): void {
   st.id(l.traceId);
   st.id(l.spanId);
   w.uint32(l.flags);
+  w.string(l.eventName);
 }
 
 function readLog(st: DecodeState): LogRecord {
@@ -270,7 +281,23 @@ function readLog(st: DecodeState): LogRecord {
     traceId: st.id(),
     spanId: st.id(),
     flags: r.uint32(),
+    eventName: st.version >= 2 ? r.string() : '',
   };
+}
+
+function writeBuckets(w: Writer, m: ReadonlyMap<number, number>): void {
+  w.uint32(m.size);
+  for (const [bucket, n] of m) {
+    w.sint32(bucket);
+    w.double(n);
+  }
+}
+
+function readBuckets(st: DecodeState): Map<number, number> {
+  const n = st.count();
+  const m = new Map<number, number>();
+  for (let i = 0; i < n; i++) m.set(st.r.sint32(), st.r.double());
+  return m;
 }
 
 function writeSummary(w: Writer, s: SummaryRecord): void {
@@ -281,15 +308,14 @@ function writeSummary(w: Writer, s: SummaryRecord): void {
   w.string(s.statusClass);
   w.double(s.requests);
   w.double(s.errors);
-  w.uint32(s.latencyBuckets.size);
-  for (const [bucket, n] of s.latencyBuckets) {
-    w.sint32(bucket);
-    w.double(n);
-  }
+  writeBuckets(w, s.latencyBuckets);
   w.double(s.inputTokens);
   w.double(s.outputTokens);
   w.double(s.requestBytes);
   w.double(s.responseBytes);
+  w.double(s.calls);
+  w.double(s.callErrors);
+  writeBuckets(w, s.callLatencyBuckets);
 }
 
 function readSummary(st: DecodeState): SummaryRecord {
@@ -301,23 +327,16 @@ function readSummary(st: DecodeState): SummaryRecord {
   const statusClass = r.string();
   const requests = r.double();
   const errors = r.double();
-  const n = st.count();
-  const latencyBuckets = new Map<number, number>();
-  for (let i = 0; i < n; i++) latencyBuckets.set(r.sint32(), r.double());
-  return {
-    minute,
-    provider,
-    endpoint,
-    model,
-    statusClass,
-    requests,
-    errors,
-    latencyBuckets,
-    inputTokens: r.double(),
-    outputTokens: r.double(),
-    requestBytes: r.double(),
-    responseBytes: r.double(),
-  };
+  const latencyBuckets = readBuckets(st);
+  const inputTokens = r.double();
+  const outputTokens = r.double();
+  const requestBytes = r.double();
+  const responseBytes = r.double();
+  const v2 = st.version >= 2;
+  const calls = v2 ? r.double() : 0;
+  const callErrors = v2 ? r.double() : 0;
+  const callLatencyBuckets = v2 ? readBuckets(st) : new Map<number, number>();
+  return { minute, provider, endpoint, model, statusClass, requests, errors, latencyBuckets, calls, callErrors, callLatencyBuckets, inputTokens, outputTokens, requestBytes, responseBytes };
 }
 
 function writeMetadata(st: EncodeState, m: GatewayMetadataRecord): void {
@@ -365,20 +384,21 @@ export function encodeBatchMessage(batch: RecordBatch, ctx: BatchContext): Buffe
   return Buffer.isBuffer(out) ? out : Buffer.from(out.buffer, out.byteOffset, out.byteLength);
 }
 
-function header(r: Reader): RecordCounts {
+function header(r: Reader): RecordCounts & { version: number } {
   if (r.len < 3) throw new CodecError('message too short');
   const m0 = r.uint32();
   const m1 = r.uint32();
   if (m0 !== MAGIC0 || m1 !== MAGIC1) throw new CodecError('not a Consentry record message (bad magic)');
   const version = r.uint32();
-  if (version !== CODEC_VERSION) throw new CodecError(`unknown encoding version ${version} (this build reads ${CODEC_VERSION})`);
-  return { spans: r.uint32(), logs: r.uint32(), summaries: r.uint32(), metadata: r.uint32() };
+  if (!READS.has(version)) throw new CodecError(`unknown encoding version ${version} (this build reads ${[...READS].join(', ')})`);
+  return { version, spans: r.uint32(), logs: r.uint32(), summaries: r.uint32(), metadata: r.uint32() };
 }
 
 /** Record counts of a message, reading only its header. Throws CodecError. */
 export function peekCounts(value: Uint8Array): RecordCounts {
   try {
-    return header(Reader.create(value));
+    const { version: _version, ...counts } = header(Reader.create(value));
+    return counts;
   } catch (err) {
     throw err instanceof CodecError ? err : new CodecError(`unreadable header: ${(err as Error).message}`, { cause: err });
   }
@@ -389,7 +409,7 @@ export function decodeBatchMessage(value: Uint8Array): { batch: RecordBatch; ctx
   const r = Reader.create(value);
   try {
     const counts = header(r);
-    const st = new DecodeState(r);
+    const st = new DecodeState(r, counts.version);
     const ctx: BatchContext = { tenantId: r.string(), tier: r.string(), tierVersion: r.double(), receivedAtMs: r.double() };
     const expire = r.double();
     for (const n of [counts.spans, counts.logs, counts.summaries, counts.metadata]) {

@@ -58,10 +58,13 @@ describe('dashboard', () => {
       expect(got.requests).toBe(exp.requests);
       expect(got.errors).toBe(exp.errors);
       expect(got.errorRate).toBeCloseTo(exp.errors / exp.requests, 12);
+      expect(got.calls).toBe(exp.calls);
+      expect(got.callErrors).toBe(exp.callErrors);
       expect(got.inputTokens).toBe(exp.inputTokens);
       expect(got.outputTokens).toBe(exp.outputTokens);
       for (const q of ['p50', 'p95', 'p99'] as const) {
         expect(got.latencyMs[q]).toBeCloseTo(exp.latencyMs[q], 9); // same bucket, same representative value
+        expect(got.callLatencyMs[q]).toBeCloseTo(exp.latencyMs[q], 9); // the calls are the entry spans themselves
         if (exp.exactMs[q] > 0.001) expect(Math.abs(got.latencyMs[q] - exp.exactMs[q]) / exp.exactMs[q]).toBeLessThanOrEqual(0.01);
       }
     };

@@ -92,6 +92,7 @@ describe('the writer\'s tombstone filter', () => {
     links: [],
     statusCode: 0,
     statusMessage: '',
+    flags: 0,
   });
   const log = (user: string | undefined, trace: string): LogRecord => ({
     resource: { attributes: {}, schemaUrl: '' },
@@ -105,6 +106,7 @@ describe('the writer\'s tombstone filter', () => {
     traceId: trace,
     spanId: '',
     flags: 0,
+    eventName: '',
   });
   const batch = (): RecordBatch => ({
     spans: [span('gone', 't1', 'a'), span(undefined, 't1', 'b'), span('kept', 't2', 'c')],

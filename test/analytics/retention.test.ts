@@ -80,6 +80,7 @@ describe('retention', () => {
         links: [],
         statusCode: 0,
         statusMessage: '',
+        flags: 0,
       })),
       logs: [
         {
@@ -94,9 +95,10 @@ describe('retention', () => {
           traceId: '',
           spanId: '',
           flags: 0,
+          eventName: '',
         },
       ],
-      summaries: [{ minute: nowS - 2 * DAY - ((nowS - 2 * DAY) % 60), provider: 'openai', endpoint: '/v1/x', model: 'm', statusClass: '2xx', requests: 3, errors: 0, latencyBuckets: new Map([[300, 3]]), inputTokens: 1, outputTokens: 2, requestBytes: 0, responseBytes: 0 }],
+      summaries: [{ minute: nowS - 2 * DAY - ((nowS - 2 * DAY) % 60), provider: 'openai', endpoint: '/v1/x', model: 'm', statusClass: '2xx', requests: 3, errors: 0, latencyBuckets: new Map([[300, 3]]), calls: 0, callErrors: 0, callLatencyBuckets: new Map(), inputTokens: 1, outputTokens: 2, requestBytes: 0, responseBytes: 0 }],
       metadata: [{ timeUnixNano: BigInt(nowS - 2 * DAY) * 1_000_000_000n, serviceName: 'gw', serviceVersion: '1', instanceId: 'i', uptimeSeconds: 1, unexpectedRestarts: 0, environment: {}, policyConfig: '' }],
       expireAt: nowS - 2 * DAY + DAY, // received two days ago + one day: expired yesterday
     };

@@ -1,8 +1,12 @@
 // Generated gateway traffic for the analytics suites: requests as a gateway
 // reports them (a SERVER span per request, a CLIENT child for the upstream
 // call, an INTERNAL request-like span whose parent is remote, a root CLIENT
-// call outside any request), sent as real OTLP/HTTP JSON, and the figures a
-// dashboard must show for it, computed here directly from the requests.
+// call outside any request), sent as real OTLP/HTTP JSON with the span flags
+// the OTel SDKs set (parent local or remote), and the figures a dashboard must
+// show for it, computed here directly from the requests. Each request names
+// its provider and model on its entry span, so each is also one LLM call
+// (processors/conventions/counting.ts); the CLIENT child only repeats the
+// provider and counts as neither.
 import { bucketOf, quantileFromBuckets } from '../../processors/summarize/sketch.ts';
 import { prng } from '../../processors/testing/records.ts';
 
@@ -110,6 +114,8 @@ export function tracesBody(reqs: GenRequest[], resource: Record<string, string> 
       traceId: q.traceId,
       spanId: q.spanId,
       parentSpanId: q.parentSpanId,
+      // HAS_IS_REMOTE, and IS_REMOTE for the INTERNAL span whose parent is the caller's.
+      flags: q.parentSpanId === '' ? 0x101 : 0x301,
       name: 'proxy',
       kind: q.kind,
       startTimeUnixNano: String(q.startNs),
@@ -123,6 +129,7 @@ export function tracesBody(reqs: GenRequest[], resource: Record<string, string> 
         traceId: q.traceId,
         spanId: q.spanId.split('').reverse().join(''),
         parentSpanId: q.spanId,
+        flags: 0x101,
         name: 'upstream',
         kind: 3,
         startTimeUnixNano: String(q.startNs + 1000n),
@@ -167,6 +174,9 @@ export async function sendTraffic(otlpUrl: string, ingestKey: string, reqs: GenR
 export interface Expected {
   requests: number;
   errors: number;
+  /** Every request here is one LLM call (its entry span names provider and model). */
+  calls: number;
+  callErrors: number;
   inputTokens: number;
   outputTokens: number;
   latencyMs: { p50: number; p95: number; p99: number };
@@ -188,6 +198,8 @@ export function expectedOf(reqs: GenRequest[]): Expected {
   return {
     requests: reqs.length,
     errors: reqs.filter(isError).length,
+    calls: reqs.length,
+    callErrors: reqs.filter(isError).length,
     inputTokens: reqs.reduce((s, q) => s + (q.inputTokens ?? 0), 0),
     outputTokens: reqs.reduce((s, q) => s + (q.outputTokens ?? 0), 0),
     latencyMs: { p50: quantileFromBuckets(buckets, 0.5), p95: quantileFromBuckets(buckets, 0.95), p99: quantileFromBuckets(buckets, 0.99) },

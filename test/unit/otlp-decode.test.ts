@@ -96,6 +96,8 @@ function expectedSpan(s: ReadableSpan): Omit<SpanRecord, 'resource' | 'scope'> {
     })),
     statusCode: s.status.code,
     statusMessage: s.status.message ?? '',
+    // What the JS SDK's otlp-transformer sends: trace flags, HAS_IS_REMOTE, and IS_REMOTE for a remote parent.
+    flags: (ctx.traceFlags & 0xff) | 0x100 | (s.parentSpanContext?.isRemote === true ? 0x200 : 0),
   };
 }
 
@@ -214,6 +216,7 @@ function expectedLog(l: ReadableLogRecord): Omit<LogRecord, 'resource' | 'scope'
     traceId: l.spanContext?.traceId ?? '',
     spanId: l.spanContext?.spanId ?? '',
     flags: l.spanContext?.traceFlags ?? 0,
+    eventName: l.eventName ?? '',
   };
 }
 
@@ -547,6 +550,7 @@ describe('hand-crafted protobuf', () => {
         traceId: TRACE,
         spanId: SPAN,
         flags: 0x101,
+        eventName: 'event.name',
       },
       {
         timeUnixNano: 5n,
@@ -558,6 +562,7 @@ describe('hand-crafted protobuf', () => {
         traceId: '',
         spanId: '',
         flags: 0,
+        eventName: '',
       },
     ]);
   });
@@ -724,6 +729,7 @@ describe('OTLP/JSON mapping', () => {
       links: [{ traceId: TRACE, spanId: SPAN, traceState: 't', attributes: {} }],
       statusCode: 2,
       statusMessage: 'm',
+      flags: 257,
     });
   });
 
