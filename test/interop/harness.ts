@@ -199,7 +199,7 @@ export interface Dashboard {
   requestData: string;
   totals?: { requests: number; errors: number; inputTokens: number; outputTokens: number };
   byModel?: Array<{ model: string; requests: number; inputTokens: number; outputTokens: number }>;
-  byProvider?: Array<{ provider: string; requests: number }>;
+  byProvider?: Array<{ provider: string; requests: number; inputTokens: number; outputTokens: number }>;
 }
 
 export interface Stored {
