@@ -1,5 +1,6 @@
-"""LiteLLM with its `otel` callback, configured the way its docs say: the
-standard OTEL_EXPORTER_OTLP_* variables, read by LiteLLM itself.
+"""LiteLLM with its `otel` callback, configured through environment variables
+read by LiteLLM itself: the standard OTEL_EXPORTER_OTLP_* ones, or its own
+(INTEROP_LITELLM_ENV=own).
 
 bare: LiteLLM builds its own tracer provider and exporter from those variables
 (and sends OTEL_EXPORTER_OTLP_HEADERS without URL-decoding it). server /
@@ -7,10 +8,21 @@ internal: the application installed the OTel SDK first, as an instrumented web
 app has, and LiteLLM records its spans through that provider."""
 
 import os
+from urllib.parse import unquote
 
 # LiteLLM fetches its model price list from the internet at import unless told
 # to use the copy it ships: these tests stay on loopback.
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+
+# INTEROP_LITELLM_ENV=own: configure LiteLLM with its own variables, as its docs
+# show them (OTEL_EXPORTER, OTEL_ENDPOINT, OTEL_HEADERS with a plain space),
+# instead of the standard OTEL_EXPORTER_OTLP_* ones.
+if os.environ.get("INTEROP_LITELLM_ENV") == "own":
+    endpoint = os.environ.pop("OTEL_EXPORTER_OTLP_ENDPOINT")
+    os.environ["OTEL_ENDPOINT"] = f"{endpoint}/v1/traces"
+    os.environ["OTEL_HEADERS"] = unquote(os.environ.pop("OTEL_EXPORTER_OTLP_HEADERS"))
+    os.environ["OTEL_EXPORTER"] = "otlp_http"
+    os.environ.pop("OTEL_EXPORTER_OTLP_PROTOCOL", None)
 
 import litellm  # noqa: E402
 from opentelemetry import trace  # noqa: E402
