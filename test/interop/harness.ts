@@ -212,19 +212,25 @@ export interface Stored {
 
 export const TABLES = ['otel_traces', 'otel_logs', 'request_summaries', 'gateway_metadata'] as const;
 
-/** One SELECT through the tenant query API (NDJSON). */
+/** One SELECT through the tenant query API (NDJSON); waits out QUERY_BUSY (Retry-After), as a client should. */
 export async function query(env: Interop, tenant: Tenant, sql: string): Promise<Row[]> {
-  const res = await fetch(`${env.consentry.apiUrl}/api/query`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${tenant.queryKey}`, 'content-type': 'application/json', accept: 'application/x-ndjson' },
-    body: JSON.stringify({ sql }),
-  });
-  const text = await res.text();
-  if (res.status !== 200) throw new Error(`POST /api/query ${JSON.stringify(sql)} for ${tenant.id}: ${res.status} ${text}`);
-  return text
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as Row);
+  for (let attempt = 1; ; attempt++) {
+    const res = await fetch(`${env.consentry.apiUrl}/api/query`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tenant.queryKey}`, 'content-type': 'application/json', accept: 'application/x-ndjson' },
+      body: JSON.stringify({ sql }),
+    });
+    const text = await res.text();
+    if (res.status === 429 && attempt < 20) {
+      await new Promise((r) => setTimeout(r, Math.min(Number(res.headers.get('retry-after') ?? 1), 2) * 1000));
+      continue;
+    }
+    if (res.status !== 200) throw new Error(`POST /api/query ${JSON.stringify(sql)} for ${tenant.id}: ${res.status} ${text}`);
+    return text
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as Row);
+  }
 }
 
 export async function dashboard(env: Interop, tenant: Tenant): Promise<Dashboard> {
@@ -240,8 +246,11 @@ export async function dashboard(env: Interop, tenant: Tenant): Promise<Dashboard
  */
 export async function stored(env: Interop, tenant: Tenant, requests: number): Promise<Stored> {
   if (requests > 0) await eventually(async () => ((await dashboard(env, tenant)).totals?.requests ?? 0) >= requests, 5000);
-  const [traces, logs, summaries, metadata] = await Promise.all(TABLES.map((t) => query(env, tenant, `SELECT * FROM ${t}`)));
-  return { traces: traces!, logs: logs!, summaries: summaries!, metadata: metadata!, dashboard: await dashboard(env, tenant) };
+  // One query at a time: a tenant may run only CONSENTRY_QUERY_CONCURRENCY at once.
+  const rows: Row[][] = [];
+  for (const table of TABLES) rows.push(await query(env, tenant, `SELECT * FROM ${table}`));
+  const [traces = [], logs = [], summaries = [], metadata = []] = rows;
+  return { traces, logs, summaries, metadata, dashboard: await dashboard(env, tenant) };
 }
 
 /** `table.column` (or `table.column[key]` for maps) of every stored value containing `needle`. */
