@@ -4,6 +4,7 @@ import { captureBodies } from './capture-bodies/processor.ts';
 import { clientNetwork } from './client-network/processor.ts';
 import { drop } from './drop/processor.ts';
 import { dropContent } from './drop-content/processor.ts';
+import { dropEvents } from './drop-events/processor.ts';
 import { dropRequestLogs } from './drop-request-logs/processor.ts';
 import { filterAttributes } from './filter-attributes/processor.ts';
 import { gatewayMetadata } from './gateway-metadata/processor.ts';
@@ -18,6 +19,7 @@ const ALL: ProcessorFactory[] = [
   clientNetwork,
   drop,
   dropContent,
+  dropEvents,
   dropRequestLogs,
   filterAttributes,
   gatewayMetadata,

@@ -241,6 +241,24 @@ ALTER TABLE consentry.otel_traces_local ON CLUSTER '{cluster}' MODIFY SETTING me
 
 ALTER TABLE consentry.otel_logs_local ON CLUSTER '{cluster}' MODIFY SETTING merge_selector_base = 20, merge_selector_enable_heuristic_to_lower_max_parts_to_merge_at_once = 0;
 
+-- 007_event_name
+
+ALTER TABLE consentry.otel_logs_local ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS EventName String CODEC(ZSTD(1)) AFTER LogAttributes;
+
+ALTER TABLE consentry.otel_logs ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS EventName String CODEC(ZSTD(1)) AFTER LogAttributes;
+
+ALTER TABLE consentry.otel_traces_local ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS SpanFlags UInt32 CODEC(ZSTD(1)) AFTER StatusMessage;
+
+ALTER TABLE consentry.otel_traces ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS SpanFlags UInt32 CODEC(ZSTD(1)) AFTER StatusMessage;
+
+ALTER TABLE consentry.request_summaries_local ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS Calls SimpleAggregateFunction(sum, UInt64) CODEC(T64, ZSTD(1)) AFTER LatencyBuckets,
+    ADD COLUMN IF NOT EXISTS CallErrors SimpleAggregateFunction(sum, UInt64) CODEC(T64, ZSTD(1)) AFTER Calls,
+    ADD COLUMN IF NOT EXISTS CallLatencyBuckets SimpleAggregateFunction(sumMap, Map(Int32, UInt64)) CODEC(ZSTD(1)) AFTER CallErrors;
+
+ALTER TABLE consentry.request_summaries ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS Calls SimpleAggregateFunction(sum, UInt64) CODEC(T64, ZSTD(1)) AFTER LatencyBuckets,
+    ADD COLUMN IF NOT EXISTS CallErrors SimpleAggregateFunction(sum, UInt64) CODEC(T64, ZSTD(1)) AFTER Calls,
+    ADD COLUMN IF NOT EXISTS CallLatencyBuckets SimpleAggregateFunction(sumMap, Map(Int32, UInt64)) CODEC(ZSTD(1)) AFTER CallErrors;
+
 -- Recorded as applied, so Consentry's migrate() skips them.
 
-INSERT INTO consentry.schema_migrations (Version, Name) VALUES (1, 'init'), (2, 'tiers'), (3, 'summaries'), (4, 'privacy'), (5, 'compact_parts'), (6, 'fewer_merges');
+INSERT INTO consentry.schema_migrations (Version, Name) VALUES (1, 'init'), (2, 'tiers'), (3, 'summaries'), (4, 'privacy'), (5, 'compact_parts'), (6, 'fewer_merges'), (7, 'event_name');

@@ -20,7 +20,7 @@
 // Arize-ai/openinference spec/semantic_conventions.md; BerriAI/litellm
 // litellm/integrations/opentelemetry.py (set_attributes,
 // set_raw_request_attributes, _emit_semantic_logs).
-import type { Convention } from './genai.ts';
+import { BY, type Convention } from './genai.ts';
 
 export interface ContentRule {
   readonly by: readonly Convention[];
@@ -29,12 +29,7 @@ export interface ContentRule {
   readonly what: string;
 }
 
-const G: Convention = 'GenAI';
-const D: Convention = 'GenAI, deprecated';
-const O: Convention = 'OpenLLMetry';
-const I: Convention = 'OpenInference';
-const L: Convention = 'LiteLLM';
-const C: Convention = 'Consentry gateway';
+const { G, D, O, I, L, C } = BY;
 
 export const CONTENT: readonly ContentRule[] = [
   // GenAI, current

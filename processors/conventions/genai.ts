@@ -47,12 +47,16 @@ export interface Field {
   readonly generic?: true;
 }
 
-const G: Convention = 'GenAI';
-const D: Convention = 'GenAI, deprecated';
-const O: Convention = 'OpenLLMetry';
-const I: Convention = 'OpenInference';
-const L: Convention = 'LiteLLM';
-const C: Convention = 'Consentry gateway';
+/** Short names of the conventions, for the tables here and in content.ts. */
+export const BY = {
+  G: 'GenAI',
+  D: 'GenAI, deprecated',
+  O: 'OpenLLMetry',
+  I: 'OpenInference',
+  L: 'LiteLLM',
+  C: 'Consentry gateway',
+} as const satisfies Record<string, Convention>;
+const { G, D, O, I, L, C } = BY;
 
 export const FIELDS = {
   provider: {
@@ -68,14 +72,14 @@ export const FIELDS = {
   },
   model: {
     name: 'model',
-    meaning: 'the model that answered, else the one asked for',
+    meaning: 'the model that answered, else the one asked for (within each convention)',
     sources: [
       { key: 'gen_ai.response.model', by: [G, O, L, C] },
+      { key: 'gen_ai.request.model', by: [G, O, L, C] },
       { key: 'llm.response.model_name', by: [I] },
       { key: 'llm.model_name', by: [I] },
-      { key: 'llm.response.model', by: [O] },
-      { key: 'gen_ai.request.model', by: [G, O, L, C] },
       { key: 'llm.request.model_name', by: [I] },
+      { key: 'llm.response.model', by: [O] },
       { key: 'llm.request.model', by: [O] },
       { key: 'embedding.model_name', by: [I] },
     ],

@@ -131,10 +131,30 @@ describe('filter-attributes', () => {
     ['unknown scope', { mode: 'deny', scopes: ['body'] }, '/scopes/0', 'Expected union value'],
     ['empty signals', { mode: 'deny', signals: [] }, '/signals', 'Expected array length to be greater or equal to 1'],
     ['empty key string', { mode: 'allow', keys: [''] }, '/keys/0', 'Expected string length greater or equal to 1'],
+    ['unknown set', { mode: 'allow', sets: ['llm-content'] }, '/sets/0', "Expected 'llm-metadata'"],
   ];
   it.each(invalid)('rejects config: %s', (_name, config, path, message) => {
     expect(Value.Check(filterAttributesSchema, config)).toBe(false);
     expect([...Value.Errors(filterAttributesSchema, config)].map((e) => [e.path, e.message])).toContainEqual([path, message]);
+  });
+
+  it('sets: llm-metadata keeps the LLM metadata of every convention, and no content', () => {
+    const { env } = testEnv();
+    const span = testSpan({
+      'gen_ai.system': 'openai',
+      'gen_ai.usage.prompt_tokens': '3',
+      'llm.model_name': 'gpt-4o',
+      'llm.token_count.completion': '2',
+      'openinference.span.kind': 'LLM',
+      'llm.is_streaming': 'False',
+      'llm.cost.total': '0.01',
+      'input.value': 'a prompt',
+      'llm.input_messages.0.message.content': 'a prompt',
+      'gen_ai.input.messages': '[]',
+      'http.route': '/x',
+    });
+    const out = filterAttributes.create({ mode: 'allow', keys: ['http.route'], sets: ['llm-metadata'] }, env)(testBatch({ spans: [span] }), TEST_CTX);
+    expect(Object.keys(out.spans[0]!.attributes).sort()).toEqual(['gen_ai.system', 'gen_ai.usage.prompt_tokens', 'http.route', 'llm.cost.total', 'llm.is_streaming', 'llm.model_name', 'llm.token_count.completion', 'openinference.span.kind']);
   });
 
   it('create refuses an invalid pattern even without validation', () => {

@@ -56,7 +56,7 @@ export const filterAttributesSchema = Type.Object(
       }),
     ),
     sets: Type.Optional(
-      Type.Array(Type.Union([Type.Literal('llm-metadata')]), {
+      Type.Array(Type.Literal('llm-metadata'), {
         uniqueItems: true,
         description: 'Named sets of keys and prefixes added to keys and prefixes: llm-metadata (the conventions mapping). Default and empty: none.',
       }),

@@ -7,7 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestConsentry, type TestConsentry } from '../helpers/consentry.ts';
 import { bucketOf } from '../../processors/summarize/sketch.ts';
 import { endpointOf } from '../../processors/summarize/endpoint.ts';
-import { bucketSelectSql, countSql, endpointSql, httpClassSql } from '../../collector/analytics/request-sql.ts';
+import { bucketSelectSql, countSql, endpointSql, firstOfSql, httpClassSql, isCallSql, isEntrySql } from '../../collector/analytics/request-sql.ts';
+import { isCallSpan, isEntrySpan, modelOf, providerOf } from '../../processors/conventions/counting.ts';
+import { FIELDS, keysOf } from '../../processors/conventions/genai.ts';
 import { parseRange } from '../../collector/analytics/dashboard.ts';
 import { expectedOf, generateTraffic, groupBy, sendTraffic, type GenRequest } from './traffic.ts';
 
@@ -172,6 +174,41 @@ describe('the summarize rules in SQL agree with the processor', () => {
       const [row] = await c.rows<{ n: number }>(`SELECT ${countSql(lit(s))} AS n SETTINGS output_format_json_quote_64bit_integers = 0`);
       const n = Number(s);
       expect(Number(row!.n), s).toBe(s === '' ? 0 : n > 0 && n < Infinity ? Math.floor(n) : 0);
+    }
+  });
+
+  it('the counting rule and the conventions mapping', async () => {
+    const lit = (v: string) => `'${v.replace(/'/g, "\\'")}'`;
+    const mapLit = (a: Record<string, string>) => `map(${Object.entries(a).flatMap(([k, v]) => [lit(k), lit(v)]).join(', ') || "'', ''"})`;
+    const attrs: Record<string, string>[] = [
+      {},
+      { 'openinference.span.kind': 'LLM' },
+      { 'openinference.span.kind': 'CHAIN', 'llm.model_name': 'm' },
+      { 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.usage.input_tokens': '3' },
+      { 'gen_ai.operation.name': 'chat' },
+      { 'gen_ai.operation.name': '', 'gen_ai.request.model': 'm' },
+      { 'llm.request.type': 'acompletion' },
+      { 'gen_ai.system': 'openai', 'llm.provider': 'azure' },
+      { 'llm.system': 'openai', 'llm.model_name': 'gpt', 'gen_ai.request.model': 'q' },
+      { 'llm.token_count.prompt': '1' },
+      { 'http.route': '/x' },
+    ];
+    for (const a of attrs) {
+      for (const entry of [true, false]) {
+        const [row] = await c.rows<{ call: number; provider: string; model: string }>(
+          `SELECT ${isCallSql('m', entry ? '1' : '0')} AS call, ${firstOfSql('m', keysOf(FIELDS.provider))} AS provider, ${firstOfSql('m', keysOf(FIELDS.model))} AS model FROM (SELECT ${mapLit(a)} AS m)`,
+        );
+        expect([Boolean(Number(row!.call)), row!.provider, row!.model], JSON.stringify({ a, entry })).toEqual([isCallSpan(a, entry), providerOf(a), modelOf(a)]);
+      }
+    }
+    const kinds = ['SPAN_KIND_INTERNAL', 'SPAN_KIND_SERVER', 'SPAN_KIND_CLIENT', 'SPAN_KIND_CONSUMER'];
+    for (const parent of ['', 'aaaaaaaaaaaaaaaa']) {
+      for (const flags of [0, 0x100, 0x101, 0x200, 0x300, 0x301]) {
+        for (const [k, kind] of kinds.entries()) {
+          const [row] = await c.rows<{ e: number }>(`SELECT ${isEntrySql()} AS e FROM (SELECT ${lit(parent)} AS ParentSpanId, toUInt32(${flags}) AS SpanFlags, ${lit(kind)} AS SpanKind)`);
+          expect(Boolean(Number(row!.e)), `${parent} ${flags} ${kind}`).toBe(isEntrySpan({ parentSpanId: parent, flags, kind: [1, 2, 3, 5][k]! }));
+        }
+      }
     }
   });
 

@@ -1,8 +1,12 @@
-// The README's configuration and error tables stay in step with the code.
+// The README's configuration, error, conventions and content tables, and its
+// list of processors, stay in step with the code.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { SETTINGS } from '../../collector/config.ts';
 import { API_ERRORS } from '../../collector/api/errors.ts';
+import { fieldsMarkdown } from '../../processors/conventions/genai.ts';
+import { contentMarkdown } from '../../processors/conventions/content.ts';
+import { BUILTIN_PROCESSORS } from '../../processors/builtin.ts';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 
@@ -15,6 +19,15 @@ describe('README', () => {
 
   it.each(Object.keys(API_ERRORS))('lists the API error %s', (code) => {
     expect(readme).toContain(`\`${code}\``);
+  });
+
+  it('prints the conventions mapping and the content table as the code has them', () => {
+    expect(readme, 'README mapping table differs from processors/conventions/genai.ts: paste fieldsMarkdown()').toContain(fieldsMarkdown());
+    expect(readme, 'README content table differs from processors/conventions/content.ts: paste contentMarkdown()').toContain(contentMarkdown());
+  });
+
+  it.each([...BUILTIN_PROCESSORS.keys()])('names the processor %s', (name) => {
+    expect(readme).toContain(`\`${name}\``);
   });
 
   it('names the test command that .ci/run runs', () => {

@@ -40,7 +40,7 @@ describe('Kafka pipeline', () => {
       span.addEvent('first-token', { index: i });
       span.end();
       ended.push(span as unknown as ReadableSpan);
-      if (i < LOGS) logger.emit({ severityNumber: SeverityNumber.WARN, severityText: 'WARN', body: `log ${i}`, attributes: { 'log.seq': i } });
+      if (i < LOGS) logger.emit({ severityNumber: SeverityNumber.WARN, severityText: 'WARN', body: `log ${i}`, attributes: { 'log.seq': i }, ...(i % 2 === 0 ? { eventName: 'app.step' } : {}) });
     }
     await client.flush();
     await client.shutdown();
@@ -60,6 +60,9 @@ describe('Kafka pipeline', () => {
     expect(row?.a).toMatchObject({ 'http.route': '/v1/chat/completions', 'gen_ai.usage.input_tokens': '7', ratio: '0.5' });
     expect(row?.ev).toEqual(['first-token']);
     expect(row?.tier).toBe('full');
+    // Span flags and the log event name cross it too (codec version 2).
+    expect(await count(`SELECT countIf(bitAnd(SpanFlags, 256) != 0) AS n FROM consentry.otel_traces WHERE TenantId = '${tenant}'`)).toBe(SPANS);
+    expect(await count(`SELECT countIf(EventName = 'app.step') AS n FROM consentry.otel_logs WHERE TenantId = '${tenant}'`)).toBe(LOGS / 2);
   });
 
   it('sends undecodable messages and rows ClickHouse refuses to the dead-letter topic; the partition keeps flowing', { timeout: 90_000 }, async () => {

@@ -98,6 +98,42 @@ describe('answers', () => {
   });
 });
 
+describe('the Authorization header', () => {
+  // OTEL_EXPORTER_OTLP_HEADERS holds URL-encoded values (`Authorization=Bearer%20<key>`);
+  // SDKs decode them, LiteLLM sends the value as it is.
+  it.each([
+    { name: 'Bearer <key>', header: () => `Bearer ${key}`, status: 200 },
+    { name: 'bearer, two spaces', header: () => `bearer  ${key}`, status: 200 },
+    { name: 'Bearer%20<key> (LiteLLM)', header: () => `Bearer%20${key}`, status: 200 },
+    { name: 'BEARER%20<key>', header: () => `BEARER%20${key}`, status: 200 },
+    { name: 'Bearer%20 and a space', header: () => `Bearer%20 ${key}`, status: 401 },
+    { name: 'Basic <key>', header: () => `Basic ${key}`, status: 401 },
+    { name: 'the key alone', header: () => key, status: 401 },
+    { name: 'Bearer%20 an unknown key', header: () => 'Bearer%20csk_ingest_nope', status: 401 },
+  ])('$name: $status', async ({ header, status }) => {
+    const res = await post('/v1/traces', traces(span('auth-form')), { authorization: header() });
+    expect(res.status).toBe(status);
+  });
+
+  it('an OTel SDK configured by OTEL_EXPORTER_OTLP_HEADERS with %20 is accepted', async () => {
+    const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
+    const { BasicTracerProvider, SimpleSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
+    const before = process.env['OTEL_EXPORTER_OTLP_HEADERS'];
+    process.env['OTEL_EXPORTER_OTLP_HEADERS'] = `Authorization=Bearer%20${key}`;
+    try {
+      const exporter = new OTLPTraceExporter({ url: `${c.otlpUrl}/v1/traces` });
+      const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+      provider.getTracer('env').startSpan('from-env-headers').end();
+      await provider.forceFlush();
+      await provider.shutdown();
+    } finally {
+      if (before === undefined) delete process.env['OTEL_EXPORTER_OTLP_HEADERS'];
+      else process.env['OTEL_EXPORTER_OTLP_HEADERS'] = before;
+    }
+    expect(await c.rows(`SELECT SpanName FROM consentry.otel_traces WHERE SpanName = 'from-env-headers'`)).toHaveLength(1);
+  });
+});
+
 describe('malformed input', () => {
   const valid = protoTraces('x');
   const deepJson = '['.repeat(100_000) + ']'.repeat(100_000);

@@ -24,9 +24,17 @@ const scalar = async (query: string): Promise<string> => {
 };
 
 describe('migrate', () => {
-  it('applies every shipped migration once, with the span table tuning in force', async () => {
+  it('applies every shipped migration once, with the span table tuning in force; rows written before 007 read with its defaults', async () => {
     const versions = listMigrations().map((m) => m.version);
-    expect(await migrate(ch.client)).toEqual(versions);
+    // A database of a release before 007, with a row in each table 007 changes.
+    expect(await migrate(ch.client, { migrations: listMigrations().filter((m) => m.version < 7) })).toEqual(versions.filter((v) => v < 7));
+    await ch.client.command({ query: `INSERT INTO consentry.request_summaries (TenantId, Tier, Minute, Requests, LatencyBuckets, InputTokens, ExpireAt) VALUES ('t', 'summary', 60, 2, map(5, 2), 9, 4102444800)` });
+    await ch.client.command({ query: `INSERT INTO consentry.otel_logs (TenantId, Tier, Timestamp, Body, ExpireAt) VALUES ('t', 'full', 1, 'old', 4102444800)` });
+    await ch.client.command({ query: `INSERT INTO consentry.otel_traces (TenantId, Tier, Timestamp, TraceId, SpanId, SpanKind, ExpireAt) VALUES ('t', 'full', 1, 'a', 'b', 'SPAN_KIND_SERVER', 4102444800)` });
+    expect(await migrate(ch.client)).toEqual(versions.filter((v) => v >= 7));
+    expect(await scalar(`SELECT toJSONString(tuple(sum(Requests), sum(Calls), sum(CallErrors), sumMap(CallLatencyBuckets), sum(InputTokens))) FROM consentry.request_summaries`)).toBe('[2,0,0,{},9]');
+    expect(await scalar(`SELECT toJSONString(tuple(Body, EventName)) FROM consentry.otel_logs`)).toBe('["old",""]');
+    expect(await scalar(`SELECT SpanFlags FROM consentry.otel_traces`)).toBe('0');
     expect(await migrate(ch.client)).toEqual([]);
     const traces = await scalar(`SELECT engine_full FROM system.tables WHERE database = 'consentry' AND name = 'otel_traces'`);
     expect(traces).toContain('merge_selector_base = 20');

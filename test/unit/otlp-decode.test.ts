@@ -744,3 +744,49 @@ describe('OTLP/JSON mapping', () => {
     expect(decodeLogsJson(Buffer.from(' { } '))).toEqual({ records: [], rejected: 0, rejectionMessage: '' });
   });
 });
+
+// ---------------------------------------------------------------------------
+// LogRecord.event_name (field 12, JSON eventName) and Span.flags (field 16,
+// JSON flags): what the counting rule and the tiers' event rules read.
+
+describe('event_name and span flags', () => {
+  const logJson = (extra: Record<string, unknown>) => Buffer.from(JSON.stringify({ resourceLogs: [{ scopeLogs: [{ logRecords: [{ body: { stringValue: 'b' }, ...extra }] }] }] }));
+  const spanJson = (extra: Record<string, unknown>) =>
+    Buffer.from(JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: TRACE, spanId: SPAN, parentSpanId: PARENT, name: 'n', ...extra }] }] }] }));
+
+  it.each([
+    { name: 'proto event_name', decode: () => decodeLogsProto(pbLogs([cat(len(5, av.str('b')), len(12, 'gen_ai.user.message'))])), want: 'gen_ai.user.message' },
+    { name: 'proto without event_name', decode: () => decodeLogsProto(pbLogs([len(5, av.str('b'))])), want: '' },
+    { name: 'proto event_name not UTF-8 is malformed', decode: () => decodeLogsProto(pbLogs([len(12, Buffer.from([0xff, 0xfe]))])), want: /invalid UTF-8/ },
+    { name: 'JSON eventName', decode: () => decodeLogsJson(logJson({ eventName: 'gen_ai.choice' })), want: 'gen_ai.choice' },
+    { name: 'JSON event_name (proto name)', decode: () => decodeLogsJson(logJson({ event_name: 'gen_ai.choice' })), want: 'gen_ai.choice' },
+    { name: 'JSON eventName null', decode: () => decodeLogsJson(logJson({ eventName: null })), want: '' },
+    { name: 'JSON eventName not a string is malformed', decode: () => decodeLogsJson(logJson({ eventName: 7 })), want: /expected a string/ },
+  ])('log: $name', ({ decode, want }) => {
+    if (want instanceof RegExp) expect(decode).toThrow(want);
+    else expect(decode().records[0]!.eventName).toBe(want);
+  });
+
+  it.each([
+    { name: 'proto HAS_IS_REMOTE | IS_REMOTE', decode: () => decodeTracesProto(pbTraces([pbSpan(len(4, hex(PARENT)), fixed32(16, 0x301))])), want: 0x301 },
+    { name: 'proto local parent', decode: () => decodeTracesProto(pbTraces([pbSpan(fixed32(16, 0x100))])), want: 0x100 },
+    { name: 'proto without flags', decode: () => decodeTracesProto(pbTraces([pbSpan()])), want: 0 },
+    { name: 'proto flags as a varint is malformed', decode: () => decodeTracesProto(pbTraces([pbSpan(vint(16, 3))])), want: /wrong wire type 0, want 5/ },
+    { name: 'JSON flags number', decode: () => decodeTracesJson(spanJson({ flags: 768 })), want: 768 },
+    { name: 'JSON flags string', decode: () => decodeTracesJson(spanJson({ flags: '256' })), want: 256 },
+    { name: 'JSON without flags', decode: () => decodeTracesJson(spanJson({})), want: 0 },
+    { name: 'JSON negative flags are malformed', decode: () => decodeTracesJson(spanJson({ flags: -1 })), want: /unsigned 32-bit/ },
+  ])('span: $name', ({ decode, want }) => {
+    if (want instanceof RegExp) expect(decode).toThrow(want);
+    else expect(decode().records[0]!.flags).toBe(want);
+  });
+
+  it('the JS SDK sends eventName and span flags that decode the same in both encodings', () => {
+    const l = logs.find((x) => x.eventName === 'gateway.request')!;
+    for (const { encode, decode } of logDecoders) expect(decode(Buffer.from(encode([l])!)).records[0]!.eventName).toBe('gateway.request');
+    for (const { encode, decode } of traceDecoders) {
+      const flags = decode(Buffer.from(encode(spans)!)).records.map((s) => s.flags);
+      expect(flags.every((f) => (f & 0x100) !== 0)).toBe(true);
+    }
+  });
+});
