@@ -164,7 +164,6 @@ function runOnce(launch: Launch, env: Interop, tenant: Tenant, run: RunSpec): Pr
     child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ run, code, timedOut, ms: Date.now() - started, stdout, stderr });
-      if (process.env['INTEROP_TIMES']) process.stderr.write(`[interop] ${tenant.id} ${run.shape}${run.stream === true ? ' stream' : ''}: ${Date.now() - started} ms, exit ${code}\n`);
     });
   });
 }

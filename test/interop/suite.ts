@@ -1,7 +1,7 @@
 // The checks every interop client goes through, per tier, as issue 13 states
 // them: content only where the tier keeps it (in any column of any table),
 // secrets never, per-call log rows only where the tier keeps requests, event
-// names stored where logs are kept, and one request per call with the right
+// names stored where content is kept, and one request per call with the right
 // model, provider and tokens on the dashboard, the same in `summary` and
 // `full`.
 import { writeFile } from 'node:fs/promises';
@@ -47,10 +47,11 @@ export interface InteropCase {
   sendsContent: boolean;
   /** Provider the dashboard must show. */
   provider: string;
-  /** Event names (LogRecord.event_name) a run sends, to be found in otel_logs.EventName where logs are kept. */
+  /** Event names (LogRecord.event_name) a run sends, to be found in otel_logs.EventName in the tiers that keep content. */
   eventNames?: string[];
   /** Log records per run that are not per-call events (an application's own logs), kept by every tier that keeps logs. */
   appLogsPerRun?: number;
+  /** Default TIERS. */
   tiers?: readonly string[];
 }
 
@@ -92,7 +93,7 @@ export function interopSuite(cases: InteropCase[]): void {
         const expected = tenant.tier === 'minimal' ? 0 : c.runs.length * c.callsPerRun;
         const s = { tenant, results: results.get(tenant.id) ?? [], stored: await stored(env!, tenant, expected) };
         state.set(tenant.id, s);
-        // INTEROP_DUMP=<dir>: what each tenant stored, one JSON file per client and tier, to read when a check fails.
+        // INTEROP_DUMP=<dir>: each tenant's runs (exit, time, output) and stored rows, one JSON file per client and tier.
         const dump = process.env['INTEROP_DUMP'];
         if (dump !== undefined && dump !== '') await writeFile(join(dump, `${tenant.id}.json`), JSON.stringify(s, null, 1));
       }),
