@@ -197,8 +197,8 @@ export type Row = Record<string, unknown>;
 export interface Dashboard {
   requestData: string;
   totals?: { requests: number; errors: number; inputTokens: number; outputTokens: number };
-  byModel?: Array<{ model: string; requests: number; inputTokens: number; outputTokens: number }>;
-  byProvider?: Array<{ provider: string; requests: number; inputTokens: number; outputTokens: number }>;
+  byModel?: Array<{ model: string; requests: number; calls: number; inputTokens: number; outputTokens: number }>;
+  byProvider?: Array<{ provider: string; requests: number; calls: number; inputTokens: number; outputTokens: number }>;
 }
 
 export interface Stored {

@@ -207,12 +207,17 @@ function describeCase(c: InteropCase, of: (c: InteropCase, tier: string) => Tier
           }).toEqual({ models: [[MODEL, calls * USAGE.input, calls * USAGE.output]], providers: [[c.provider, calls * USAGE.input, calls * USAGE.output]] });
         });
 
-        it(`shows model ${MODEL} and provider ${c.provider} for every request`, () => {
+        // Per model and provider the figure is the LLM call: a request may call several models
+        // (a fallback), and an application's entry span names none (README, the counting rule).
+        it(`shows every LLM call under model ${MODEL} and provider ${c.provider}, and no request twice`, () => {
           const d = of(c, tier).stored.dashboard;
-          expect({ models: d.byModel?.map((m) => [m.model, m.requests]), providers: d.byProvider?.map((p) => [p.provider, p.requests]) }).toEqual({
-            models: [[MODEL, calls]],
-            providers: [[c.provider, calls]],
-          });
+          const called = <T extends { calls: number }>(rows: T[] | undefined) => (rows ?? []).filter((r) => r.calls > 0);
+          const requests = (rows: Array<{ requests: number }> | undefined) => (rows ?? []).reduce((n, r) => n + r.requests, 0);
+          expect({
+            models: called(d.byModel).map((m) => [m.model, m.calls]),
+            providers: called(d.byProvider).map((p) => [p.provider, p.calls]),
+            requests: [requests(d.byModel), requests(d.byProvider)],
+          }).toEqual({ models: [[MODEL, calls]], providers: [[c.provider, calls]], requests: [calls, calls] });
         });
       }
 

@@ -234,6 +234,7 @@ describe('control plane page', () => {
     for (const p of PLAN) {
       await expect(text(page.locator(`#by-endpoint tr[data-key="${p.route}"] [data-col="requests"]`))).resolves.toBe(fmt(p.n));
       const model = page.locator(`#by-model tr[data-key="${p.model}"]`);
+      await expect(model.locator('[data-col="calls"]').textContent()).resolves.toBe(fmt(p.n)); // the gateway's SERVER span is the call
       await expect(model.locator('[data-col="input-tokens"]').textContent()).resolves.toBe(fmt(p.n * p.inTok));
       await expect(model.locator('[data-col="output-tokens"]').textContent()).resolves.toBe(fmt(p.n * p.outTok));
     }

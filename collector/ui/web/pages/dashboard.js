@@ -181,7 +181,7 @@ function Breakdown({ id, title, keyName, keyLabel, rows }) {
       ? html`<p class="empty">No requests.</p>`
       : html`<${TableRegion} label=${title}>
           <table class="data" id=${id}>
-            <thead><tr><th scope="col">${keyLabel}</th><th scope="col" class="num">Requests</th><th scope="col" class="num">Errors</th><th scope="col" class="num">Error rate</th><th scope="col" class="num">p50</th><th scope="col" class="num">p95</th><th scope="col" class="num">p99</th></tr></thead>
+            <thead><tr><th scope="col">${keyLabel}</th><th scope="col" class="num">Requests</th><th scope="col" class="num">Errors</th><th scope="col" class="num">Error rate</th><th scope="col" class="num">p50</th><th scope="col" class="num">p95</th><th scope="col" class="num">p99</th><th scope="col" class="num">LLM calls</th></tr></thead>
             <tbody>
               ${rows.map(
                 (r) => html`<tr data-key=${r[keyName]}>
@@ -192,6 +192,7 @@ function Breakdown({ id, title, keyName, keyLabel, rows }) {
                   <td class="num">${fmtMs(r.latencyMs.p50)}</td>
                   <td class="num">${fmtMs(r.latencyMs.p95)}</td>
                   <td class="num">${fmtMs(r.latencyMs.p99)}</td>
+                  <td class="num" data-col="calls">${fmtInt(r.calls)}</td>
                 </tr>`,
               )}
             </tbody>
@@ -200,20 +201,23 @@ function Breakdown({ id, title, keyName, keyLabel, rows }) {
   </section>`;
 }
 
-function Tokens({ rows }) {
+// Per model, the figure is the LLM call (a request may call several models; an
+// application's entry span names none): rows without calls or tokens are left out.
+function Tokens({ rows: all }) {
+  const rows = all.filter((r) => r.calls > 0 || r.inputTokens + r.outputTokens > 0);
   const max = Math.max(0, ...rows.map((r) => r.inputTokens + r.outputTokens));
   return html`<section class="card" aria-labelledby="by-model-h">
     <h2 id="by-model-h">Tokens per model</h2>
     ${rows.length === 0
-      ? html`<p class="empty">No requests.</p>`
+      ? html`<p class="empty">No LLM calls.</p>`
       : html`<${TableRegion} label="Tokens per model">
           <table class="data" id="by-model">
-            <thead><tr><th scope="col">Model</th><th scope="col" class="num">Requests</th><th scope="col" class="num">Input tokens</th><th scope="col" class="num">Output tokens</th><th scope="col" class="num">Total</th></tr></thead>
+            <thead><tr><th scope="col">Model</th><th scope="col" class="num">LLM calls</th><th scope="col" class="num">Input tokens</th><th scope="col" class="num">Output tokens</th><th scope="col" class="num">Total</th></tr></thead>
             <tbody>
               ${rows.map(
                 (r) => html`<tr data-key=${r.model}>
                   <th scope="row">${label(r.model)}</th>
-                  <td class="num" data-col="requests">${fmtInt(r.requests)}</td>
+                  <td class="num" data-col="calls">${fmtInt(r.calls)}</td>
                   <td class="num" data-col="input-tokens">${fmtInt(r.inputTokens)}</td>
                   <td class="num" data-col="output-tokens">${fmtInt(r.outputTokens)}</td>
                   <td class="num" data-col="total-tokens">${fmtInt(r.inputTokens + r.outputTokens)} <${Bar} value=${r.inputTokens + r.outputTokens} max=${max} tone="alt" /></td>
