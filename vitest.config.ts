@@ -5,7 +5,7 @@ import { defineConfig } from 'vitest/config';
 // so each has its own embedded ClickHouse.
 export default defineConfig({
   test: {
-    include: ['processors/**/*.test.ts', 'collector/**/*.test.ts', 'sinks/**/*.test.ts', 'test/**/*.test.ts'],
+    include: ['{core,storage,control,processors,collector,sinks,app}/**/*.test.ts', 'test/**/*.test.ts'],
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 180_000,

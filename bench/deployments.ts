@@ -2,10 +2,10 @@
 // 127.0.0.1 with free ports and temp data, started here as real processes and
 // measured from outside (/proc, /metrics, SQL), never from inside.
 //
-// - embedded: one collector process (`node --import tsx collector/server.ts`),
+// - embedded: one collector process (`node --import tsx app/collector-main.ts`),
 //   chdb inside it, the in-process transport.
 // - kafka: a broker (scripts/kafka/broker.ts), a chdb HTTP server process
-//   (sinks/clickhouse/chdb-server.ts) as CONSENTRY_CLICKHOUSE_URL, the
+//   (app/chdb-server.ts) as CONSENTRY_CLICKHOUSE_URL, the
 //   collector producing to Kafka, and the sink (`npm run sink`) consuming into
 //   ClickHouse. Started only when those pieces exist (`kafkaAvailability`).
 //
@@ -182,7 +182,7 @@ async function startCollector(o: DeploymentOptions, env: Record<string, string>)
   const logFile = join(o.workDir, 'collector.log');
   const child = o.procs.spawnNode({
     name: 'collector',
-    script: 'collector/server.ts',
+    script: 'app/collector-main.ts',
     nodeFlags: o.cpuProfileDir === undefined ? SERVICE_NODE_FLAGS : [...SERVICE_NODE_FLAGS, '--cpu-prof', `--cpu-prof-dir=${o.cpuProfileDir}`],
     cwd: o.repoDir,
     logFile,
@@ -325,16 +325,16 @@ export function kafkaAvailability(repoDir: string): { ok: true; sinkScript: stri
   try {
     const pkg = JSON.parse(readFileSync(join(repoDir, 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
     const m = /(?:^|\s)tsx\s+(\S+\.ts)/.exec(pkg.scripts?.['sink'] ?? '');
-    // `npm run sink` runs sinks/server.ts; the file is used directly so that its pid is node's.
-    const script = m?.[1] ?? 'sinks/server.ts';
+    // `npm run sink` runs app/sink-main.ts; the file is used directly so that its pid is node's.
+    const script = m?.[1] ?? 'app/sink-main.ts';
     if (existsSync(join(repoDir, script))) sinkScript = script;
-    else missing.push('the sink process (`npm run sink`, sinks/server.ts)');
+    else missing.push('the sink process (`npm run sink`, app/sink-main.ts)');
   } catch {
     missing.push('package.json');
   }
-  if (!existsSync(join(repoDir, 'sinks/clickhouse/chdb-server.ts'))) missing.push('sinks/clickhouse/chdb-server.ts');
-  const consentry = readFileSync(join(repoDir, 'collector/consentry.ts'), 'utf8');
-  if (!/sinks\/kafka\//.test(consentry)) missing.push('a Kafka transport wired into collector/consentry.ts');
+  if (!existsSync(join(repoDir, 'app/chdb-server.ts'))) missing.push('app/chdb-server.ts');
+  const consentry = readFileSync(join(repoDir, 'app/collector.ts'), 'utf8');
+  if (!/sinks\/kafka\//.test(consentry)) missing.push('a Kafka transport wired into app/collector.ts');
   if (!existsSync(join(repoDir, 'scripts/kafka/broker.ts'))) missing.push('scripts/kafka/broker.ts');
   return missing.length === 0 ? { ok: true, sinkScript } : { ok: false, reason: `not available yet: missing ${missing.join(', ')}` };
 }
@@ -349,7 +349,7 @@ export async function startKafkaDeployment(o: DeploymentOptions, markerPrefix: s
   const chLog = join(o.workDir, 'chdb-server.log');
   const chdb = o.procs.spawnNode({
     name: 'clickhouse',
-    script: 'sinks/clickhouse/chdb-server.ts',
+    script: 'app/chdb-server.ts',
     args: ['--data-dir', join(o.workDir, 'chdb-data'), '--port', '0', '--host', '127.0.0.1'],
     cwd: o.repoDir,
     logFile: chLog,

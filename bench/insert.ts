@@ -58,13 +58,13 @@ import { parseArgs } from 'node:util';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { buildPool } from './otlp-batches.ts';
 import { decodeTracesProto } from '../collector/otlp/decode-proto.ts';
-import { loadSettings } from '../collector/config.ts';
-import { buildTierEngine } from '../collector/pipeline.ts';
-import type { Attributes, BatchContext, RecordBatch, Resource, SpanRecord } from '../processors/record.ts';
-import { DATABASE, openClickHouse, sqlString } from '../sinks/clickhouse/client.ts';
+import { loadSettings } from '../core/settings.ts';
+import { buildTierEngine } from '../app/pipeline.ts';
+import type { Attributes, BatchContext, RecordBatch, Resource, SpanRecord } from '../core/record.ts';
+import { DATABASE, openClickHouse, sqlString } from '../storage/clickhouse.ts';
 import { encodeBatch, INSERT_FORMATS, NEVER_EXPIRES, timeText } from '../sinks/clickhouse/encode.ts';
 import { insertRows } from '../sinks/clickhouse/insert.ts';
-import { migrate } from '../sinks/clickhouse/migrate.ts';
+import { migrate } from '../storage/migrate.ts';
 
 const TABLE = `${DATABASE}.otel_traces`;
 const TENANTS = ['acme', 'globex', 'initech'];

@@ -6,7 +6,7 @@
 import { gzipSync } from 'node:zlib';
 import { buildPool } from './otlp-batches.ts';
 import { decodeTracesProto } from '../collector/otlp/decode-proto.ts';
-import type { BatchContext, RecordBatch, SpanRecord } from '../processors/record.ts';
+import type { BatchContext, RecordBatch, SpanRecord } from '../core/record.ts';
 import { decodeBatchMessage, encodeBatchMessage } from '../sinks/kafka/codec.ts';
 import { encodeBatch } from '../sinks/clickhouse/encode.ts';
 

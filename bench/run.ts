@@ -19,7 +19,7 @@ import { runBench } from './harness.ts';
 import { writeReport, markdown } from './report.ts';
 import { catalogue } from './scenarios.ts';
 import { kafkaAvailability } from './deployments.ts';
-import { SETTINGS } from '../collector/config.ts';
+import { SETTINGS } from '../core/settings.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 

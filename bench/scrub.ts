@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { BatchContext, RecordBatch, SpanRecord } from '../processors/record.ts';
+import type { BatchContext, RecordBatch, SpanRecord } from '../core/record.ts';
 import { allStrings, gatewaySpans, secretCorpus } from '../processors/scrub-secrets/corpus.ts';
 import { createSecretScrubber, scrubSecretsProcessor } from '../processors/scrub-secrets/processor.ts';
 

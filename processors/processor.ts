@@ -5,7 +5,7 @@
 // reaches data in flight) and processors can be tested in isolation. It does
 // not call the next stage: the pipeline does, and counts what each drops.
 import type { TSchema, Static } from '@sinclair/typebox';
-import type { BatchContext, RecordBatch } from './record.ts';
+import type { BatchContext, RecordBatch } from '../core/record.ts';
 
 export type Processor = (batch: RecordBatch, ctx: BatchContext) => RecordBatch;
 

@@ -29,8 +29,8 @@
 // a later erasure still finds traces whose user.id span is gone.
 import { randomUUID } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { DATABASE } from '../../sinks/clickhouse/client.ts';
-import type { ErasureTombstones } from './tombstones.ts';
+import { DATABASE } from '../../storage/clickhouse.ts';
+import type { ErasureTombstones } from '../../control/tombstones.ts';
 
 /** Tables that hold a tenant's data, each with its TenantId column. */
 export const TENANT_DATA_TABLES = ['otel_traces', 'otel_logs', 'request_summaries', 'gateway_metadata', 'tier_audit', 'tier_assignments'] as const;

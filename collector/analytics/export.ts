@@ -11,7 +11,7 @@
 // line is a trailer: {"end":true,"rows":{"otel_traces":n,...}}, or on failure
 // {"error":"..."}: a consumer that does not see the trailer has a partial export.
 import type { ClickHouseClient } from '@clickhouse/client';
-import { DATABASE } from '../../sinks/clickhouse/client.ts';
+import { DATABASE } from '../../storage/clickhouse.ts';
 import { SUBJECT_TABLES, subjectPredicate } from './erasure.ts';
 
 /** Tables of a tenant export; a subject export reads SUBJECT_TABLES only. */

@@ -16,23 +16,6 @@ export interface QueryGateOptions {
 
 export type Admission = { ok: true; release(): void } | { ok: false; message: string };
 
-/** libuv's pool size for this process (UV_THREADPOOL_SIZE, read by libuv at its first use; default 4). */
-export function threadPoolSize(env: NodeJS.ProcessEnv = process.env): number {
-  const n = Number(env['UV_THREADPOOL_SIZE']);
-  return Number.isInteger(n) && n > 0 ? Math.min(n, 1024) : 4;
-}
-
-/** Threads of libuv's pool kept for ingest (inserts, spool files, gunzip) whatever tenants query. */
-export const INGEST_RESERVED_THREADS = 2;
-
-/** Default total, whatever the pool: each query may use CONSENTRY_QUERY_MAX_MEMORY_BYTES, so the total bounds their memory too. */
-export const DEFAULT_QUERY_TOTAL = 4;
-
-/** The default total: the pool less the ingest reserve, at most DEFAULT_QUERY_TOTAL, at least one. */
-export function defaultQueryTotal(pool = threadPoolSize()): number {
-  return Math.max(1, Math.min(pool - INGEST_RESERVED_THREADS, DEFAULT_QUERY_TOTAL));
-}
-
 export class QueryGate {
   readonly total: number;
   readonly perTenant: number;

@@ -9,7 +9,7 @@
 // batched them. The SQL is generated from the same tables as the JS.
 import { GAMMA, MAX_BUCKET, MAX_MS, MIN_BUCKET, MIN_MS, bucketOf } from '../../processors/summarize/sketch.ts';
 import { CALL_EVIDENCE, FIELDS, keysOf } from '../../processors/conventions/genai.ts';
-import { SpanFlags } from '../../processors/record.ts';
+import { SpanFlags } from '../../core/record.ts';
 
 const LN_GAMMA = Math.log(GAMMA);
 const UINT64_MAX = (1n << 64n) - 1n;

@@ -132,7 +132,7 @@ export class TenantQueryEngine {
     if (this.closed) throw new Error('tenant query engine is closed');
     if (this.opts.clickhouseUrl !== '') {
       // No settings in the URL: a readonly user is the server-side way (deploy/README.md),
-      // and sinks/clickhouse/chdb-server.ts refuses URL settings on purpose.
+      // and app/chdb-server.ts refuses URL settings on purpose.
       this.server ??= createClient({ url: this.readerUrl, database: TENANT_DATABASE, request_timeout: (this.limits.maxExecutionSeconds + 10) * 1000 });
       return { client: this.server, close: async () => undefined };
     }

@@ -5,12 +5,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { TierEngine } from '../../processors/tiers/engine.ts';
-import type { TenantStore } from '../tenants/store.ts';
-import type { TierRegistry } from '../tenants/tier-registry.ts';
+import type { TenantStore } from '../../control/tenant-store.ts';
+import type { TierRegistry } from '../../control/tier-registry.ts';
 import { TenantQueryEngine } from '../analytics/tenant-query.ts';
 import { QueryGate } from '../analytics/query-gate.ts';
 import type { QueryLimits } from '../analytics/sql-guard.ts';
-import type { ErasureTombstones } from '../analytics/tombstones.ts';
+import type { ErasureTombstones } from '../../control/tombstones.ts';
 import { queryRoutes } from './query.ts';
 import { dashboardRoutes } from './dashboard.ts';
 import { privacyRoutes } from './privacy.ts';

@@ -4,11 +4,11 @@
 // /readyz are open (they name no tenant).
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
-import type { Logger } from '../logger.ts';
-import { metricsRoute, type Metrics } from '../metrics.ts';
-import { createHttpServer, type HttpLimits } from '../http-server.ts';
-import { bearerToken, secretEquals } from '../tenants/keys.ts';
-import { TENANT_ID_PATTERN, type TenantStore } from '../tenants/store.ts';
+import type { Logger } from '../../core/logger.ts';
+import { metricsRoute, type Metrics } from '../../core/metrics.ts';
+import { createHttpServer, type HttpLimits } from '../../core/http-server.ts';
+import { bearerToken, secretEquals } from '../../core/keys.ts';
+import { TENANT_ID_PATTERN, type TenantStore } from '../../control/tenant-store.ts';
 import { ApiError } from './errors.ts';
 
 export interface ApiDeps {

@@ -10,7 +10,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { TierEngine } from '../../processors/tiers/engine.ts';
-import type { TenantStore } from '../tenants/store.ts';
+import type { TenantStore } from '../../control/tenant-store.ts';
 import { dashboardFigures, parseRange } from '../analytics/dashboard.ts';
 import { ApiError } from './errors.ts';
 

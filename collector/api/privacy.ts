@@ -9,10 +9,10 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { TenantStore } from '../tenants/store.ts';
+import type { TenantStore } from '../../control/tenant-store.ts';
 import { Eraser } from '../analytics/erasure.ts';
 import { exportLines } from '../analytics/export.ts';
-import type { ErasureTombstones } from '../analytics/tombstones.ts';
+import type { ErasureTombstones } from '../../control/tombstones.ts';
 import { ApiError } from './errors.ts';
 
 export interface PrivacyDeps {

@@ -8,8 +8,8 @@
 // from the admin token (app.ts PUBLIC_ROUTES).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
-import { bearerToken } from '../tenants/keys.ts';
-import type { TenantStore } from '../tenants/store.ts';
+import { bearerToken } from '../../core/keys.ts';
+import type { TenantStore } from '../../control/tenant-store.ts';
 import type { QueryFailure, QueryFormat, QueryResult, TenantQueryEngine } from '../analytics/tenant-query.ts';
 import type { QueryGate } from '../analytics/query-gate.ts';
 import { ApiError, type ApiErrorCode } from './errors.ts';

@@ -11,8 +11,8 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { TierEngine } from '../../processors/tiers/engine.ts';
-import type { TenantStore } from '../tenants/store.ts';
-import type { TierRegistry } from '../tenants/tier-registry.ts';
+import type { TenantStore } from '../../control/tenant-store.ts';
+import type { TierRegistry } from '../../control/tier-registry.ts';
 import { ApiError } from './errors.ts';
 
 const SwitchTier = Type.Object(

@@ -18,10 +18,10 @@
 // on a probe span and what survives is reported. Fail closed: an unknown tier,
 // a tenant without a tier or a failing pipeline answers all false.
 import type { FastifyInstance } from 'fastify';
-import type { BatchContext, SpanRecord } from '../../processors/record.ts';
-import { SpanKind, StatusCode } from '../../processors/record.ts';
+import type { BatchContext, SpanRecord } from '../../core/record.ts';
+import { SpanKind, StatusCode } from '../../core/record.ts';
 import type { TierEngine } from '../../processors/tiers/engine.ts';
-import { bearerToken } from '../tenants/keys.ts';
+import { bearerToken } from '../../core/keys.ts';
 import { encodeStatus } from './encode-response.ts';
 
 export const CAPTURE_PATH = '/v1/consentry/capture';

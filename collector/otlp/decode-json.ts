@@ -18,7 +18,7 @@
 // hundreds of MB), and the decoding below recurses per AnyValue level.
 
 import { isUtf8 } from 'node:buffer';
-import type { Attributes, Decoded, LogRecord, SpanEvent, SpanLink, SpanRecord } from '../../processors/record.ts';
+import type { Attributes, Decoded, LogRecord, SpanEvent, SpanLink, SpanRecord } from '../../core/record.ts';
 import { OtlpDecodeError } from './errors.ts';
 import {
   doubleJson,

@@ -22,7 +22,7 @@
 
 import { isUtf8 } from 'node:buffer';
 import { Reader } from 'protobufjs/minimal.js';
-import type { Attributes, Decoded, LogRecord, SpanEvent, SpanLink, SpanRecord } from '../../processors/record.ts';
+import type { Attributes, Decoded, LogRecord, SpanEvent, SpanLink, SpanRecord } from '../../core/record.ts';
 import { DECODE_ALL, type SpanProjection } from '../../processors/projection.ts';
 import { OtlpDecodeError } from './errors.ts';
 import {

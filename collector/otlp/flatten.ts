@@ -1,5 +1,5 @@
 // Pieces shared by the protobuf and JSON decoders: how OTLP values become the
-// flat strings of `Attributes` (processors/record.ts), id hex, limits, enum names,
+// flat strings of `Attributes` (core/record.ts), id hex, limits, enum names,
 // the empty records the decoders fill in and the checks that finish them.
 //
 // Flattening, exactly (it follows the Collector's pcommon `Value.AsString`, which
@@ -21,7 +21,7 @@
 // Log bodies flatten the same way: a string body as is, anything else as above.
 // A repeated attribute key keeps the last value.
 
-import type { Attributes, LogRecord, Resource, Scope, SpanEvent, SpanLink, SpanRecord } from '../../processors/record.ts';
+import type { Attributes, LogRecord, Resource, Scope, SpanEvent, SpanLink, SpanRecord } from '../../core/record.ts';
 
 /** Deepest AnyValue nesting accepted (an attribute value is depth 1). */
 export const MAX_ANY_VALUE_DEPTH = 32;

@@ -10,13 +10,12 @@
 // gateway retries) and is replaced; while none is alive, requests run on the
 // main thread.
 import { Worker } from 'node:worker_threads';
-import type { Settings } from '../config.ts';
-import type { Logger } from '../logger.ts';
-import type { EngineHooks } from '../pipeline.ts';
-import type { TierEngine } from '../../processors/tiers/engine.ts';
-import type { BatchContext } from '../../processors/record.ts';
+import type { Settings } from '../../core/settings.ts';
+import type { Logger } from '../../core/logger.ts';
+import type { EngineHooks } from '../../processors/tiers/engine.ts';
+import type { BatchContext } from '../../core/record.ts';
 import { OtlpDecodeError } from './errors.ts';
-import { ingest, IngestUnavailable, type Encoding, type Format, type Ingest, type IngestJob, type IngestResult, type Signal } from './ingest.ts';
+import { ingest, IngestUnavailable, type Encoding, type Format, type Ingest, type IngestJob, type IngestResult, type IngestStages, type Signal } from './ingest.ts';
 
 /** What a worker's engine counted while running one job. */
 export interface Tally {
@@ -48,15 +47,14 @@ interface Pending {
 export interface IngestPoolOptions {
   size: number;
   settings: Settings;
-  /** The main thread's engine: runs requests while no worker is alive. */
-  engine: TierEngine;
+  /** The main thread's stages: run requests while no worker is alive. */
+  stages: IngestStages;
   hooks: EngineHooks;
   logger: Logger;
-  /** The worker's entry module; tests point it at one that fails on purpose. */
-  entry?: URL;
+  /** The worker's entry module (the app's, which calls serveIngest; tests point it at one that fails on purpose). */
+  entry: URL;
 }
 
-const ENTRY = new URL('./ingest-worker.mjs', import.meta.url);
 const RESPAWN_DELAY_MS = 1000;
 
 class IngestThread {
@@ -89,7 +87,7 @@ export class IngestPool {
   }
 
   private spawn(): Promise<void> {
-    const worker = new Worker(this.opts.entry ?? ENTRY, { workerData: { settings: this.opts.settings }, name: 'consentry-ingest' });
+    const worker = new Worker(this.opts.entry, { workerData: { settings: this.opts.settings }, name: 'consentry-ingest' });
     const thread = new IngestThread(worker);
     this.workers.add(worker);
     return new Promise<void>((resolve, reject) => {
@@ -142,7 +140,7 @@ export class IngestPool {
       const t = threads[(this.nextId + i) % threads.length]!;
       if (best === undefined || t.pending.size < best.pending.size) best = t;
     }
-    if (best === undefined) return Promise.resolve().then(() => ingest(this.opts.engine, job));
+    if (best === undefined) return Promise.resolve().then(() => ingest(this.opts.stages, job));
     const thread = best;
     const id = this.nextId++;
     const body = new Uint8Array(job.body.length);

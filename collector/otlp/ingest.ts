@@ -7,12 +7,12 @@
 // clone of full-tier records made garbage collection 45% of the main thread).
 // Kafka mode gets records: encoding the Kafka messages in the workers instead
 // measured 40% more collector CPU per span (README, Benchmarks).
-import type { BatchContext, Decoded, LogRecord, RecordBatch, SpanRecord } from '../../processors/record.ts';
+import type { BatchContext, Decoded, LogRecord, RecordBatch, SpanRecord } from '../../core/record.ts';
 import type { SpanProjection } from '../../processors/projection.ts';
 import type { TierEngine } from '../../processors/tiers/engine.ts';
 import { decodeLogsProto, decodeTracesProto } from './decode-proto.ts';
 import { decodeLogsJson, decodeTracesJson } from './decode-json.ts';
-import { encodeBatch, joinRows, type JoinedRows } from '../../sinks/clickhouse/encode.ts';
+import type { JoinedRows } from '../../storage/tables.ts';
 
 export type Signal = 'traces' | 'logs';
 export type Format = 'proto' | 'json';
@@ -50,6 +50,12 @@ export class IngestUnavailable extends Error {
 /** Decodes and applies the tier; rejects with OtlpDecodeError (malformed body) or IngestUnavailable. */
 export type Ingest = (job: IngestJob) => Promise<IngestResult>;
 
+/** What runs a job: a tier engine, and the row encoding of the writer (sinks/clickhouse/encode.ts, given by the app). */
+export interface IngestStages {
+  engine: TierEngine;
+  encodeRows: (batch: RecordBatch, ctx: BatchContext) => JoinedRows;
+}
+
 // JSON is decoded whole (projections are a protobuf fast path; the result is the same).
 const DECODERS: Record<Signal, Record<Format, (buf: Uint8Array, spans: SpanProjection) => Decoded<SpanRecord> | Decoded<LogRecord>>> = {
   traces: { proto: decodeTracesProto, json: decodeTracesJson },
@@ -73,7 +79,7 @@ function stampUnsetTimes(batch: RecordBatch, receivedAtMs: number): void {
 }
 
 /** The work itself; throws OtlpDecodeError for a malformed body. */
-export function ingest(engine: TierEngine, job: IngestJob): IngestResult {
+export function ingest({ engine, encodeRows }: IngestStages, job: IngestJob): IngestResult {
   const decoded = DECODERS[job.signal][job.format](job.body, engine.spanProjection(job.ctx.tier));
   const batch: RecordBatch = {
     spans: job.signal === 'traces' ? (decoded.records as SpanRecord[]) : [],
@@ -84,7 +90,7 @@ export function ingest(engine: TierEngine, job: IngestJob): IngestResult {
   stampUnsetTimes(batch, job.ctx.receivedAtMs);
   const processed = engine.process(batch, job.ctx);
   return {
-    ...(job.encode === 'rows' ? { rows: joinRows(encodeBatch(processed, job.ctx)), traceIds: traceIdsOf(processed) } : { batch: processed }),
+    ...(job.encode === 'rows' ? { rows: encodeRows(processed, job.ctx), traceIds: traceIdsOf(processed) } : { batch: processed }),
     ctx: job.ctx,
     accepted: decoded.records.length,
     rejected: decoded.rejected,
@@ -100,6 +106,6 @@ function traceIdsOf(batch: RecordBatch): string[] {
 }
 
 /** Ingest on the calling thread (CONSENTRY_INGEST_WORKERS=0, and tests of the receiver alone). */
-export function ingestInline(engine: TierEngine): Ingest {
-  return async (job) => ingest(engine, job);
+export function ingestInline(stages: IngestStages): Ingest {
+  return async (job) => ingest(stages, job);
 }

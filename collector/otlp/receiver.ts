@@ -4,10 +4,10 @@
 import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { TransportError, type Transport } from '../../sinks/transport.ts';
-import type { Metrics } from '../metrics.ts';
-import type { Logger } from '../logger.ts';
-import { bearerToken } from '../tenants/keys.ts';
+import { TransportError, type Transport } from '../../storage/transport.ts';
+import type { Metrics } from '../../core/metrics.ts';
+import type { Logger } from '../../core/logger.ts';
+import { bearerToken } from '../../core/keys.ts';
 import { IngestUnavailable, type Encoding, type Format, type Ingest, type IngestJob, type IngestResult, type Signal } from './ingest.ts';
 import { OtlpDecodeError } from './errors.ts';
 import { encodeExportResponse, encodeStatus } from './encode-response.ts';

@@ -5,7 +5,7 @@
 // one is flagged the same way, as a body cut to nothing.
 // Applies to span and log attributes; log bodies (LogRecord.body) are not touched.
 import { Type } from '@sinclair/typebox';
-import type { Attributes, LogRecord, SpanRecord } from '../record.ts';
+import type { Attributes, LogRecord, SpanRecord } from '../../core/record.ts';
 import { defineProcessor } from '../processor.ts';
 
 export const DEFAULT_MAX_BYTES = 16384;

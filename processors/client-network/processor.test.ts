@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Value } from '@sinclair/typebox/value';
 import type { Static } from '@sinclair/typebox';
-import type { Attributes } from '../record.ts';
+import type { Attributes } from '../../core/record.ts';
 import { TEST_CTX, testBatch, testEnv, testLog, testSpan } from '../testing/records.ts';
 import { clientNetwork, clientNetworkSchema, truncateAddress } from './processor.ts';
 

@@ -13,7 +13,7 @@
 // is handled as a comma-separated list and the result stays a JSON array.
 import { isIP } from 'node:net';
 import { Type } from '@sinclair/typebox';
-import type { Attributes, LogRecord, SpanRecord } from '../record.ts';
+import type { Attributes, LogRecord, SpanRecord } from '../../core/record.ts';
 import { defineProcessor } from '../processor.ts';
 
 const mode = (options: { default?: string; description: string }) =>

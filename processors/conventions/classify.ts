@@ -7,7 +7,7 @@
 // metadata (exact key or prefix of the mapping) -> LLM content (key, prefix,
 // pattern) -> gateway content (bodies, headers) -> other. Metadata first, so that `llm.token_count.prompt` is a
 // token count and not LiteLLM's raw `llm.<provider>.prompt`.
-import type { Attributes, LogRecord } from '../record.ts';
+import type { Attributes, LogRecord } from '../../core/record.ts';
 import { CONTENT, NOT_CONTENT } from './content.ts';
 import { FIELDS, type Field } from './genai.ts';
 

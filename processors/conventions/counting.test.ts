@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SpanKind, StatusCode, type Attributes } from '../record.ts';
+import { SpanKind, StatusCode, type Attributes } from '../../core/record.ts';
 import { testSpan } from '../testing/records.ts';
 import { failedOf, inputTokensOf, isCallSpan, isEntrySpan, modelOf, outputTokensOf, providerOf } from './counting.ts';
 import { fieldsMarkdown } from './genai.ts';

@@ -31,7 +31,7 @@
 // span cannot see: a gateway that puts token counts on its SERVER span and
 // also sends instrumented upstream call spans (with an operation) reports each
 // call twice, and is counted so.
-import { SpanFlags, SpanKind, StatusCode, type Attributes, type SpanRecord } from '../record.ts';
+import { SpanFlags, SpanKind, StatusCode, type Attributes, type SpanRecord } from '../../core/record.ts';
 import { CALL_EVIDENCE, FIELDS, keysOf } from './genai.ts';
 
 export function isEntrySpan(span: Pick<SpanRecord, 'parentSpanId' | 'flags' | 'kind'>): boolean {

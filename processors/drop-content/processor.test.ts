@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Value } from '@sinclair/typebox/value';
-import type { Attributes, LogRecord, SpanRecord } from '../record.ts';
+import type { Attributes, LogRecord, SpanRecord } from '../../core/record.ts';
 import { TEST_CTX, testBatch, testEnv, testLog, testSpan } from '../testing/records.ts';
 import { dropContent, dropContentSchema } from './processor.ts';
 

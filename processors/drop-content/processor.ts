@@ -17,7 +17,7 @@
 // Counts: drop-content.attributes, drop-content.span-events, drop-content.logs,
 // drop-content.bodies (never the values).
 import { Type } from '@sinclair/typebox';
-import type { LogRecord, SpanEvent, SpanRecord } from '../record.ts';
+import type { LogRecord, SpanEvent, SpanRecord } from '../../core/record.ts';
 import { defineProcessor } from '../processor.ts';
 import { eventNameOf, hasLlmAttributes, isLlmEvent, withoutContent } from '../conventions/classify.ts';
 

@@ -5,7 +5,7 @@
 // `names` matches exactly, or as a prefix when it ends with `*`
 // (`gen_ai.*`). Counts: drop-events.logs, drop-events.span-events.
 import { Type } from '@sinclair/typebox';
-import type { SpanRecord } from '../record.ts';
+import type { SpanRecord } from '../../core/record.ts';
 import { defineProcessor } from '../processor.ts';
 import { eventNameOf } from '../conventions/classify.ts';
 

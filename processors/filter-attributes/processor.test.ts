@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Value } from '@sinclair/typebox/value';
 import type { Static } from '@sinclair/typebox';
-import type { Attributes, RecordBatch, Resource, Scope, SpanRecord } from '../record.ts';
+import type { Attributes, RecordBatch, Resource, Scope, SpanRecord } from '../../core/record.ts';
 import { TEST_CTX, TEST_RESOURCE, TEST_SCOPE, testBatch, testEnv, testLog, testSpan } from '../testing/records.ts';
 import { filterAttributes, filterAttributesSchema } from './processor.ts';
 

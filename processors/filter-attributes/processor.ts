@@ -5,7 +5,7 @@
 // Scope objects are shared by many records; a filtered replacement is built once
 // per distinct input object per batch, so records that shared one still do.
 import { FormatRegistry, Type } from '@sinclair/typebox';
-import type { Attributes, LogRecord, Resource, Scope, SpanRecord } from '../record.ts';
+import type { Attributes, LogRecord, Resource, Scope, SpanRecord } from '../../core/record.ts';
 import { defineProcessor } from '../processor.ts';
 import { LLM_METADATA } from '../conventions/genai.ts';
 

@@ -8,7 +8,7 @@
 // `gateway.uptime_seconds`, `gateway.unexpected_restarts`,
 // `gateway.env.<NAME>` (one per variable), `gateway.policy_config`.
 import { Type } from '@sinclair/typebox';
-import type { Attributes, GatewayMetadataRecord, LogRecord } from '../record.ts';
+import type { Attributes, GatewayMetadataRecord, LogRecord } from '../../core/record.ts';
 import { defineProcessor } from '../processor.ts';
 
 export const METADATA_EVENT = 'gateway.metadata';

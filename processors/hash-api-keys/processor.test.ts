@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Value } from '@sinclair/typebox/value';
 import type { Static } from '@sinclair/typebox';
-import type { Attributes, SpanRecord } from '../record.ts';
+import type { Attributes, SpanRecord } from '../../core/record.ts';
 import { TEST_CTX, testBatch, testEnv, testLog, testSpan } from '../testing/records.ts';
 import { hashApiKeys, hashApiKeysSchema } from './processor.ts';
 

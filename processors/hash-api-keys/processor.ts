@@ -13,7 +13,7 @@
 // orders it (processors/tiers/engine.ts).
 import { createHmac } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
-import type { Attributes, LogRecord, SpanRecord } from '../record.ts';
+import type { Attributes, LogRecord, SpanRecord } from '../../core/record.ts';
 import { defineProcessor } from '../processor.ts';
 
 /**

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Value } from '@sinclair/typebox/value';
 import type { Static } from '@sinclair/typebox';
-import type { Attributes, LogRecord, Resource, SpanRecord } from '../record.ts';
+import type { Attributes, LogRecord, Resource, SpanRecord } from '../../core/record.ts';
 import { TEST_CTX, TEST_RESOURCE, testBatch, testEnv, testLog, testSpan } from '../testing/records.ts';
 import { luhn, maskPii, maskPiiSchema } from './processor.ts';
 

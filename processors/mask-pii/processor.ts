@@ -20,7 +20,7 @@
 // not end-user data), span names or status messages.
 import { isIP } from 'node:net';
 import { Type } from '@sinclair/typebox';
-import type { Attributes, LogRecord, SpanEvent, SpanRecord } from '../record.ts';
+import type { Attributes, LogRecord, SpanEvent, SpanRecord } from '../../core/record.ts';
 import { defineProcessor } from '../processor.ts';
 
 export const PII_KINDS = ['email', 'phone', 'card', 'ip'] as const;

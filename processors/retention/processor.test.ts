@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Value } from '@sinclair/typebox/value';
 import type { Static } from '@sinclair/typebox';
-import type { BatchContext, RecordBatch } from '../record.ts';
+import type { BatchContext, RecordBatch } from '../../core/record.ts';
 import { TEST_CTX, testBatch, testEnv, testLog } from '../testing/records.ts';
 import { retention, retentionSchema } from './processor.ts';
 

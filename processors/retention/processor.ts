@@ -4,7 +4,7 @@
 // into the row TTL on ExpireAt. null or absent keeps rows without expiry
 // (expireAt unset, also when an earlier step had set it).
 import { Type } from '@sinclair/typebox';
-import type { RecordBatch } from '../record.ts';
+import type { RecordBatch } from '../../core/record.ts';
 import { defineProcessor } from '../processor.ts';
 
 export const MAX_RETENTION_DAYS = 36500;

@@ -3,7 +3,7 @@
 // non-secrets that must stay untouched, and realistic gateway spans. No secret
 // here is real: every one is generated from the seed.
 
-import type { Attributes, GatewayMetadataRecord, LogRecord, RecordBatch, Resource, Scope, SpanRecord } from '../record.ts';
+import type { Attributes, GatewayMetadataRecord, LogRecord, RecordBatch, Resource, Scope, SpanRecord } from '../../core/record.ts';
 import { prng as rng } from '../testing/records.ts';
 
 

@@ -21,7 +21,7 @@ import type {
   SpanLink,
   SpanRecord,
   SummaryRecord,
-} from '../record.ts';
+} from '../../core/record.ts';
 import { ScrubSecretsConfigError, validateScrubSecretsConfig, type ScrubSecretsConfig } from './config.ts';
 import { createNameRules } from './names.ts';
 import { nameFieldRule, SECRET_RULES, type SecretRule } from './rules.ts';

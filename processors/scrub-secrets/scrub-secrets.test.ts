@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Attributes, BatchContext, RecordBatch, Resource, Scope, SpanRecord } from '../record.ts';
+import type { Attributes, BatchContext, RecordBatch, Resource, Scope, SpanRecord } from '../../core/record.ts';
 import { allStrings, emptyRecords, Gen, lookAlikeAttributes, lookAlikes, SECRET_KINDS, secretCorpus, type Planted } from './corpus.ts';
 import { createSecretScrubber, scrubSecretsProcessor } from './processor.ts';
 

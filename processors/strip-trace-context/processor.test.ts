@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Value } from '@sinclair/typebox/value';
-import type { LogRecord } from '../record.ts';
+import type { LogRecord } from '../../core/record.ts';
 import { TEST_CTX, TEST_RESOURCE, testBatch, testEnv, testLog, testSpan } from '../testing/records.ts';
 import { stripTraceContext, stripTraceContextSchema } from './processor.ts';
 

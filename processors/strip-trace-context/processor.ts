@@ -2,7 +2,7 @@
 // logs kept by the minimal and summary tiers cannot be joined to requests.
 // Spans are left alone (a span without ids is no span; tiers drop them instead).
 import { Type } from '@sinclair/typebox';
-import type { LogRecord } from '../record.ts';
+import type { LogRecord } from '../../core/record.ts';
 import { defineProcessor } from '../processor.ts';
 
 export const stripTraceContextSchema = Type.Object({}, { additionalProperties: false, description: 'No settings.' });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Attributes } from '../record.ts';
+import type { Attributes } from '../../core/record.ts';
 import { endpointOf, templatePath } from './endpoint.ts';
 
 describe('templatePath', () => {

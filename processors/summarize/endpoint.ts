@@ -6,7 +6,7 @@
 // `url.path`, the path of `url.full`. Query strings and fragments are always
 // cut, and every source, http.route included, goes through `templatePath`: a
 // gateway that reports a raw path as its route must not leak ids either.
-import type { Attributes } from '../record.ts';
+import type { Attributes } from '../../core/record.ts';
 
 export const ID_PLACEHOLDER = ':id';
 

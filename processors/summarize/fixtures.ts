@@ -1,6 +1,6 @@
 // Test and benchmark inputs for `summarize`: span builders and realistic gateway
 // batches. Not used by the processor itself.
-import { SpanKind, StatusCode, type Attributes, type BatchContext, type RecordBatch, type Resource, type Scope, type SpanRecord } from '../record.ts';
+import { SpanKind, StatusCode, type Attributes, type BatchContext, type RecordBatch, type Resource, type Scope, type SpanRecord } from '../../core/record.ts';
 import { prng, testBatch, testSpan } from '../testing/records.ts';
 
 export const RESOURCE: Resource = {

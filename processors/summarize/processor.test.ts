@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Value } from '@sinclair/typebox/value';
 import { describe, expect, it } from 'vitest';
-import { SpanKind, StatusCode, type RecordBatch, type SpanRecord, type SummaryRecord } from '../record.ts';
+import { SpanKind, StatusCode, type RecordBatch, type SpanRecord, type SummaryRecord } from '../../core/record.ts';
 import type { ProcessorEnv } from '../processor.ts';
 import { RESOURCE, SCOPE, T0_NS, T0_SECONDS, batchOf, ctxFor, makeSpan, type SpanInput } from './fixtures.ts';
 import { summarize } from './processor.ts';

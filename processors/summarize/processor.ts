@@ -23,7 +23,7 @@
 // class `error`; a 2xx with ERROR: a stream that broke after the headers were
 // sent). 4xx are the client's fault (OTel HTTP semantic conventions leave a
 // SERVER span's status unset for them): counted in their status class only.
-import type { Attributes, BatchContext, RecordBatch, SpanRecord, SummaryRecord } from '../record.ts';
+import type { Attributes, BatchContext, RecordBatch, SpanRecord, SummaryRecord } from '../../core/record.ts';
 import { defineProcessor, type Processor, type ProcessorEnv, type SpanReads } from '../processor.ts';
 import { failedOf, inputTokensOf, isCallSpan, isEntrySpan, modelOf, outputTokensOf, parseCount, providerOf } from '../conventions/counting.ts';
 import { FIELDS, keysOf } from '../conventions/genai.ts';

@@ -1,7 +1,7 @@
 // Test support for processor tests: record builders, a counting ProcessorEnv
 // and a seeded PRNG. Imported by tests (and test fixtures) only, never by a
 // processor.
-import { SpanKind, StatusCode, type Attributes, type BatchContext, type LogRecord, type RecordBatch, type Resource, type Scope, type SpanRecord } from '../record.ts';
+import { SpanKind, StatusCode, type Attributes, type BatchContext, type LogRecord, type RecordBatch, type Resource, type Scope, type SpanRecord } from '../../core/record.ts';
 import type { ProcessorEnv } from '../processor.ts';
 
 /** Tenant `t1` under `full`, received 2023-11-14T22:13:20Z. */

@@ -1,5 +1,6 @@
 // Tier definitions: YAML files, validated completely before anything starts.
 // Every problem is reported with the file, the line and the key path.
+import { ConfigError } from '../../core/settings.ts';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
@@ -45,9 +46,9 @@ export interface LoadedTier {
   file: string;
 }
 
-export class TierConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`invalid tier configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+export class TierConfigError extends ConfigError {
+  constructor(problems: string[]) {
+    super(problems, 'tier configuration');
     this.name = 'TierConfigError';
   }
 }

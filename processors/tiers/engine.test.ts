@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { BUILTIN_PROCESSORS } from '../builtin.ts';
 import { scrubSecretsProcessor } from '../scrub-secrets/processor.ts';
-import type { BatchContext, RecordBatch, SpanRecord } from '../record.ts';
+import type { BatchContext, RecordBatch, SpanRecord } from '../../core/record.ts';
 import { TEST_CTX, testBatch, testSpan } from '../testing/records.ts';
 import { loadTierFiles } from './config.ts';
 import { TierEngine } from './engine.ts';

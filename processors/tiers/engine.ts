@@ -5,11 +5,21 @@
 // Order at receipt, in every tier: gateway metadata extraction -> API-key HMAC
 // (tiers that keep it; must see the raw header) -> secret scrubbing -> the
 // tier's span and log pipelines -> retention.
-import type { BatchContext, RecordBatch } from '../record.ts';
-import { emptyBatch } from '../record.ts';
+import type { BatchContext, RecordBatch } from '../../core/record.ts';
+import { emptyBatch } from '../../core/record.ts';
 import type { Processor, ProcessorEnv, ProcessorFactory } from '../processor.ts';
 import type { LoadedTier, TierConfig } from './config.ts';
 import { compileSpanReads, DECODE_NOTHING, type SpanProjection } from '../projection.ts';
+
+/** Where the engine reports what it did (metrics); never per tenant. */
+export interface EngineHooks {
+  /** Values a processor removed on purpose, by processor. */
+  count(name: string, n: number): void;
+  /** Secrets replaced by a marker, by kind. */
+  onRedact(kind: string, n: number): void;
+  /** Records a pipeline step dropped on purpose. */
+  onDrop(signal: string, tier: string, n: number): void;
+}
 
 export interface CompiledTier {
   config: TierConfig;

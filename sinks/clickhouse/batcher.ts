@@ -12,7 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { insertRows, isPermanentInsertError } from './insert.ts';
-import { TABLES, type JoinedRows, type Table } from './encode.ts';
+import { TABLES, type JoinedRows, type Table } from '../../storage/tables.ts';
 
 export interface BatcherOptions {
   client: ClickHouseClient;

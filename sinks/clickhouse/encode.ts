@@ -5,21 +5,17 @@
 // the high-volume table, is written as TabSeparated; the others stay
 // JSONEachRow, whose strings go through the native JSON.stringify. Each line is
 // a template, to avoid building an object per row only to serialise it.
-import type { Attributes, BatchContext, GatewayMetadataRecord, LogRecord, RecordBatch, Resource, SpanRecord } from '../../processors/record.ts';
-import { encodeSummaryRow } from '../../processors/summarize/encode.ts';
-
-export const TABLES = ['otel_traces', 'otel_logs', 'request_summaries', 'gateway_metadata'] as const;
-export type Table = (typeof TABLES)[number];
+import { TABLES, type JoinedRows, type Table } from '../../storage/tables.ts';
+import type { Attributes, BatchContext, GatewayMetadataRecord, LogRecord, RecordBatch, Resource, SpanRecord } from '../../core/record.ts';
+import { encodeSummaryRow } from './summary-row.ts';
 
 /** Rows of one batch, per table, as lines in the table's INSERT_FORMATS format, without trailing newline. */
 export type EncodedRows = { [T in Table]: string[] };
 
-/**
- * The same rows with each table's lines joined by '\n' (`text`, '' when
- * `rows` is 0): what an ingest worker hands back. One string per table crosses
- * threads and joins into an insert body far more cheaply than thousands.
- */
-export type JoinedRows = { [T in Table]: { text: string; rows: number } };
+/** A processed batch's rows, each table's lines joined: what a writer inserts. */
+export function encodeRows(batch: RecordBatch, ctx: BatchContext): JoinedRows {
+  return joinRows(encodeBatch(batch, ctx));
+}
 
 export function joinRows(rows: EncodedRows): JoinedRows {
   const join = (lines: string[]) => ({ text: lines.join('\n'), rows: lines.length });

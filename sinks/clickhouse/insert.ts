@@ -5,8 +5,9 @@ import { Readable } from 'node:stream';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { DATABASE, sqlString } from './client.ts';
-import { INSERT_FORMATS, type Table } from './encode.ts';
+import { DATABASE, sqlString } from '../../storage/clickhouse.ts';
+import { INSERT_FORMATS } from './encode.ts';
+import { type Table } from '../../storage/tables.ts';
 
 /**
  * Inserts `lines` into `table`: rows in the table's format, or groups of rows

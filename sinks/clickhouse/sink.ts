@@ -5,8 +5,9 @@
 // Writes that passed the check are tracked per tenant until inserted, so a
 // tier switch can wait for them (settled): after that, nothing received
 // under the old tier is written under it.
-import type { BatchContext, RecordBatch } from '../../processors/record.ts';
-import { encodeBatch, joinRows, type JoinedRows } from './encode.ts';
+import type { BatchContext, RecordBatch } from '../../core/record.ts';
+import { encodeRows } from './encode.ts';
+import { type JoinedRows } from '../../storage/tables.ts';
 import type { ClickHouseBatcher } from './batcher.ts';
 
 /** Reduces a batch processed under an older, more permissive tier to the tenant's current one. */
@@ -31,7 +32,7 @@ export class ClickHouseSink {
 
   async write(batch: RecordBatch, ctx: BatchContext): Promise<void> {
     const current = this.opts.downgrade(batch, ctx);
-    await this.track(ctx.tenantId, this.opts.batcher.write(joinRows(encodeBatch(current.batch, current.ctx))));
+    await this.track(ctx.tenantId, this.opts.batcher.write(encodeRows(current.batch, current.ctx)));
   }
 
   /**

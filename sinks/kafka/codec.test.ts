@@ -3,7 +3,7 @@
 // is not a complete message of a known version.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { BatchContext, RecordBatch, Resource, Scope } from '../../processors/record.ts';
+import type { BatchContext, RecordBatch, Resource, Scope } from '../../core/record.ts';
 import { CODEC_VERSION, CodecError, decodeBatchMessage, encodeBatchMessage, encodeBatchMessages, encodeRequestMessages, peekCounts } from './codec.ts';
 
 const resource: Resource = { attributes: { 'service.name': 'gw', 'deployment.environment': 'prod', 'ünïcode': '日本語 ✓' }, schemaUrl: 'https://opentelemetry.io/schemas/1.26.0' };

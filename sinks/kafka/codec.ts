@@ -1,5 +1,5 @@
 // The Kafka record encoding: one Kafka message carries many internal records
-// (processors/record.ts) of one tenant plus their BatchContext, in a compact,
+// (core/record.ts) of one tenant plus their BatchContext, in a compact,
 // versioned binary layout written with protobufjs' Writer/Reader primitives
 // (varints, length-prefixed UTF-8, fixed32, doubles). It is not protobuf
 // messages: fields are positional, so there are no tags to write or skip.
@@ -34,7 +34,7 @@ import type {
   SpanLink,
   SpanRecord,
   SummaryRecord,
-} from '../../processors/record.ts';
+} from '../../core/record.ts';
 
 
 export const CODEC_VERSION = 2;

@@ -1,5 +1,5 @@
 // Kafka settings shared by the producer (collector), the sink and the control
-// channel, derived from collector/config.ts Settings; topic names; the kafkajs
+// channel, derived from core/settings.ts Settings; topic names; the kafkajs
 // client with its logs sent to Consentry's logger; topic creation.
 //
 // kafkajs stays behind this folder: nothing outside sinks/kafka/ imports it.
@@ -8,8 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { gzip, gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import kafkajs, { CompressionTypes, Kafka, logLevel, type Admin, type ITopicConfig, type LogEntry } from 'kafkajs';
-import type { Settings } from '../../collector/config.ts';
-import type { Logger } from '../../collector/logger.ts';
+import type { Settings } from '../../core/settings.ts';
+import type { Logger } from '../../core/logger.ts';
 
 /** Topic names, versioned: a new record layout that old readers cannot read gets a new name. */
 export interface Topics {

@@ -42,9 +42,10 @@
 import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { BatchContext, RecordBatch } from '../../processors/record.ts';
-import type { Logger } from '../../collector/logger.ts';
-import { encodeBatch, TABLES, type Table } from '../clickhouse/encode.ts';
+import type { BatchContext, RecordBatch } from '../../core/record.ts';
+import type { Logger } from '../../core/logger.ts';
+import { encodeBatch } from '../clickhouse/encode.ts';
+import { TABLES, type Table } from '../../storage/tables.ts';
 import { insertRows, isPermanentInsertError } from '../clickhouse/insert.ts';
 import { CodecError, decodeBatchMessage, peekCounts } from './codec.ts';
 import { ensureTopics, withTimeout, type KafkaSettings } from './config.ts';

@@ -18,9 +18,9 @@
 // when every member of the sink consumer group has (awaitApplied).
 import type { Admin, Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { Histogram, type Registry } from 'prom-client';
-import type { Logger } from '../../collector/logger.ts';
-import type { Assignment, TierBroadcast, TierRegistry } from '../../collector/tenants/tier-registry.ts';
-import type { TenantBroadcast } from '../../collector/tenants/shared-store.ts';
+import type { Logger } from '../../core/logger.ts';
+import type { Assignment, TierBroadcast, TierRegistry } from '../../control/tier-registry.ts';
+import type { TenantBroadcast } from '../../control/shared-tenant-store.ts';
 import { ensureTopics, withTimeout, type KafkaSettings } from './config.ts';
 
 const INSTANCE_HEADER = 'consentry-instance';

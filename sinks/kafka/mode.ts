@@ -1,10 +1,10 @@
 // The collector's Kafka mode (CONSENTRY_KAFKA_BROKERS set): the transport that
 // produces every request's records, and the control channel that shares tier
 // switches and tenants with the other instances. Built here, started by
-// collector/consentry.ts.
+// app/collector.ts.
 import type { Registry } from 'prom-client';
-import type { Settings } from '../../collector/config.ts';
-import type { Logger } from '../../collector/logger.ts';
+import type { Settings } from '../../core/settings.ts';
+import type { Logger } from '../../core/logger.ts';
 import { createKafka, kafkaSettings } from './config.ts';
 import { KafkaControl } from './control.ts';
 import { KafkaTransport } from './transport.ts';

@@ -16,9 +16,9 @@
 // transport ready again as soon as the broker answers.
 import { Partitioners, type Admin, type Kafka, type Message, type Producer, type TopicMessages } from 'kafkajs';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { BatchContext, RecordBatch } from '../../processors/record.ts';
-import type { Logger } from '../../collector/logger.ts';
-import { TransportError, type Transport } from '../transport.ts';
+import type { BatchContext, RecordBatch } from '../../core/record.ts';
+import type { Logger } from '../../core/logger.ts';
+import { TransportError, type Transport } from '../../storage/transport.ts';
 import { encodeRequestMessages } from './codec.ts';
 import { compressionType, ensureTopics, withTimeout, type KafkaSettings } from './config.ts';
 

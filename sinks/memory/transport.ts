@@ -6,10 +6,10 @@
 // inserts one row (sinks/clickhouse/insert.ts, probeInsert) every
 // probeIntervalMs, one at a time, so it turns ready again by itself once
 // inserts work, with or without traffic.
-import type { BatchContext, RecordBatch } from '../../processors/record.ts';
+import type { BatchContext, RecordBatch } from '../../core/record.ts';
 import type { ClickHouseSink } from '../clickhouse/sink.ts';
-import type { JoinedRows } from '../clickhouse/encode.ts';
-import { TransportError, type Transport } from '../transport.ts';
+import type { JoinedRows } from '../../storage/tables.ts';
+import { TransportError, type Transport } from '../../storage/transport.ts';
 import { describeInsertError, isPermanentInsertError } from '../clickhouse/insert.ts';
 
 export interface InProcessTransportOptions {

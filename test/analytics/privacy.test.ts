@@ -2,9 +2,9 @@
 // tenant, and exports: what they remove, what they keep, what they return.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startTestConsentry, type TestConsentry } from '../helpers/consentry.ts';
-import { ErasureTombstones } from '../../collector/analytics/tombstones.ts';
+import { ErasureTombstones } from '../../control/tombstones.ts';
 import { exportLines } from '../../collector/analytics/export.ts';
-import { SpanKind, type BatchContext, type LogRecord, type RecordBatch, type SpanRecord } from '../../processors/record.ts';
+import { SpanKind, type BatchContext, type LogRecord, type RecordBatch, type SpanRecord } from '../../core/record.ts';
 import { generateTraffic, metadataBody, sendOtlp, sendTraffic, logsBody, tracesBody } from './traffic.ts';
 
 let c: TestConsentry;

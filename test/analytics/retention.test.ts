@@ -6,9 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestConsentry, type TestConsentry } from '../helpers/consentry.ts';
-import { encodeBatch, NEVER_EXPIRES, TABLES } from '../../sinks/clickhouse/encode.ts';
+import { encodeBatch, NEVER_EXPIRES } from '../../sinks/clickhouse/encode.ts';
+import { TABLES } from '../../storage/tables.ts';
 import { insertRows } from '../../sinks/clickhouse/insert.ts';
-import { SpanKind, type RecordBatch } from '../../processors/record.ts';
+import { SpanKind, type RecordBatch } from '../../core/record.ts';
 import { generateTraffic, metadataBody, sendOtlp, sendTraffic } from './traffic.ts';
 
 let c: TestConsentry;

@@ -2,7 +2,7 @@
 // list of processors, stay in step with the code.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { SETTINGS } from '../../collector/config.ts';
+import { SETTINGS } from '../../core/settings.ts';
 import { API_ERRORS } from '../../collector/api/errors.ts';
 import { fieldsMarkdown } from '../../processors/conventions/genai.ts';
 import { contentMarkdown } from '../../processors/conventions/content.ts';

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openClickHouse } from '../../sinks/clickhouse/client.ts';
+import { openClickHouse } from '../../storage/clickhouse.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'consentry-proc-'));
 let child: ChildProcess | undefined;
@@ -16,7 +16,7 @@ afterAll(() => {
 });
 
 function start(env: Record<string, string>): Promise<{ out: string[]; otlp: string; api: string }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'collector/server.ts'], {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'app/collector-main.ts'], {
     cwd: new URL('../../', import.meta.url).pathname,
     env: { ...process.env, CONSENTRY_DATA_DIR: dataDir, CONSENTRY_OTLP_PORT: '0', CONSENTRY_API_PORT: '0', CONSENTRY_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -42,7 +42,7 @@ function start(env: Record<string, string>): Promise<{ out: string[]; otlp: stri
 
 describe('the service process', () => {
   it('refuses bad settings with every problem named, before starting', async () => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', 'collector/server.ts'], {
+    const proc = spawn(process.execPath, ['--import', 'tsx', 'app/collector-main.ts'], {
       cwd: new URL('../../', import.meta.url).pathname,
       env: { ...process.env, CONSENTRY_DATA_DIR: dataDir, CONSENTRY_OTLP_PORT: 'abc', CONSENTRY_BATCH_MAX_ROWS: '-1' },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -12,7 +12,7 @@ import { startTestConsentry, type TestConsentry } from '../helpers/consentry.ts'
 import { cat, fixed64, hex, len } from '../helpers/protobuf.ts';
 import { ClickHouseBatcher } from '../../sinks/clickhouse/batcher.ts';
 import { isPermanentInsertError } from '../../sinks/clickhouse/insert.ts';
-import type { JoinedRows } from '../../sinks/clickhouse/encode.ts';
+import type { JoinedRows } from '../../storage/tables.ts';
 
 const ROUNDS = 5;
 const U64_MAX = '18446744073709551615';

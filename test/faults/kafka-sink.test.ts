@@ -12,14 +12,14 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Admin, type IHeaders, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startKafka, type KafkaBroker } from '../../scripts/kafka/broker.ts';
-import { loadSettings, type Settings } from '../../collector/config.ts';
-import { startSinkService, type SinkService } from '../../sinks/kafka/service.ts';
+import { loadSettings, type Settings } from '../../core/settings.ts';
+import { startSinkService, type SinkService } from '../../app/sink.ts';
 import { encodeBatchMessage } from '../../sinks/kafka/codec.ts';
 import { testBatch, testLog } from '../../processors/testing/records.ts';
 import { KafkaTransport } from '../../sinks/kafka/transport.ts';
 import { createKafka, kafkaSettings } from '../../sinks/kafka/config.ts';
-import { TransportError } from '../../sinks/transport.ts';
-import { createLogger } from '../../collector/logger.ts';
+import { TransportError } from '../../storage/transport.ts';
+import { createLogger } from '../../core/logger.ts';
 import { until } from '../kafka/processes.ts';
 import { RawConnection } from './raw-http.ts';
 

@@ -7,8 +7,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadSettings } from '../../collector/config.ts';
-import { startConsentry, type Consentry } from '../../collector/consentry.ts';
+import { loadSettings } from '../../core/settings.ts';
+import { startConsentry, type Consentry } from '../../app/collector.ts';
 import { ADMIN_TOKEN } from '../helpers/consentry.ts';
 import { splitTraces, tracesRequest } from './split-traces.ts';
 

@@ -3,8 +3,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadSettings, type Settings } from '../../collector/config.ts';
-import { startConsentry, type Consentry } from '../../collector/consentry.ts';
+import { loadSettings, type Settings } from '../../core/settings.ts';
+import { startConsentry, type Consentry } from '../../app/collector.ts';
 
 export const ADMIN_TOKEN = 'test-admin-token';
 

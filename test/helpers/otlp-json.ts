@@ -1,7 +1,7 @@
 // Internal records -> an OTLP/JSON export request, so record-level fixtures
 // (the secret corpus) can be sent over the wire like any gateway's data.
 // Gateway metadata becomes the metadata log record of the gateway convention.
-import type { Attributes, RecordBatch, Resource } from '../../processors/record.ts';
+import type { Attributes, RecordBatch, Resource } from '../../core/record.ts';
 import { METADATA_EVENT } from '../../processors/gateway-metadata/processor.ts';
 
 const kv = (a: Attributes) => Object.entries(a).map(([key, v]) => ({ key, value: { stringValue: v } }));

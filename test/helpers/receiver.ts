@@ -3,9 +3,10 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { otlpReceiver } from '../../collector/otlp/receiver.ts';
 import { ingestInline } from '../../collector/otlp/ingest.ts';
-import { Metrics } from '../../collector/metrics.ts';
-import { createLogger } from '../../collector/logger.ts';
-import type { Transport } from '../../sinks/transport.ts';
+import { encodeRows } from '../../sinks/clickhouse/encode.ts';
+import { Metrics } from '../../core/metrics.ts';
+import { createLogger } from '../../core/logger.ts';
+import type { Transport } from '../../storage/transport.ts';
 import { builtinTierEngine } from './tier-engine.ts';
 
 export async function receiverApp(transport: Transport, tierVersion = 1): Promise<FastifyInstance> {
@@ -17,7 +18,7 @@ export async function receiverApp(transport: Transport, tierVersion = 1): Promis
     authenticate: () => 't',
     tierOf: () => ({ tier: 'full', version: tierVersion }),
     readsSpans: () => true,
-    ingest: ingestInline(builtinTierEngine()),
+    ingest: ingestInline({ engine: builtinTierEngine(), encodeRows }),
     transport,
     metrics: new Metrics(),
     logger: createLogger({ level: 'silent', scrub: (s) => s }),

@@ -4,7 +4,7 @@ import { BUILTIN_PROCESSORS } from '../../processors/builtin.ts';
 import { scrubSecretsProcessor } from '../../processors/scrub-secrets/processor.ts';
 import { loadTierFiles } from '../../processors/tiers/config.ts';
 import { TierEngine } from '../../processors/tiers/engine.ts';
-import { TIER_DIRS } from '../../collector/pipeline.ts';
+import { TIER_DIRS } from '../../app/pipeline.ts';
 
 export function builtinTierEngine(): TierEngine {
   return new TierEngine({

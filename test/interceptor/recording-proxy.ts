@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { decodeTracesJson } from '../../collector/otlp/decode-json.ts';
 import { decodeTracesProto } from '../../collector/otlp/decode-proto.ts';
-import type { SpanRecord } from '../../processors/record.ts';
+import type { SpanRecord } from '../../core/record.ts';
 
 export interface RecordedRequest {
   method: string;

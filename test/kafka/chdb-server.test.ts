@@ -1,4 +1,4 @@
-// The chdb HTTP server (sinks/clickhouse/chdb-server.ts) as a separate process,
+// The chdb HTTP server (app/chdb-server.ts) as a separate process,
 // driven by @clickhouse/client exactly as Consentry drives a ClickHouse server:
 // queries, inserts with a deduplication token in the statement, commands,
 // query parameters, errors with their codes, gzip answers, and a clean stop
@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isPermanentInsertError } from '../../sinks/clickhouse/insert.ts';
-import { openClickHouse } from '../../sinks/clickhouse/client.ts';
+import { openClickHouse } from '../../storage/clickhouse.ts';
 import { startChdbServerProcess, tempDir, type Proc } from './processes.ts';
 
 let dataDir: string;

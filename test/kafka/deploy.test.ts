@@ -7,7 +7,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { SETTINGS } from '../../collector/config.ts';
+import { SETTINGS } from '../../core/settings.ts';
 import { clusterDdl, OUTPUT } from '../../deploy/clickhouse/generate-cluster-ddl.ts';
 import { REPO } from './processes.ts';
 
@@ -57,8 +57,8 @@ describe('deploy/', () => {
     expect(Object.keys(compose!.doc.volumes).length).toBeGreaterThanOrEqual(2);
     checkCommand(services['collector'].command);
     checkCommand(services['sink'].command);
-    expect(services['collector'].command).toContain('collector/server.ts');
-    expect(services['sink'].command).toContain('sinks/server.ts');
+    expect(services['collector'].command).toContain('app/collector-main.ts');
+    expect(services['sink'].command).toContain('app/sink-main.ts');
     const env = services['collector'].environment as Record<string, string>;
     expect(env['CONSENTRY_KAFKA_BROKERS']).toBe('kafka:9092');
     expect(env['CONSENTRY_OTLP_PORT']).toBe('4318');

@@ -111,7 +111,7 @@ export async function startProcess(opts: {
 export async function startChdbServerProcess(opts: { dataDir: string; port?: number; logDir: string }): Promise<Proc & { url: string; port: number }> {
   const p = await startProcess({
     name: 'chdb-server',
-    entry: 'sinks/clickhouse/chdb-server.ts',
+    entry: 'app/chdb-server.ts',
     args: ['--data-dir', opts.dataDir, '--port', String(opts.port ?? 0)],
     ready: /listening on (http:\/\/127\.0\.0\.1:(\d+))/,
     logDir: opts.logDir,
@@ -136,11 +136,11 @@ export function kafkaEnv(opts: { brokers: string; clickhouseUrl: string; prefix:
   };
 }
 
-/** A collector process (`collector/server.ts`) in Kafka mode. */
+/** A collector process (`app/collector-main.ts`) in Kafka mode. */
 export async function startCollectorProcess(opts: { env: Record<string, string>; dataDir: string; logDir: string }): Promise<Proc & { otlpUrl: string; apiUrl: string }> {
   const p = await startProcess({
     name: 'collector',
-    entry: 'collector/server.ts',
+    entry: 'app/collector-main.ts',
     env: { ...opts.env, CONSENTRY_DATA_DIR: opts.dataDir, CONSENTRY_OTLP_PORT: '0', CONSENTRY_API_PORT: '0' },
     ready: /OTLP\/HTTP\s+(http:\/\/\S+?)\/v1\/traces[\s\S]*management API (http:\/\/\S+?)\/api/,
     logDir: opts.logDir,
@@ -148,12 +148,12 @@ export async function startCollectorProcess(opts: { env: Record<string, string>;
   return Object.assign(p, { otlpUrl: p.match[1]!, apiUrl: p.match[2]! });
 }
 
-/** A sink process (`sinks/server.ts`). */
+/** A sink process (`app/sink-main.ts`). */
 export async function startSinkProcess(opts: { env: Record<string, string>; dataDir: string; logDir: string; port?: number }): Promise<Proc & { url: string }> {
   const port = opts.port ?? (await freePort());
   const p = await startProcess({
     name: 'sink',
-    entry: 'sinks/server.ts',
+    entry: 'app/sink-main.ts',
     env: { ...opts.env, CONSENTRY_DATA_DIR: opts.dataDir, CONSENTRY_SINK_PORT: String(port) },
     ready: /sink is running[\s\S]*?(http:\/\/127\.0\.0\.1:\d+)/,
     logDir: opts.logDir,

@@ -8,7 +8,7 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import { DECODE_ALL } from '../../processors/projection.ts';
-import type { BatchContext } from '../../processors/record.ts';
+import type { BatchContext } from '../../core/record.ts';
 import { decodeTracesProto } from '../../collector/otlp/decode-proto.ts';
 import { buildPool } from '../../bench/otlp-batches.ts';
 import { builtinTierEngine } from '../helpers/tier-engine.ts';

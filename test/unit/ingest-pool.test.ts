@@ -6,15 +6,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadSettings, type Settings } from '../../collector/config.ts';
-import { buildTierEngine, type EngineHooks } from '../../collector/pipeline.ts';
-import { createLogger } from '../../collector/logger.ts';
+import { loadSettings, type Settings } from '../../core/settings.ts';
+import { buildTierEngine } from '../../app/pipeline.ts';
+import type { EngineHooks } from '../../processors/tiers/engine.ts';
+import { createLogger } from '../../core/logger.ts';
 import { IngestPool } from '../../collector/otlp/ingest-pool.ts';
-import { ingest, IngestUnavailable, type IngestJob } from '../../collector/otlp/ingest.ts';
+import { ingest, IngestUnavailable, type IngestJob, type IngestStages } from '../../collector/otlp/ingest.ts';
+import { encodeRows } from '../../sinks/clickhouse/encode.ts';
 import { OtlpDecodeError } from '../../collector/otlp/errors.ts';
 import { buildPool } from '../../bench/otlp-batches.ts';
-import type { TierEngine } from '../../processors/tiers/engine.ts';
 import { startTestConsentry } from '../helpers/consentry.ts';
+
+/** The app's worker entry, as the collector starts it from TypeScript sources. */
+const WORKER = new URL('../../app/ingest-worker.mjs', import.meta.url);
 
 /** Everything the engine's hooks were told, in order. */
 function recorder(): { hooks: EngineHooks; seen: unknown[][] } {
@@ -42,14 +46,14 @@ const job = (tier: string, body: Uint8Array = TRAFFIC.batches[0]!, tenantId = 't
 
 let dataDir: string;
 let settings: Settings;
-let inline: { engine: TierEngine; seen: unknown[][] };
+let inline: { stages: IngestStages; seen: unknown[][] };
 const logger = createLogger({ level: 'silent', scrub: (s) => s });
 
 beforeAll(() => {
   dataDir = mkdtempSync(join(tmpdir(), 'consentry-pool-'));
   settings = loadSettings({}, { dataDir });
   const r = recorder();
-  inline = { engine: buildTierEngine(settings, r.hooks), seen: r.seen };
+  inline = { stages: { engine: buildTierEngine(settings, r.hooks), encodeRows }, seen: r.seen };
 });
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
@@ -57,14 +61,14 @@ describe('an ingest pool of two workers', () => {
   let pool: IngestPool;
   const r = recorder();
   beforeAll(async () => {
-    pool = await IngestPool.start({ size: 2, settings, engine: inline.engine, hooks: r.hooks, logger });
+    pool = await IngestPool.start({ size: 2, settings, stages: inline.stages, hooks: r.hooks, logger, entry: WORKER });
   });
   afterAll(async () => pool?.close());
 
   it.each(['full', 'summary', 'minimal', 'lunos'])('returns what the main thread computes for tier %s, and counts the same', async (tier) => {
     inline.seen.length = 0;
     r.seen.length = 0;
-    const expected = ingest(inline.engine, job(tier));
+    const expected = ingest(inline.stages, job(tier));
     const got = await pool.ingest(job(tier));
     expect(got).toEqual(expected);
     // Replayed by kind on the main thread: the same counts, not the same order.
@@ -79,7 +83,7 @@ describe('an ingest pool of two workers', () => {
 
   it.each(['full', 'summary'])('encodes rows for tier %s exactly as the main thread does', async (tier) => {
     const rows = { ...job(tier), encode: 'rows' as const };
-    const expected = ingest(inline.engine, rows);
+    const expected = ingest(inline.stages, rows);
     expect(expected.batch).toBeUndefined();
     expect(Object.values(expected.rows!).reduce((n, t) => n + t.rows, 0)).toBeGreaterThan(0);
     expect(await pool.ingest(rows)).toEqual(expected);
@@ -89,7 +93,7 @@ describe('an ingest pool of two workers', () => {
     const bad = new Uint8Array([0x0a, 0x05, 0x12, 0x03, 0xff]);
     const expected = (() => {
       try {
-        ingest(inline.engine, job('full', bad));
+        ingest(inline.stages, job('full', bad));
       } catch (err) {
         return err;
       }
@@ -112,7 +116,7 @@ describe('a worker that dies', () => {
     const pool = await IngestPool.start({
       size: 1,
       settings,
-      engine: inline.engine,
+      stages: inline.stages,
       hooks: recorder().hooks,
       logger,
       entry: new URL('./fixtures/crashing-ingest-worker.mjs', import.meta.url),
@@ -138,7 +142,7 @@ describe('a worker that dies', () => {
 
   it('at start-up fails the start with a message that says how to do without workers', async () => {
     await expect(
-      IngestPool.start({ size: 1, settings, engine: inline.engine, hooks: recorder().hooks, logger, entry: new URL('./fixtures/no-such-worker.mjs', import.meta.url) }),
+      IngestPool.start({ size: 1, settings, stages: inline.stages, hooks: recorder().hooks, logger, entry: new URL('./fixtures/no-such-worker.mjs', import.meta.url) }),
     ).rejects.toThrow(/ingest worker failed to start: .*CONSENTRY_INGEST_WORKERS=0/);
   });
 });

@@ -4,8 +4,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openClickHouse, type ClickHouse } from '../../sinks/clickhouse/client.ts';
-import { listMigrations, migrate } from '../../sinks/clickhouse/migrate.ts';
+import { openClickHouse, type ClickHouse } from '../../storage/clickhouse.ts';
+import { listMigrations, migrate } from '../../storage/migrate.ts';
 
 let dir: string;
 let ch: ClickHouse;

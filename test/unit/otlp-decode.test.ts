@@ -15,7 +15,7 @@ import {
 } from '@opentelemetry/otlp-transformer';
 import { decodeLogsProto, decodeTracesProto } from '../../collector/otlp/decode-proto.ts';
 import { decodeLogsJson, decodeTracesJson } from '../../collector/otlp/decode-json.ts';
-import type { Attributes, LogRecord, SpanRecord } from '../../processors/record.ts';
+import type { Attributes, LogRecord, SpanRecord } from '../../core/record.ts';
 import { cat, double, fixed32, fixed64, hex, len, tag, varint, vint } from '../helpers/protobuf.ts';
 
 

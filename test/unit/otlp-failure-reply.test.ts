@@ -10,7 +10,7 @@ import { failureReply } from '../../collector/otlp/receiver.ts';
 import { IngestUnavailable } from '../../collector/otlp/ingest.ts';
 import { OtlpDecodeError } from '../../collector/otlp/errors.ts';
 import { receiverApp } from '../helpers/receiver.ts';
-import { TransportError, type Transport } from '../../sinks/transport.ts';
+import { TransportError, type Transport } from '../../storage/transport.ts';
 
 const cases: Array<[string, unknown, ReturnType<typeof failureReply>]> = [
   ['malformed body', new OtlpDecodeError('resourceSpans[0]', 'expected an object'), { status: 400, message: 'resourceSpans[0]: expected an object' }],

@@ -9,11 +9,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildApiApp } from '../../collector/api/app.ts';
 import { queryRoutes } from '../../collector/api/query.ts';
-import { Metrics } from '../../collector/metrics.ts';
-import { createLogger } from '../../collector/logger.ts';
-import type { TenantStore } from '../../collector/tenants/store.ts';
+import { Metrics } from '../../core/metrics.ts';
+import { createLogger } from '../../core/logger.ts';
+import type { TenantStore } from '../../control/tenant-store.ts';
 import type { QueryResult, RunOptions } from '../../collector/analytics/tenant-query.ts';
-import { QueryGate, defaultQueryTotal, threadPoolSize } from '../../collector/analytics/query-gate.ts';
+import { QueryGate } from '../../collector/analytics/query-gate.ts';
+import { defaultQueryTotal, threadPoolSize } from '../../core/settings.ts';
 
 type Run = { tenantId: string; signal: AbortSignal | undefined; finish(outcome: QueryResult): void; fail(err: Error): void };
 

@@ -7,9 +7,9 @@
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { receiverApp } from '../helpers/receiver.ts';
-import type { BatchContext, RecordBatch } from '../../processors/record.ts';
-import type { JoinedRows } from '../../sinks/clickhouse/encode.ts';
-import { TransportError, type Transport } from '../../sinks/transport.ts';
+import type { BatchContext, RecordBatch } from '../../core/record.ts';
+import type { JoinedRows } from '../../storage/tables.ts';
+import { TransportError, type Transport } from '../../storage/transport.ts';
 import { buildPool } from '../../bench/otlp-batches.ts';
 
 const BODY = buildPool({ tenantId: 't', seed: 5, bodies: true, spansPerBatch: 20, batches: 1, markerTemplates: 1, baseTimeMs: 1_763_892_000_000, requestsPerSecond: 100 }).batches[0]!;

@@ -2,7 +2,6 @@
 // default, validation and documentation; every error is reported at once with
 // the variable's name, and nothing starts until all of them are valid.
 import { availableParallelism } from 'node:os';
-import { defaultQueryTotal } from './analytics/query-gate.ts';
 
 export interface Settings {
   /** Interface both servers bind to. */
@@ -177,9 +176,31 @@ function validUrl(raw: string): string | Error {
   }
 }
 
+/** Configuration the operator must fix before anything starts (settings, tier files): every problem at once. */
+// Tenant SQL queries each hold a thread of libuv's pool while they run (collector/analytics/query-gate.ts).
+/** libuv's pool size for this process (UV_THREADPOOL_SIZE, read by libuv at its first use; default 4). */
+export function threadPoolSize(env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number(env['UV_THREADPOOL_SIZE']);
+  return Number.isInteger(n) && n > 0 ? Math.min(n, 1024) : 4;
+}
+
+/** Threads of libuv's pool kept for ingest (inserts, spool files, gunzip) whatever tenants query. */
+export const INGEST_RESERVED_THREADS = 2;
+
+/** Default total, whatever the pool: each query may use CONSENTRY_QUERY_MAX_MEMORY_BYTES, so the total bounds their memory too. */
+export const DEFAULT_QUERY_TOTAL = 4;
+
+/** The default total: the pool less the ingest reserve, at most DEFAULT_QUERY_TOTAL, at least one. */
+export function defaultQueryTotal(pool = threadPoolSize()): number {
+  return Math.max(1, Math.min(pool - INGEST_RESERVED_THREADS, DEFAULT_QUERY_TOTAL));
+}
+
 export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  constructor(
+    readonly problems: string[],
+    subject = 'configuration',
+  ) {
+    super(`invalid ${subject}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'ConfigError';
   }
 }

@@ -1,11 +1,11 @@
 // Micro-benchmark of `summarize`: spans/s through the processor on gateway
 // batches of 512 SERVER spans with ~20 attributes (fixtures.ts), and rows/s of
 // encodeSummaryRow. Reported, not asserted.
-//   npx tsx processors/summarize/bench.ts
-import type { SpanRecord } from '../record.ts';
-import { encodeSummaryRow } from './encode.ts';
-import { batchOf, ctxFor, gatewayBatch } from './fixtures.ts';
-import { summarize } from './processor.ts';
+//   npx tsx bench/summarize.ts
+import type { SpanRecord } from '../core/record.ts';
+import { encodeSummaryRow } from '../sinks/clickhouse/summary-row.ts';
+import { batchOf, ctxFor, gatewayBatch } from '../processors/summarize/fixtures.ts';
+import { summarize } from '../processors/summarize/processor.ts';
 
 const BATCH = 512;
 const BATCHES = 200;

@@ -1,7 +1,7 @@
-// The process entry point (`npm start`); it and sinks/server.ts are the only places that exit (through process-lifecycle.ts).
-import { loadSettings } from './config.ts';
-import { runMain, stopOnSignals } from './process-lifecycle.ts';
-import { startConsentry } from './consentry.ts';
+// The process entry point (`npm start`); it and app/sink-main.ts are the only places that exit (through core/lifecycle.ts).
+import { loadSettings } from '../core/settings.ts';
+import { runMain, stopOnSignals } from '../core/lifecycle.ts';
+import { startConsentry } from './collector.ts';
 
 async function main(): Promise<void> {
   const settings = loadSettings();

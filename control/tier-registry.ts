@@ -6,7 +6,7 @@
 // received after `until` is processed under the temporary tier however late the
 // revert is written down; a sweep then records the revert in the audit.
 import type { ClickHouseClient } from '@clickhouse/client';
-import { DATABASE } from '../../sinks/clickhouse/client.ts';
+import { DATABASE } from '../storage/clickhouse.ts';
 
 export interface Assignment {
   tenantId: string;

@@ -2,36 +2,41 @@
 // tenants, tiers, pipeline, transport, the OTLP receiver and the management
 // API. server.ts runs it as a process; tests start it in-process.
 import type { FastifyInstance } from 'fastify';
-import type { Settings } from './config.ts';
-import { createLogger, type Logger } from './logger.ts';
-import { Metrics } from './metrics.ts';
-import { resolveAdminToken } from './admin-token.ts';
-import { TenantStore } from './tenants/store.ts';
-import { TierRegistry } from './tenants/tier-registry.ts';
-import { otlpReceiver } from './otlp/receiver.ts';
-import { ingestInline } from './otlp/ingest.ts';
-import { IngestPool } from './otlp/ingest-pool.ts';
-import { LoadShedder } from './otlp/load-shedder.ts';
-import { createHttpServer } from './http-server.ts';
-import { buildApiApp } from './api/app.ts';
-import { tierRoutes } from './api/tiers.ts';
-import { analyticsRoutes } from './api/analytics.ts';
-import { ErasureTombstones } from './analytics/tombstones.ts';
-import { deleteTraces } from './analytics/erasure.ts';
-import { openClickHouse, type ClickHouse } from '../sinks/clickhouse/client.ts';
-import { migrate } from '../sinks/clickhouse/migrate.ts';
+import type { Settings } from '../core/settings.ts';
+import { createLogger, type Logger } from '../core/logger.ts';
+import { Metrics } from '../core/metrics.ts';
+import { resolveAdminToken } from '../control/admin-token.ts';
+import { TenantStore } from '../control/tenant-store.ts';
+import { TierRegistry } from '../control/tier-registry.ts';
+import { otlpReceiver } from '../collector/otlp/receiver.ts';
+import { ingestInline } from '../collector/otlp/ingest.ts';
+import { encodeRows } from '../sinks/clickhouse/encode.ts';
+import { IngestPool } from '../collector/otlp/ingest-pool.ts';
+import { LoadShedder } from '../collector/otlp/load-shedder.ts';
+import { createHttpServer } from '../core/http-server.ts';
+import { buildApiApp } from '../collector/api/app.ts';
+import { tierRoutes } from '../collector/api/tiers.ts';
+import { analyticsRoutes } from '../collector/api/analytics.ts';
+import { ErasureTombstones } from '../control/tombstones.ts';
+import { deleteTraces } from '../collector/analytics/erasure.ts';
+import { openClickHouse, type ClickHouse } from '../storage/clickhouse.ts';
+import { migrate } from '../storage/migrate.ts';
 import { ClickHouseBatcher } from '../sinks/clickhouse/batcher.ts';
 import { ClickHouseSink } from '../sinks/clickhouse/sink.ts';
 import { probeInsert } from '../sinks/clickhouse/insert.ts';
 import { InProcessTransport } from '../sinks/memory/transport.ts';
 import { createSecretScrubber } from '../processors/scrub-secrets/processor.ts';
 import type { TierEngine } from '../processors/tiers/engine.ts';
-import { buildTierEngine, reduceToCurrent, type EngineHooks } from './pipeline.ts';
-import { SharedTenantStore } from './tenants/shared-store.ts';
+import { buildTierEngine, reduceToCurrent } from './pipeline.ts';
+import type { EngineHooks } from '../processors/tiers/engine.ts';
+import { SharedTenantStore } from '../control/shared-tenant-store.ts';
 import { createCollectorKafka } from '../sinks/kafka/mode.ts';
 import { withTimeout } from '../sinks/kafka/config.ts';
-import { UndoOnFailure } from './process-lifecycle.ts';
-import type { QueryLimits } from './analytics/sql-guard.ts';
+import { UndoOnFailure } from '../core/lifecycle.ts';
+import type { QueryLimits } from '../collector/analytics/sql-guard.ts';
+
+/** The ingest worker's entry: compiled JavaScript in production; from TypeScript sources, a wrapper that registers tsx in the thread. */
+const INGEST_WORKER = new URL(import.meta.url.endsWith('.ts') ? './ingest-worker.mjs' : './ingest-worker.js', import.meta.url);
 
 export interface Consentry {
   settings: Settings;
@@ -56,20 +61,21 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
   const metrics = new Metrics();
   const admin = resolveAdminToken(settings.dataDir, settings.adminToken);
 
-  // Built the same way by the sink process (collector/pipeline.ts).
+  // Built the same way by the sink process (app/pipeline.ts).
   const hooks: EngineHooks = {
     count: (name, n) => metrics.processorCounts.inc({ name }, n),
     onRedact: (kind, n) => metrics.secretsRedacted.inc({ kind }, n),
     onDrop: (signal, tier, n) => metrics.recordsDropped.inc({ signal, tier }, n),
   };
   const engine = buildTierEngine(settings, hooks);
+  const stages = { engine, encodeRows };
 
   const clickhouse = openClickHouse({ url: settings.clickhouseUrl, dataDir: settings.dataDir });
   const started = new UndoOnFailure(logger);
   started.push(() => clickhouse.close());
   // Decoding and tiers on worker threads (their engines are built from the same
   // settings); they start while storage is opened and migrated.
-  const startingPool = settings.ingestWorkers > 0 ? IngestPool.start({ size: settings.ingestWorkers, settings, engine, hooks, logger }) : Promise.resolve(undefined);
+  const startingPool = settings.ingestWorkers > 0 ? IngestPool.start({ size: settings.ingestWorkers, settings, stages, hooks, logger, entry: INGEST_WORKER }) : Promise.resolve(undefined);
   const poolOrNothing = startingPool.catch(() => undefined); // a start-up failure surfaces where it is awaited, below
   started.push(async () => (await poolOrNothing)?.close());
   try {
@@ -96,7 +102,7 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
       await kafka.control.start({ registry, tenants });
       started.push(() => kafka.control.shutdown());
     }
-    // Erasures (collector/analytics/tombstones.ts), loaded before either port takes a request.
+    // Erasures (control/tombstones.ts), loaded before either port takes a request.
     const tombstones = new ErasureTombstones({
       client: clickhouse.client,
       traceBlockMs: settings.erasureTraceHours * 3_600_000,
@@ -147,13 +153,13 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
       authenticate: (key: string) => tenants.tenantOfIngestKey(key),
       tierOf: (tenantId: string) => registry.current(tenantId) ?? { tier: '', version: 0 },
       readsSpans: (tier: string) => engine.spanProjection(tier).spans,
-      ingest: pool?.ingest ?? ingestInline(engine),
+      ingest: pool?.ingest ?? ingestInline(stages),
       transport,
       metrics,
       logger,
     });
     // GET /v1/consentry/capture: what the tenant's tier keeps, for interceptors (minimisation at the source).
-    await otlp.register((await import('./otlp/capture-endpoint.ts')).captureEndpoint, {
+    await otlp.register((await import('../collector/otlp/capture-endpoint.ts')).captureEndpoint, {
       authenticate: (key: string) => tenants.tenantOfIngestKey(key),
       tierOf: (id: string) => registry.get(id),
       engine,
@@ -197,7 +203,7 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
     });
 
     // The control-plane page under /ui (static files only; its data calls go to /api with the admin token).
-    await api.register((await import('./ui/plugin.ts')).consoleUi);
+    await api.register((await import('../collector/ui/plugin.ts')).consoleUi);
     const otlpAddress = await otlp.listen({ host: settings.host, port: settings.otlpPort });
     started.push(() => otlp.close());
     const apiAddress = await api.listen({ host: settings.host, port: settings.apiPort });

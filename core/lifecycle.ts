@@ -1,8 +1,7 @@
 // What every Consentry process entry point (collector, sink) does around its
 // service: stop cleanly on SIGTERM/SIGINT, and turn a failed start into a
 // message that says what to do. Entry points are the only places that exit.
-import { ConfigError } from './config.ts';
-import { TierConfigError } from '../processors/tiers/config.ts';
+import { ConfigError } from './settings.ts';
 import type { Logger } from './logger.ts';
 
 /** Stops the service on the first SIGTERM or SIGINT, then exits 0 (1 if stopping failed). */
@@ -27,7 +26,7 @@ export function stopOnSignals(service: { stop(): Promise<void>; logger: Logger }
 /** Runs an entry point's main; a start failure is printed with what to do, and exits 1. */
 export function runMain(name: string, main: () => Promise<void>): void {
   main().catch((err: unknown) => {
-    if (err instanceof ConfigError || err instanceof TierConfigError) {
+    if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\nFix the settings above and start again.\n`);
     } else {
       process.stderr.write(`${name} failed to start: ${(err as Error).stack ?? String(err)}\n`);

@@ -1,8 +1,8 @@
 // SummaryRecord -> one JSONEachRow line of consentry.request_summaries
-// (sinks/clickhouse/sql/003_summaries.sql, 007_event_name.sql). The sink adds the table to its
+// (storage/sql/003_summaries.sql, 007_event_name.sql). The sink adds the table to its
 // encoder with this; the bucket map goes out as a JSON object with the index as
 // a string key, which ClickHouse reads into Map(Int32, UInt64).
-import type { SummaryRecord } from '../record.ts';
+import type { SummaryRecord } from '../../core/record.ts';
 
 export const SUMMARY_TABLE = 'request_summaries';
 

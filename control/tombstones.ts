@@ -26,8 +26,8 @@
 // refreshes every refreshMs (traces: only rows recorded since the last read),
 // so a Kafka sink in another process learns of an erasure within refreshMs.
 import type { ClickHouseClient } from '@clickhouse/client';
-import { DATABASE } from '../../sinks/clickhouse/client.ts';
-import { emptyBatch, type Attributes, type BatchContext, type RecordBatch } from '../../processors/record.ts';
+import { DATABASE } from '../storage/clickhouse.ts';
+import { emptyBatch, type Attributes, type BatchContext, type RecordBatch } from '../core/record.ts';
 
 export interface Tombstone {
   tenantId: string;

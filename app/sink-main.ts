@@ -2,9 +2,9 @@
 // produced to Kafka and writes it to ClickHouse. Run as many as there are
 // partitions to share the work; the only place in the sink that exits the
 // process.
-import { loadSettings } from '../collector/config.ts';
-import { runMain, stopOnSignals } from '../collector/process-lifecycle.ts';
-import { startSinkService } from './kafka/service.ts';
+import { loadSettings } from '../core/settings.ts';
+import { runMain, stopOnSignals } from '../core/lifecycle.ts';
+import { startSinkService } from './sink.ts';
 
 async function main(): Promise<void> {
   const settings = loadSettings();

@@ -1,13 +1,13 @@
 // Measures the two ways ClickHouse deletes rows, for an erasure of one end user:
 // a lightweight `DELETE FROM ... WHERE` and a mutation `ALTER TABLE ... DELETE
 // WHERE ... SETTINGS mutations_sync = 2`. Embedded chdb, a temp directory.
-//   npx tsx collector/analytics/bench-erase.ts [rows=300000] [users=100]
+//   npx tsx bench/erase.ts [rows=300000] [users=100]
 // Reported, not asserted. docs/privacy.md has the numbers measured here.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openClickHouse } from '../../sinks/clickhouse/client.ts';
-import { migrate } from '../../sinks/clickhouse/migrate.ts';
+import { openClickHouse } from '../storage/clickhouse.ts';
+import { migrate } from '../storage/migrate.ts';
 
 const rows = Number(process.argv[2] ?? 300_000);
 const users = Number(process.argv[3] ?? 100);

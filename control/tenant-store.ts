@@ -2,8 +2,8 @@
 // record; every instance keeps the whole table in memory, so authenticating an
 // ingest request is one hash and one map lookup.
 import type { ClickHouseClient } from '@clickhouse/client';
-import { DATABASE } from '../../sinks/clickhouse/client.ts';
-import { hashKey, newKey } from './keys.ts';
+import { DATABASE } from '../storage/clickhouse.ts';
+import { hashKey, newKey } from '../core/keys.ts';
 
 export interface Tenant {
   id: string;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { SummaryRecord } from '../record.ts';
-import { encodeSummaryRow } from './encode.ts';
+import type { SummaryRecord } from '../../core/record.ts';
+import { encodeSummaryRow } from './summary-row.ts';
 
 const base: SummaryRecord = {
   minute: 1_700_000_040,

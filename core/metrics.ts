@@ -6,7 +6,7 @@
 // which is why the endpoint needs a token.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { bearerToken, secretEquals } from './tenants/keys.ts';
+import { bearerToken, secretEquals } from './keys.ts';
 
 export class Metrics {
   readonly registry = new Registry();

@@ -4,7 +4,7 @@
 // instance reloads its in-memory copy from ClickHouse. Keys stay shown once and
 // stored hashed, in one place.
 import type { ClickHouseClient } from '@clickhouse/client';
-import { TenantStore, type Tenant } from './store.ts';
+import { TenantStore, type Tenant } from './tenant-store.ts';
 
 export interface TenantBroadcast {
   /** Resolves once the notice is on its way to every instance. */

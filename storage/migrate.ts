@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { DATABASE } from './client.ts';
+import { DATABASE } from './clickhouse.ts';
 
 const SQL_DIR = fileURLToPath(new URL('./sql/', import.meta.url));
 

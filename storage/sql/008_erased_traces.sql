@@ -1,4 +1,4 @@
--- Trace tombstones (collector/analytics/tombstones.ts, erasure.ts): the traces
+-- Trace tombstones (control/tombstones.ts, erasure.ts): the traces
 -- of each erased subject. An erasure records every trace in which a span or
 -- log carries the subject's user.id; a writer that drops such a span in
 -- flight records its trace too. Writers drop later-arriving spans and logs of

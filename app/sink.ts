@@ -1,28 +1,28 @@
 // A whole sink instance from Settings: ClickHouse (migrated), the tier engine
-// and registry (built as the collector builds them: collector/pipeline.ts),
+// and registry (built as the collector builds them: app/pipeline.ts),
 // the control channel that keeps the registry current, the consumer that
 // writes Kafka to ClickHouse, and a small HTTP server with /healthz, /readyz
-// and /metrics. sinks/server.ts runs it as a process (`npm run sink`); tests
+// and /metrics. app/sink-main.ts runs it as a process (`npm run sink`); tests
 // may start it in-process.
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
-import type { Settings } from '../../collector/config.ts';
-import { createLogger, type Logger } from '../../collector/logger.ts';
-import { buildTierEngine, reduceToCurrent } from '../../collector/pipeline.ts';
-import { TierRegistry } from '../../collector/tenants/tier-registry.ts';
-import { ErasureTombstones } from '../../collector/analytics/tombstones.ts';
-import { deleteTraces } from '../../collector/analytics/erasure.ts';
-import { createSecretScrubber } from '../../processors/scrub-secrets/processor.ts';
-import type { TierEngine } from '../../processors/tiers/engine.ts';
-import { openClickHouse, type ClickHouse } from '../clickhouse/client.ts';
-import { migrate } from '../clickhouse/migrate.ts';
-import { createKafka, kafkaSettings, withTimeout } from './config.ts';
-import { KafkaControl } from './control.ts';
-import { KafkaSinkConsumer } from './consumer.ts';
-import { UndoOnFailure } from '../../collector/process-lifecycle.ts';
-import { Metrics, metricsRoute } from '../../collector/metrics.ts';
-import { createHttpServer } from '../../collector/http-server.ts';
-import { resolveAdminToken } from '../../collector/admin-token.ts';
+import type { Settings } from '../core/settings.ts';
+import { createLogger, type Logger } from '../core/logger.ts';
+import { buildTierEngine, reduceToCurrent } from './pipeline.ts';
+import { TierRegistry } from '../control/tier-registry.ts';
+import { ErasureTombstones } from '../control/tombstones.ts';
+import { deleteTraces } from '../collector/analytics/erasure.ts';
+import { createSecretScrubber } from '../processors/scrub-secrets/processor.ts';
+import type { TierEngine } from '../processors/tiers/engine.ts';
+import { openClickHouse, type ClickHouse } from '../storage/clickhouse.ts';
+import { migrate } from '../storage/migrate.ts';
+import { createKafka, kafkaSettings, withTimeout } from '../sinks/kafka/config.ts';
+import { KafkaControl } from '../sinks/kafka/control.ts';
+import { KafkaSinkConsumer } from '../sinks/kafka/consumer.ts';
+import { UndoOnFailure } from '../core/lifecycle.ts';
+import { Metrics, metricsRoute } from '../core/metrics.ts';
+import { createHttpServer } from '../core/http-server.ts';
+import { resolveAdminToken } from '../control/admin-token.ts';
 
 export interface SinkService {
   settings: Settings;
@@ -59,7 +59,7 @@ export async function startSinkService(settings: Settings): Promise<SinkService>
     if (applied.length > 0) logger.info({ versions: applied }, 'schema migrations applied');
     const registry = new TierRegistry({ client: clickhouse.client, onError: (err) => logger.error({ err }, 'tier registry error') });
     await registry.load();
-    // Erased subjects, tenants and traces (collector/analytics/tombstones.ts),
+    // Erased subjects, tenants and traces (control/tombstones.ts),
     // loaded before the first record is read: data received before an erasure
     // and still in Kafka is dropped, not written, and so are later pieces of
     // erased traces.

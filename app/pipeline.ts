@@ -1,17 +1,17 @@
 // The parts of an instance that the collector (consentry.ts) and the sink
-// process (sinks/kafka/service.ts) build the same way: the tier engine with its
+// process (app/sink.ts) build the same way: the tier engine with its
 // processors, the deployment's HMAC key, and the downgrade check.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import type { Settings } from './config.ts';
-import type { TierRegistry } from './tenants/tier-registry.ts';
+import type { Settings } from '../core/settings.ts';
+import type { TierRegistry } from '../control/tier-registry.ts';
 import { BUILTIN_PROCESSORS } from '../processors/builtin.ts';
 import { scrubSecretsProcessor } from '../processors/scrub-secrets/processor.ts';
 import { loadTierFiles } from '../processors/tiers/config.ts';
-import { TierEngine } from '../processors/tiers/engine.ts';
-import type { BatchContext, RecordBatch } from '../processors/record.ts';
+import { TierEngine, type EngineHooks } from '../processors/tiers/engine.ts';
+import type { BatchContext, RecordBatch } from '../core/record.ts';
 
 export const TIER_DIRS = [fileURLToPath(new URL('../processors/tiers/builtin/', import.meta.url)), fileURLToPath(new URL('../processors/tiers/presets/', import.meta.url))];
 
@@ -27,16 +27,6 @@ export function hmacKey(settings: Pick<Settings, 'dataDir' | 'hmacKey'>): Buffer
   const key = randomBytes(32);
   writeFileSync(file, key.toString('base64') + '\n', { mode: 0o600 });
   return key;
-}
-
-/** Where the engine reports what it did (metrics); never per tenant. */
-export interface EngineHooks {
-  /** Values a processor removed on purpose, by processor. */
-  count(name: string, n: number): void;
-  /** Secrets replaced by a marker, by kind. */
-  onRedact(kind: string, n: number): void;
-  /** Records a pipeline step dropped on purpose. */
-  onDrop(signal: string, tier: string, n: number): void;
 }
 
 /** Loads every tier (built-in, presets, CONSENTRY_TIERS_DIR) and compiles it; checks the default tier. */

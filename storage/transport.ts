@@ -2,8 +2,8 @@
 // batch is durable: written to ClickHouse (in-process transport) or
 // acknowledged by every in-sync Kafka replica (Kafka transport). The collector
 // answers the gateway after that, so a 200 is a promise.
-import type { BatchContext, RecordBatch } from '../processors/record.ts';
-import type { JoinedRows } from './clickhouse/encode.ts';
+import type { BatchContext, RecordBatch } from '../core/record.ts';
+import type { JoinedRows } from './tables.ts';
 
 export interface Transport {
   /** `in-process` or `kafka`, for logs and /readyz. */

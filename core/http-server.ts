@@ -7,7 +7,7 @@
 // for as long as the client cares to send it.
 import type { IncomingMessage } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import type { Settings } from './config.ts';
+import type { Settings } from './settings.ts';
 
 export type HttpLimits = Pick<Settings, 'httpHeadersTimeoutMs' | 'httpRequestTimeoutMs' | 'httpIdleTimeoutMs'>;
 
