@@ -17,7 +17,7 @@
 // Errors answer like a server: a non-2xx status, X-ClickHouse-Exception-Code,
 // and a body `Code: N. DB::Exception: ... (NAME)` that clickhouse-js parses.
 //
-//   npx tsx app/chdb-server.ts --data-dir ./data/chdb --port 8123 [--host 127.0.0.1]
+//   npm run chdb-server -- --data-dir ./data/chdb --port 8123 [--host 127.0.0.1]
 //
 // It prints `chdb-server listening on http://HOST:PORT` once it serves, and
 // stops cleanly on SIGTERM or SIGINT (finishes the queries it runs, then closes
@@ -187,7 +187,7 @@ function loadChdb(): SessionCtor {
   try {
     return (require('chdb') as { Session: SessionCtor }).Session;
   } catch (err) {
-    throw new Error(`chdb could not be loaded: ${(err as Error).message}. Run \`npm install\` (chdb is an optional dependency).`);
+    throw new Error(`chdb could not be loaded: ${(err as Error).message}. Run \`npm install\` (chdb is an optional dependency).`, { cause: err });
   }
 }
 
@@ -364,7 +364,7 @@ async function main(): Promise<void> {
   if (dataDir === undefined || dataDir === '') problems.push('--data-dir: required, the folder chdb keeps its data in');
   if (!Number.isInteger(port) || port < 0 || port > 65535) problems.push(`--port: must be a port number 0-65535, got "${values.port}"`);
   if (problems.length > 0) {
-    process.stderr.write(`usage: npx tsx app/chdb-server.ts --data-dir DIR [--port 8123] [--host 127.0.0.1]\n${problems.map((p) => `  ${p}`).join('\n')}\n`);
+    process.stderr.write(`usage: npm run chdb-server -- --data-dir DIR [--port 8123] [--host 127.0.0.1]\n${problems.map((p) => `  ${p}`).join('\n')}\n`);
     process.exit(2);
   }
   const server = await startChdbServer({ dataDir: dataDir!, port, host: values.host });

@@ -34,9 +34,9 @@ export function buildTierEngine(settings: Settings, hooks: EngineHooks): TierEng
   const engine = new TierEngine({
     tiers: loadTierFiles(settings.tiersDir === '' ? TIER_DIRS : [...TIER_DIRS, settings.tiersDir], BUILTIN_PROCESSORS),
     factories: BUILTIN_PROCESSORS,
-    env: { hmacKey: hmacKey(settings), count: hooks.count },
-    scrub: scrubSecretsProcessor({ onRedact: hooks.onRedact }),
-    onDrop: hooks.onDrop,
+    env: { hmacKey: hmacKey(settings), count: (name, n) => hooks.count(name, n) },
+    scrub: scrubSecretsProcessor({ onRedact: (kind, n) => hooks.onRedact(kind, n) }),
+    onDrop: (signal, tier, n) => hooks.onDrop(signal, tier, n),
   });
   if (engine.get(settings.defaultTier) === undefined) {
     throw new Error(`CONSENTRY_DEFAULT_TIER: unknown tier "${settings.defaultTier}"; one of ${engine.names().join(', ')}`);

@@ -64,6 +64,10 @@ export const POLL_MS = 200;
  * 60k spans/s, no RSS change; issue 7 note).
  */
 const SERVICE_NODE_FLAGS = ['--max-semi-space-size=32'];
+/** The compiled services, as `npm start`, `npm run sink` and `npm run chdb-server` run them (`npm run bench` builds first). */
+const COLLECTOR_SCRIPT = 'dist/app/collector-main.js';
+const SINK_SCRIPT = 'dist/app/sink-main.js';
+const CHDB_SCRIPT = 'dist/app/chdb-server.js';
 /** The environment `npm start` and `npm run sink` give the services (package.json). */
 const SERVICE_ENV = { UV_THREADPOOL_SIZE: '16' };
 
@@ -182,7 +186,7 @@ async function startCollector(o: DeploymentOptions, env: Record<string, string>)
   const logFile = join(o.workDir, 'collector.log');
   const child = o.procs.spawnNode({
     name: 'collector',
-    script: 'app/collector-main.ts',
+    script: COLLECTOR_SCRIPT,
     nodeFlags: o.cpuProfileDir === undefined ? SERVICE_NODE_FLAGS : [...SERVICE_NODE_FLAGS, '--cpu-prof', `--cpu-prof-dir=${o.cpuProfileDir}`],
     cwd: o.repoDir,
     logFile,
@@ -318,25 +322,10 @@ export async function startEmbedded(o: DeploymentOptions, markerPrefix: string):
 
 // ---------------------------------------------------------------- kafka
 
-/** Whether this checkout has everything Kafka mode needs; otherwise why not. */
+/** Whether this checkout has everything Kafka mode needs (the compiled services, the broker script); otherwise why not. */
 export function kafkaAvailability(repoDir: string): { ok: true; sinkScript: string } | { ok: false; reason: string } {
-  const missing: string[] = [];
-  let sinkScript = '';
-  try {
-    const pkg = JSON.parse(readFileSync(join(repoDir, 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
-    const m = /(?:^|\s)tsx\s+(\S+\.ts)/.exec(pkg.scripts?.['sink'] ?? '');
-    // `npm run sink` runs app/sink-main.ts; the file is used directly so that its pid is node's.
-    const script = m?.[1] ?? 'app/sink-main.ts';
-    if (existsSync(join(repoDir, script))) sinkScript = script;
-    else missing.push('the sink process (`npm run sink`, app/sink-main.ts)');
-  } catch {
-    missing.push('package.json');
-  }
-  if (!existsSync(join(repoDir, 'app/chdb-server.ts'))) missing.push('app/chdb-server.ts');
-  const consentry = readFileSync(join(repoDir, 'app/collector.ts'), 'utf8');
-  if (!/sinks\/kafka\//.test(consentry)) missing.push('a Kafka transport wired into app/collector.ts');
-  if (!existsSync(join(repoDir, 'scripts/kafka/broker.ts'))) missing.push('scripts/kafka/broker.ts');
-  return missing.length === 0 ? { ok: true, sinkScript } : { ok: false, reason: `not available yet: missing ${missing.join(', ')}` };
+  const missing = [SINK_SCRIPT, CHDB_SCRIPT, 'scripts/kafka/broker.ts'].filter((f) => !existsSync(join(repoDir, f)));
+  return missing.length === 0 ? { ok: true, sinkScript: SINK_SCRIPT } : { ok: false, reason: `not available: missing ${missing.join(', ')} (run \`npm run build\`)` };
 }
 
 export async function startKafkaDeployment(o: DeploymentOptions, markerPrefix: string, sinkScript: string): Promise<Deployment> {
@@ -349,7 +338,7 @@ export async function startKafkaDeployment(o: DeploymentOptions, markerPrefix: s
   const chLog = join(o.workDir, 'chdb-server.log');
   const chdb = o.procs.spawnNode({
     name: 'clickhouse',
-    script: 'app/chdb-server.ts',
+    script: CHDB_SCRIPT,
     args: ['--data-dir', join(o.workDir, 'chdb-data'), '--port', '0', '--host', '127.0.0.1'],
     cwd: o.repoDir,
     logFile: chLog,

@@ -259,7 +259,7 @@ function sdk(config: GeneratorConfig): Engine {
         }
         inner.export(batch, (result) => {
           const code = (result.error as { code?: unknown } | undefined)?.code;
-          const status = result.code === 0 ? 200 : typeof code === 'number' ? code : 0;
+          const status = Number(result.code) === 0 ? 200 : typeof code === 'number' ? code : 0;
           if (s !== undefined) {
             const key = statusKey(status);
             s.requests[key]++;

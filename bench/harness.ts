@@ -15,7 +15,7 @@
 //
 // A saturation search doubles the rate while a step passes, then bisects
 // (geometric mean) between the best pass and the first failure.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, mkdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir, cpus, totalmem, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { GeneratorClient } from './generator-client.ts';
@@ -297,7 +297,7 @@ async function runStep(run: ScenarioRun, rate: number, durationS: number, opts: 
   const lag = new LagTracker(d, tenantMap);
   const rows0 = await d.rowsStored(run.tenants);
   const q0 = await countQueryable(d, run.tenants);
-  const peakScope = procs.map((p) => (resetPeakRss(p.pid) ? 'step' : 'lifetime') as 'step' | 'lifetime');
+  const peakScope = procs.map((p) => (resetPeakRss(p.pid) ? 'step' : 'lifetime'));
   const cpu0 = procs.map((p) => cpuSeconds(p.pid) ?? NaN);
   const main0 = procs.map((p) => mainThreadCpuSeconds(p.pid) ?? NaN);
   const threads0 = procs.map((p) => threadCpuSeconds(p.pid));

@@ -299,6 +299,7 @@ class BinaryWriter {
   }
   string(s: string): void {
     // Strings are mostly short ASCII: skip the byteLength pass for those.
+    // eslint-disable-next-line no-control-regex -- ASCII is 0x00-0x7f, control characters included
     const n = s.length < 64 && /^[\x00-\x7f]*$/.test(s) ? s.length : Buffer.byteLength(s);
     this.varint(n);
     this.room(n);
@@ -780,7 +781,7 @@ async function child(spec: ChildSpec): Promise<RunResult> {
     const end = Math.min(rows, start + variant.batchRows);
     if (variant.format === 'rowbinary') {
       const parts: Buffer[] = [];
-      for (let r = start; r < end; r += SPANS_PER_REQUEST) parts.push(Buffer.from(data.subarray(offsets[r]!, offsets[Math.min(end, r + SPANS_PER_REQUEST)]!)));
+      for (let r = start; r < end; r += SPANS_PER_REQUEST) parts.push(Buffer.from(data.subarray(offsets[r], offsets[Math.min(end, r + SPANS_PER_REQUEST)])));
       binaryBatches.push(parts);
     } else {
       lineBatches.push(data.toString('utf8', offsets[start], offsets[end]! - 1).split('\n'));

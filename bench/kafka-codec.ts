@@ -31,7 +31,7 @@ function jsonPerSpan(spans: SpanRecord[]): string[] {
 for (const bodies of [false, true]) {
   const pool = buildPool({ tenantId: 'acme', seed: 7, bodies, spansPerBatch: 500, batches: 4, markerTemplates: 1, baseTimeMs: Date.now(), requestsPerSecond: 1000, secretRate: 0 });
   const otlp = pool.batches[0]!;
-  const spans = decodeTracesProto(otlp).records as SpanRecord[];
+  const spans = decodeTracesProto(otlp).records;
   const batch: RecordBatch = { spans, logs: [], summaries: [], metadata: [] };
   const msg = encodeBatchMessage(batch, ctx);
   const json = jsonPerSpan(spans).join('\n');

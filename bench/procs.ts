@@ -153,7 +153,8 @@ export class Processes {
    * to `logFile`. Its own process: the pid is node's.
    */
   spawnNode(opts: { name: string; script: string; args?: string[]; nodeFlags?: string[]; env: NodeJS.ProcessEnv; cwd: string; logFile: string }): Child {
-    const argv = [...(opts.nodeFlags ?? []), '--import', 'tsx', opts.script, ...(opts.args ?? [])];
+    // TypeScript (the generator) through tsx; the services run compiled (dist/), as in production.
+    const argv = [...(opts.nodeFlags ?? []), ...(opts.script.endsWith('.ts') ? ['--import', 'tsx'] : []), opts.script, ...(opts.args ?? [])];
     const fd = openSync(opts.logFile, 'a');
     try {
       const stdio: ['ignore', number, number] = ['ignore', fd, fd];

@@ -160,7 +160,7 @@ export class ErasureTombstones {
       this.skipped++;
       return false;
     }
-    if (m === undefined) this.traces.set(tenantId, (m = new Map()));
+    if (m === undefined) this.traces.set(tenantId, (m = new Map<string, number>()));
     m.set(traceId, until);
     this.held++;
     return true;

@@ -14,8 +14,8 @@ import type { ResolvedOptions } from './config.ts';
 
 type ExportCallback = Parameters<SpanExporter['export']>[1];
 type ExporterConfig = NonNullable<ConstructorParameters<typeof OTLPTraceExporter>[0]>;
-/** ExportResultCode.SUCCESS of @opentelemetry/core. */
-const SUCCESS = 0;
+/** ExportResultCode.SUCCESS of @opentelemetry/core (not a dependency of ours: its enum type comes through the callback). */
+const SUCCESS = 0 as Parameters<ExportCallback>[0]['code'];
 
 export interface ExportCounters {
   /** Spans Consentry accepted. */

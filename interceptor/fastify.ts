@@ -7,7 +7,7 @@
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import { BodyObserver, observeNodeStream, observeWebStream, parseModeOf } from './body.ts';
-import { Capture, parentFromTraceparent, requestFactsOf, requestHeaderAttributes, responseHeaderAttributes, setIfDefined } from './capture.ts';
+import { type Capture, parentFromTraceparent, requestFactsOf, requestHeaderAttributes, responseHeaderAttributes, setIfDefined } from './capture.ts';
 import type { Core } from './core.ts';
 import { NO_CAPTURE } from './core.ts';
 import { requestFacts } from './usage.ts';

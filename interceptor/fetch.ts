@@ -13,7 +13,7 @@
 // body was read to the end, failed or was cancelled. A body never read leaves
 // no span.
 import { BodyObserver, observeWebStream, parseModeOf } from './body.ts';
-import { Capture, errorTypeOf, requestHeaderAttributes, responseHeaderAttributes, safeUrl } from './capture.ts';
+import { type Capture, errorTypeOf, requestHeaderAttributes, responseHeaderAttributes, safeUrl } from './capture.ts';
 import { NO_CAPTURE, type Core } from './core.ts';
 import { providerOfHost } from './usage.ts';
 

@@ -3,7 +3,6 @@
 // It never slows or breaks the gateway: nothing on the request path awaits,
 // the export queue is bounded (drops counted), capture errors are swallowed
 // (counted), and when Consentry is down responses are unaffected.
-import { readFileSync } from 'node:fs';
 import type { FastifyPluginCallback } from 'fastify';
 import { resolveOptions, type InterceptorOptions } from './config.ts';
 import { Core } from './core.ts';
@@ -11,14 +10,8 @@ import { createSpanExport } from './export.ts';
 import { fastifyCapture } from './fastify.ts';
 import { wrapFetch } from './fetch.ts';
 import { PolicyClient, type CapturePolicy } from './policy.ts';
+import { VERSION } from '../core/version.ts';
 
-const VERSION = (() => {
-  try {
-    return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? '';
-  } catch {
-    return '';
-  }
-})();
 
 export interface InterceptorStats {
   /** Requests seen by the plugin, plus upstream calls outside any request seen by the fetch wrapper. */

@@ -45,6 +45,7 @@ export function openClickHouse(opts: ClickHouseOptions): ClickHouse {
     throw new Error(
       `embedded ClickHouse (chdb) could not be loaded: ${(err as Error).message}. ` +
         'Run `npm install` (chdb is an optional dependency), or set CONSENTRY_CLICKHOUSE_URL to use a ClickHouse server.',
+      { cause: err },
     );
   }
   const connection = connectionModule.createChdbConnection({ path: join(path) });

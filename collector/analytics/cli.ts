@@ -121,7 +121,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         const path = tenantPath();
         if (path === undefined) return fail('consentry dashboard: --tenant is required', 2);
         const q = new URLSearchParams(Object.entries({ from: flags['from'], to: flags['to'], step: flags['step'] }).filter((e): e is [string, string] => e[1] !== undefined));
-        const res = await call('GET', `${path}/dashboard?${q}`, admin);
+        const res = await call('GET', `${path}/dashboard?${q.toString()}`, admin);
         if (!res.ok) return fail(await problem(res));
         io.stdout(`${JSON.stringify(await res.json(), null, 2)}\n`);
         return 0;
@@ -141,7 +141,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         if (path === undefined) return fail('consentry erase: --tenant is required', 2);
         const subject = flags['subject'];
         const q = new URLSearchParams({ actor: 'cli', ...(flags['reason'] === undefined ? {} : { reason: flags['reason'] }) });
-        const res = await call('DELETE', `${subject === undefined ? path : `${path}/subjects/${encodeURIComponent(subject)}`}?${q}`, admin);
+        const res = await call('DELETE', `${subject === undefined ? path : `${path}/subjects/${encodeURIComponent(subject)}`}?${q.toString()}`, admin);
         if (!res.ok) return fail(await problem(res));
         io.stdout(`${JSON.stringify(await res.json(), null, 2)}\n`);
         return 0;

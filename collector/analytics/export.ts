@@ -92,7 +92,7 @@ export async function* exportLines(o: ExportOptions): AsyncGenerator<string> {
           last = k;
           if (i < skip) continue; // sent with the previous page
           out += `${JSON.stringify({ table, row })}\n`;
-          counts[table]!++;
+          counts[table]++;
         }
         if (out !== '') yield out;
         if (lines.length < limit || last === undefined) break;

@@ -7,7 +7,7 @@
 // Optional query parameters of the DELETEs: actor (who asked, default "admin"),
 // reason. See collector/analytics/{erasure,export,tombstones}.ts, docs/privacy.md.
 import { Readable } from 'node:stream';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { TenantStore } from '../../control/tenant-store.ts';
 import { Eraser } from '../analytics/erasure.ts';
@@ -40,7 +40,7 @@ export function privacyRoutes(deps: PrivacyDeps) {
     if (s === '' || [...s].length > MAX_SUBJECT) throw new ApiError('BAD_REQUEST', `subject: must be the user.id, 1 to ${MAX_SUBJECT} characters (URL-encoded)`);
   };
   const auditOf = (q: Audit['Querystring']) => ({ actor: (q.actor ?? 'admin').slice(0, 200), reason: (q.reason ?? '').slice(0, 1000) });
-  const ndjson = (reply: import('fastify').FastifyReply, name: string, lines: AsyncGenerator<string>) =>
+  const ndjson = (reply: FastifyReply, name: string, lines: AsyncGenerator<string>) =>
     reply
       .type('application/x-ndjson; charset=utf-8')
       .header('content-disposition', `attachment; filename="${name}.ndjson"`)

@@ -456,8 +456,8 @@ function readInt64Decimal(r: Reader): string {
   const e = r.len;
   let p = r.pos;
   let lo = 0;
-  let hi = 0;
-  let c = 0;
+  let hi: number;
+  let c: number;
   let shift = 0;
   for (; shift < 28; shift += 7) {
     if (p >= e) throw fail(r, 'truncated varint');

@@ -100,7 +100,7 @@ export class IngestPool {
         } else this.settle(thread, m);
       });
       worker.on('error', (err) => {
-        if (!ready) reject(err);
+        if (!ready) reject(err instanceof Error ? err : new Error(String(err)));
         else this.opts.logger.error({ err }, 'ingest worker failed');
       });
       worker.on('exit', (code) => {

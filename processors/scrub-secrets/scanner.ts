@@ -137,7 +137,7 @@ class KeywordAutomaton {
 
   constructor(keywords: readonly { text: string; caseSensitive: boolean }[]) {
     const fold = (c: number): number => (c >= 65 && c <= 90 ? c + 32 : c);
-    const goto: Map<number, number>[] = [new Map()];
+    const goto: Map<number, number>[] = [new Map<number, number>()];
     const outputs: number[][] = [[]];
     keywords.forEach((k, index) => {
       let state = 0;

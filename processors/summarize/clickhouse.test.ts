@@ -140,7 +140,7 @@ describe('request_summaries in chdb (integration)', () => {
         `WHERE TenantId = '${TENANT}' GROUP BY Minute, Provider ORDER BY Minute, Provider`,
     );
     expect(rows).toHaveLength(groups.size);
-    for (const row of rows) expectTotals(row, totalsOf(groups.get(`${Number(row['minute'])}|${String(row['provider'])}`)!));
+    for (const row of rows) expectTotals(row, totalsOf(groups.get(`${Number(row['minute'])}|${(row['provider'] as string)}`)!));
 
     // Over the last two minutes only: any time range.
     const late = w.summaries.filter((s) => s.minute >= T0_SECONDS + 60);
@@ -201,10 +201,10 @@ describe('request_summaries in chdb (integration)', () => {
     for (const row of rows) {
       const key = keyOf({
         minute: Number(row['minute']),
-        provider: String(row['provider']),
-        endpoint: String(row['endpoint']),
-        model: String(row['model']),
-        statusClass: String(row['statusClass']),
+        provider: row['provider'] as string,
+        endpoint: row['endpoint'] as string,
+        model: row['model'] as string,
+        statusClass: row['statusClass'] as string,
       });
       const t = totalsOf(byKey.get(key)!);
       for (const k of ['requests', 'errors', 'inputTokens', 'outputTokens', 'requestBytes', 'responseBytes'] as const) expect(Number(row[k])).toBe(t[k]);

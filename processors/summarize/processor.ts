@@ -112,13 +112,13 @@ export function createSpanFolder(): (spans: readonly SpanRecord[], receivedAtMs:
       const isError = http === '5xx' || (failed && http !== '4xx');
 
       let byClass = groups.get(minute);
-      if (byClass === undefined) groups.set(minute, (byClass = new Map()));
+      if (byClass === undefined) groups.set(minute, (byClass = new Map<string, Map<string, Map<string, Map<string, SummaryRecord>>>>()));
       let byProvider = byClass.get(statusClass);
-      if (byProvider === undefined) byClass.set(statusClass, (byProvider = new Map()));
+      if (byProvider === undefined) byClass.set(statusClass, (byProvider = new Map<string, Map<string, Map<string, SummaryRecord>>>()));
       let byModel = byProvider.get(provider);
-      if (byModel === undefined) byProvider.set(provider, (byModel = new Map()));
+      if (byModel === undefined) byProvider.set(provider, (byModel = new Map<string, Map<string, SummaryRecord>>()));
       let byEndpoint = byModel.get(model);
-      if (byEndpoint === undefined) byModel.set(model, (byEndpoint = new Map()));
+      if (byEndpoint === undefined) byModel.set(model, (byEndpoint = new Map<string, SummaryRecord>()));
       let g = byEndpoint.get(route);
       if (g === undefined) {
         g = {

@@ -189,12 +189,12 @@ async function startIn(
         resolveExit({ code: null, signal: null });
       });
     });
-    const spawnError = await new Promise<Error | undefined>((r) => {
+    const spawnError = await new Promise<NodeJS.ErrnoException | undefined>((r) => {
       child.once('spawn', () => r(undefined));
       child.once('error', (err) => r(err));
     });
     if (spawnError !== undefined || child.pid === undefined) {
-      const missing = (spawnError as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+      const missing = spawnError?.code === 'ENOENT';
       throw new KafkaScriptError(
         missing ? KafkaScriptErrorCode.JavaMissing : KafkaScriptErrorCode.StartFailed,
         missing

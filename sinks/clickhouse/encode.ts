@@ -5,7 +5,7 @@
 // the high-volume table, is written as TabSeparated; the others stay
 // JSONEachRow, whose strings go through the native JSON.stringify. Each line is
 // a template, to avoid building an object per row only to serialise it.
-import { TABLES, type JoinedRows, type Table } from '../../storage/tables.ts';
+import type { JoinedRows, Table } from '../../storage/tables.ts';
 import type { Attributes, BatchContext, GatewayMetadataRecord, LogRecord, RecordBatch, Resource, SpanRecord } from '../../core/record.ts';
 import { encodeSummaryRow } from './summary-row.ts';
 

@@ -343,7 +343,8 @@ export class KafkaSinkConsumer {
     return p;
   }
 
-  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private async onBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
     const epoch = this.epoch;
     if (this.stopping) return;
     let st = this.state(batch.topic, batch.partition);
@@ -360,7 +361,7 @@ export class KafkaSinkConsumer {
     }
     const now = Date.now();
     for (const m of batch.messages) {
-      if (!isRunning() || isStale() || epoch !== this.epoch) break;
+      if (!payload.isRunning() || payload.isStale() || epoch !== this.epoch) break;
       const offset = Number(m.offset);
       if (st.next !== undefined && offset < st.next) continue; // already buffered (a refetch)
       if (st.next === undefined && st.expect !== undefined && offset !== st.expect) {
@@ -386,7 +387,7 @@ export class KafkaSinkConsumer {
       st.next = offset + 1;
       this.buffered += msg.bytes;
       this.metrics.messages.inc({ topic: st.topic });
-      resolveOffset(m.offset);
+      payload.resolveOffset(m.offset);
       if (st.plan !== undefined) {
         if (offset >= st.plan.last) this.cut(st, st.plan.last);
       } else if (st.rows >= this.opts.maxRows || st.bytes >= this.opts.maxBytes) {
@@ -396,7 +397,7 @@ export class KafkaSinkConsumer {
     this.metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
     this.metrics.buffered.set(this.buffered);
     this.updatePause();
-    await heartbeat();
+    await payload.heartbeat();
   }
 
   private buffer(m: KafkaMessage, offset: number): BufferedMessage {

@@ -240,7 +240,7 @@ export class KafkaControl implements TierBroadcast, TenantBroadcast {
     if (m.v !== 1) return;
     const now = Date.now();
     let bySink = this.acks.get(m.tenantId);
-    if (bySink === undefined) this.acks.set(m.tenantId, (bySink = new Map()));
+    if (bySink === undefined) this.acks.set(m.tenantId, (bySink = new Map<string, { version: number; at: number }>()));
     for (const [sink, a] of bySink) if (now - a.at > ACK_MEMORY_MS) bySink.delete(sink);
     if ((bySink.get(m.instanceId)?.version ?? -1) < m.version) bySink.set(m.instanceId, { version: m.version, at: now });
     for (const wake of [...this.ackWaiters]) wake();

@@ -24,16 +24,16 @@ beforeAll(async () => {
     keys[tenant] = await c.createTenant(tenant, 'summary');
     const traffic = generateTraffic({ seed: 11, n, startSec: start, minutes: 20, users: ['shared-user', `${tenant}-user`] });
     const resource = { 'service.name': `${tenant}-gateway`, [`${tenant}.secret`]: `${tenant.toUpperCase()}-SECRET` };
-    await sendTraffic(c.otlpUrl, keys[tenant]!.ingestKey, traffic, { logs: true, resource }); // summaries + logs
+    await sendTraffic(c.otlpUrl, keys[tenant].ingestKey, traffic, { logs: true, resource }); // summaries + logs
     expect((await c.api('PUT', `/api/tenants/${tenant}/tier`, { tier: 'full', reason: 'test' })).status).toBe(200);
-    await sendTraffic(c.otlpUrl, keys[tenant]!.ingestKey, traffic, { logs: true, resource }); // spans + logs
-    await sendOtlp(c.otlpUrl, keys[tenant]!.ingestKey, 'logs', metadataBody(`${tenant}-gateway`, '1.0.0', BigInt(start) * 1_000_000_000n));
+    await sendTraffic(c.otlpUrl, keys[tenant].ingestKey, traffic, { logs: true, resource }); // spans + logs
+    await sendOtlp(c.otlpUrl, keys[tenant].ingestKey, 'logs', metadataBody(`${tenant}-gateway`, '1.0.0', BigInt(start) * 1_000_000_000n));
   }
   for (const tenant of ['alpha', 'beta']) {
     counts[tenant] = {};
     for (const t of TABLES) {
       const [row] = await c.rows<{ n: number }>(`SELECT toUInt32(count()) AS n FROM consentry.${t} WHERE TenantId = '${tenant}'`);
-      counts[tenant]![t] = Number(row!.n);
+      counts[tenant][t] = Number(row!.n);
     }
   }
 });
@@ -46,12 +46,11 @@ async function query(tenant: string, sql: string, accept = 'application/json') {
     body: JSON.stringify({ sql }),
   });
   const text = await res.text();
-  return { status: res.status, text, json: res.headers.get('content-type')?.startsWith('application/json') ? (JSON.parse(text) as any) : undefined };
+  return { status: res.status, text, json: res.headers.get('content-type')?.startsWith('application/json') ? (JSON.parse(text)) : undefined };
 }
 
 type Check = 'reject' | ((rows: unknown[][], tenant: string) => void);
 const n = (table: string) => (rows: unknown[][], tenant: string) => expect(rows).toEqual([[counts[tenant]![table]]]);
-const none = (rows: unknown[][]) => expect(rows).toEqual([]);
 const zero = (rows: unknown[][]) => expect(rows).toEqual([[0]]);
 
 // Every attack runs as alpha, and mirrored (beta <-> alpha in the SQL) as beta.

@@ -90,11 +90,10 @@ export function generateTraffic(opts: { seed: number; n: number; startSec: numbe
   return out;
 }
 
-type AnyValue = { stringValue: string } | { intValue: string } | { boolValue: boolean };
 const kv = (a: Record<string, string | number | undefined>) =>
   Object.entries(a)
     .filter(([, v]) => v !== undefined)
-    .map(([key, v]) => ({ key, value: (typeof v === 'number' ? { intValue: String(v) } : { stringValue: v! }) as AnyValue }));
+    .map(([key, v]) => ({ key, value: (typeof v === 'number' ? { intValue: String(v) } : { stringValue: v! }) }));
 
 /** The OTLP/JSON traces request for `reqs`: each request's span, plus a CLIENT child (never a request) for SERVER spans. */
 export function tracesBody(reqs: GenRequest[], resource: Record<string, string> = {}): string {

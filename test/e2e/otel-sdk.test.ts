@@ -2,7 +2,7 @@
 // and JSON) to a running Consentry; the rows in ClickHouse must carry exactly
 // what was sent.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SpanKind, SpanStatusCode, type Span } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { SeverityNumber } from '@opentelemetry/api-logs';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { startTestConsentry, type TestConsentry } from '../helpers/consentry.ts';
@@ -46,10 +46,9 @@ describe.each<Encoding>(['proto', 'json'])('OTel SDK over OTLP/%s', (encoding) =
     const client = sdkClient({ otlpUrl: c.otlpUrl, ingestKey: keys.ingestKey, encoding, resource: { 'service.version': '1.2.3' } });
     const tracer = client.tracerProvider.getTracer('consentry-test', '0.0.1');
     const ended: ReadableSpan[] = [];
-    let linked: Span | undefined;
     const root = tracer.startSpan(`root-${encoding}`, { kind: SpanKind.SERVER, attributes: { 'http.route': '/v1/chat/completions', 'http.response.status_code': 200, 'gen_ai.usage.input_tokens': 12, 'gateway.streaming': true, ratio: 0.25 } });
     const ctx = (await import('@opentelemetry/api')).trace.setSpan((await import('@opentelemetry/api')).context.active(), root);
-    linked = tracer.startSpan(`linked-${encoding}`);
+    const linked = tracer.startSpan(`linked-${encoding}`);
     linked.end();
     const child = tracer.startSpan(`child-${encoding}`, { kind: SpanKind.CLIENT, links: [{ context: linked.spanContext(), attributes: { why: 'retry' } }] }, ctx);
     child.addEvent('first-token', { 'gen_ai.token.index': 1 });

@@ -1,6 +1,7 @@
 // `npm start` as a user runs it: a separate process that prints where things
 // are, generates its admin token, takes data, and on SIGTERM flushes what it
 // accepted before exiting.
+import { compiled } from '../helpers/dist.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +17,7 @@ afterAll(() => {
 });
 
 function start(env: Record<string, string>): Promise<{ out: string[]; otlp: string; api: string }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'app/collector-main.ts'], {
+  const proc = spawn(process.execPath, [compiled('app/collector-main.ts')], {
     cwd: new URL('../../', import.meta.url).pathname,
     env: { ...process.env, CONSENTRY_DATA_DIR: dataDir, CONSENTRY_OTLP_PORT: '0', CONSENTRY_API_PORT: '0', CONSENTRY_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -25,8 +26,8 @@ function start(env: Record<string, string>): Promise<{ out: string[]; otlp: stri
   const out: string[] = [];
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no start banner: ${out.join('')}`)), 60_000);
-    proc.stderr!.on('data', (d: Buffer) => out.push(d.toString()));
-    proc.stdout!.on('data', (d: Buffer) => {
+    proc.stderr.on('data', (d: Buffer) => out.push(d.toString()));
+    proc.stdout.on('data', (d: Buffer) => {
       out.push(d.toString());
       const text = out.join('');
       const otlp = /OTLP\/HTTP\s+(http:\/\/\S+?)\/v1\/traces/.exec(text)?.[1];
@@ -42,7 +43,7 @@ function start(env: Record<string, string>): Promise<{ out: string[]; otlp: stri
 
 describe('the service process', () => {
   it('refuses bad settings with every problem named, before starting', async () => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', 'app/collector-main.ts'], {
+    const proc = spawn(process.execPath, [compiled('app/collector-main.ts')], {
       cwd: new URL('../../', import.meta.url).pathname,
       env: { ...process.env, CONSENTRY_DATA_DIR: dataDir, CONSENTRY_OTLP_PORT: 'abc', CONSENTRY_BATCH_MAX_ROWS: '-1' },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -192,8 +192,8 @@ describe('rows ClickHouse refuses', () => {
           ...markers.map((m) => post(b, '/v1/logs', logs({ timeUnixNano: String(nowNs()), body: { stringValue: m } }))),
         ]);
         expect(good).toEqual(markers.map(() => ({ status: 200, body: '{}' })));
-        expect(bad!.status).toBe(400);
-        expect(JSON.parse(bad!.body)).toEqual({ code: 3, message: expect.stringMatching(/^storage refused the records: ClickHouse error 469: .*fault_suite_refuses.*not stored/) });
+        expect(bad.status).toBe(400);
+        expect(JSON.parse(bad.body)).toEqual({ code: 3, message: expect.stringMatching(/^storage refused the records: ClickHouse error 469: .*fault_suite_refuses.*not stored/) });
         for (const m of markers) expect(await count(`SELECT count() AS n FROM consentry.otel_logs WHERE TenantId = 'tenant-b' AND Body = '${m}'`)).toBe(1);
       }
       expect(await count("SELECT count() AS n FROM consentry.otel_logs WHERE Body = 'refused-by-clickhouse'")).toBe(0);

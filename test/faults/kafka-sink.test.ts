@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { Kafka, logLevel, type Admin, type IHeaders, type Producer } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startKafka, type KafkaBroker } from '../../scripts/kafka/broker.ts';
 import { loadSettings, type Settings } from '../../core/settings.ts';
@@ -93,7 +93,7 @@ async function deadLetters(count: number): Promise<Array<{ value: Buffer | null;
   await consumer.run({
     eachMessage: async ({ message: m }) => {
       const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries((m.headers ?? {}) as IHeaders)) headers[k] = String(v);
+      for (const [k, v] of Object.entries((m.headers ?? {}))) headers[k] = String(v);
       out.push({ value: m.value, headers });
     },
   });
@@ -147,7 +147,7 @@ describe("the collector's Kafka transport", () => {
       const small = (i: number) => testBatch({ logs: [testLog({}, { body: `small-${i}` })] });
       for (let round = 0; round < 3; round++) {
         const [big, ...others] = await Promise.allSettled([transport.send(huge, ctx('sink-a')), transport.send(small(1), ctx('sink-b')), transport.send(small(2), ctx('sink-b'))]);
-        expect(big!.status).toBe('rejected');
+        expect(big.status).toBe('rejected');
         const err = (big as PromiseRejectedResult).reason as TransportError;
         expect(err).toBeInstanceOf(TransportError);
         expect(err.refused).toBe('too-large');

@@ -63,7 +63,7 @@ describe('downgrade under load', () => {
         ['switch', 'full', 'minimal'],
       ]);
     }
-    // eslint-disable-next-line no-console
+     
     console.log(`full spans at the 200 of full -> minimal, and once everything was written: ${JSON.stringify(rounds)}`);
     for (const r of rounds) {
       expect(r.atSwitch).toBeGreaterThan(0);

@@ -67,7 +67,7 @@ describe('erasure during ingest of split traces', () => {
 
     const left = await rowsOf(alice.slice(0, 40));
     const phases = { done, parentInFlight, childrenInFlight, childrenLate };
-    // eslint-disable-next-line no-console
+     
     console.log(`rows of erased traces left after the erasure: ${JSON.stringify(left)}; by phase: ${JSON.stringify(Object.fromEntries(await Promise.all(Object.entries(phases).map(async ([k, v]) => [k, await rowsOf(v)]))))}`);
     expect.soft(left).toEqual({ spans: 0, logs: 0, prompts: 0 });
     expect(await rowsOf(fresh)).toEqual({ spans: 15, logs: 5, prompts: 10 }); // received after the erasure: kept
@@ -77,7 +77,7 @@ describe('erasure during ingest of split traces', () => {
     const again = await c.api('DELETE', '/api/tenants/acme/subjects/alice');
     expect(again.status).toBe(200);
     const leftAgain = await rowsOf(alice);
-    // eslint-disable-next-line no-console
+     
     console.log(`rows of alice's traces left after a second erasure: ${JSON.stringify(leftAgain)}`);
     expect(leftAgain).toEqual({ spans: 0, logs: 0, prompts: 0 });
     expect(await rowsOf(bob)).toEqual({ spans: 135, logs: 45, prompts: 90 });

@@ -71,7 +71,7 @@ describe('erasure through Kafka', () => {
     await new Promise((r) => setTimeout(r, 1500)); // the sink's deletes of traces it learned of
 
     const left = await rowsOf(tenant, alice);
-    // eslint-disable-next-line no-console
+     
     console.log(`Kafka: rows of erased traces left: ${JSON.stringify(left)}`);
     expect(left).toEqual({ spans: 0, logs: 0, prompts: 0 });
     expect(await rowsOf(tenant, bob)).toEqual({ spans: 120, logs: 40, prompts: 80 });
@@ -116,7 +116,7 @@ describe('downgrade through Kafka', () => {
       await caughtUp();
       rounds.push({ atSwitch, after: await count(`SELECT count() AS n FROM consentry.otel_traces WHERE TenantId = '${tenant}' AND Tier = 'full'`) });
     }
-    // eslint-disable-next-line no-console
+     
     console.log(`Kafka: full spans at the 200 of full -> minimal, and once the sink caught up: ${JSON.stringify(rounds)}`);
     for (const r of rounds) expect(r.after - r.atSwitch, 'full spans written after the 200').toBe(0);
   });

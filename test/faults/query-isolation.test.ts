@@ -21,7 +21,7 @@ beforeAll(async () => {
   c = await startTestConsentry({ queryTimeoutSeconds: TIMEOUT_S, queryConcurrency: 4, queryConcurrencyTotal: 2 });
   for (const [tenant, seed] of [['alpha', 1], ['beta', 2]] as const) {
     keys[tenant] = await c.createTenant(tenant, 'full');
-    await sendTraffic(c.otlpUrl, keys[tenant]!.ingestKey, generateTraffic({ seed, n: 300, startSec: start, minutes: 20 }));
+    await sendTraffic(c.otlpUrl, keys[tenant].ingestKey, generateTraffic({ seed, n: 300, startSec: start, minutes: 20 }));
   }
 }, 120_000);
 afterAll(async () => c?.close());
@@ -46,11 +46,14 @@ describe('a failed query cannot poison the next answer', () => {
   // `SELECT 1` of the same tenant 40-50 ms later answered every tenant's rows.
   it.each([
     ['UNION ALL with a failing branch', `SELECT '${PAYLOAD}' AS c, 1 AS stable UNION ALL SELECT toString(throwIf(1)), 1`],
+    // Fails at a random span, so some rounds fail after rows were written (the attack that leaked 2 rounds in 5).
     ['a failure after some blocks', `SELECT '${PAYLOAD}' AS c, 1 AS stable FROM otel_traces WHERE throwIf(Duration > 0 AND rand() % 100 = 0) = 0`],
   ])('active: %s, 30 rounds', async (_name, attack) => {
     const answers = new Map<string, number>();
     for (let round = 0; round < 30; round++) {
-      const first = await query('alpha', attack, { accept: 'application/x-ndjson' });
+      // A random failure may not come: send the attack again until it fails (every round's next query follows a failure).
+      let first = await query('alpha', attack, { accept: 'application/x-ndjson' });
+      for (let again = 0; first.status === 200 && again < 5; again++) first = await query('alpha', attack, { accept: 'application/x-ndjson' });
       expect(first.status).toBe(400);
       await sleep(40 + (round % 3) * 5);
       const next = await query('alpha', 'SELECT 1');
@@ -68,7 +71,7 @@ describe('a failed query cannot poison the next answer', () => {
         return query('alpha', "SELECT 'attacker' AS who");
       });
       const [v, ...as] = await Promise.all([victim, ...attacker]);
-      expect([422, 429]).toContain(v!.status);
+      expect([422, 429]).toContain(v.status);
       for (const a of as) {
         const key = a.status === 429 ? '429' : `${a.status} ${a.text}`;
         seen.set(key, (seen.get(key) ?? 0) + 1);

@@ -194,7 +194,8 @@ describe('lifecycle', () => {
     await i.shutdown(100);
     await i.shutdown(100);
     expect(await i.ready()).toBe(false);
-    const f = i.wrapFetch((async () => new Response('ok')) as typeof fetch);
+    const fake: typeof fetch = async () => new Response('ok');
+    const f = i.wrapFetch(fake);
     expect(await (await f('http://127.0.0.1:9/x')).text()).toBe('ok');
     expect(i.stats()).toMatchObject({ requests: 0, captured: 0, dropped: 0, queued: 0 });
   });

@@ -94,7 +94,8 @@ describe('local Kafka broker (integration)', () => {
   }
 
   async function endOffsets(admin: Admin, topic: string): Promise<number> {
-    const offsets = await admin.fetchTopicOffsets(topic);
+    // A broker that has just started may not lead its partitions yet (NOT_LEADER_FOR_PARTITION, retriable).
+    const offsets = await whileRetriable(() => admin.fetchTopicOffsets(topic));
     return offsets.reduce((sum, p) => sum + Number(p.high), 0);
   }
 

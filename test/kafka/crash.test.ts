@@ -59,7 +59,7 @@ it('stores exactly 100k distinct spans while the sink is SIGKILLed twice', { tim
   const before = Number((await d.rows<{ n: string }>(`SELECT count() AS n FROM consentry.otel_traces WHERE TenantId = '${tenant}'`))[0]?.n);
   await until('the second sink wrote something', async () => Number((await d.rows<{ n: string }>(`SELECT count() AS n FROM consentry.otel_traces WHERE TenantId = '${tenant}'`))[0]?.n) > before, 60_000);
   await sink.kill();
-  sink = await d.sink();
+  await d.sink();
   await senders;
   const sentMs = Date.now() - started;
 
@@ -69,7 +69,7 @@ it('stores exactly 100k distinct spans while the sink is SIGKILLed twice', { tim
     return o.committed === o.end;
   }, 60_000, 250);
   const [r] = await d.rows<{ n: string; u: string }>(`SELECT count() AS n, uniqExact(SpanId) AS u FROM consentry.otel_traces WHERE TenantId = '${tenant}'`);
-  // eslint-disable-next-line no-console
+   
   console.log(`crash test: ${TOTAL} spans sent in ${(sentMs / 1000).toFixed(1)} s (${retries} retried requests), stored ${r?.n}, distinct ${r?.u}`);
   expect(r).toEqual({ n: String(TOTAL), u: String(TOTAL) });
 });

@@ -31,14 +31,17 @@ function yamlDocs(): Array<{ file: string; doc: any }> {
     .filter((d) => d.doc !== null);
 }
 
-/** Every command an entry point names must exist: `node --import tsx <file>`, `npm run <script>`, `npx tsx <file>`. */
+/** Every command an entry point names must exist: `node dist/<file>.js` (built from `<file>.ts`: npm test builds first), or `npm run <script>`. */
 function checkCommand(cmd: string[]): void {
   const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-  const ts = cmd.find((a) => a.endsWith('.ts'));
-  if (ts !== undefined) expect(existsSync(join(REPO, ts)), `${ts} exists`).toBe(true);
+  const js = cmd.find((a) => a.startsWith('dist/') && a.endsWith('.js'));
+  if (js !== undefined) {
+    expect(existsSync(join(REPO, js.slice('dist/'.length).replace(/\.js$/, '.ts'))), `source of ${js} exists`).toBe(true);
+    expect(existsSync(join(REPO, js)), `${js} is built`).toBe(true);
+  }
   const run = cmd.indexOf('run');
   if (cmd[0] === 'npm' && run >= 0) expect(pkg.scripts[cmd[run + 1]!], `npm script ${cmd[run + 1]}`).toBeDefined();
-  expect(ts !== undefined || cmd[0] === 'npm').toBe(true);
+  expect(js !== undefined || cmd[0] === 'npm').toBe(true);
 }
 
 describe('deploy/', () => {
@@ -57,8 +60,8 @@ describe('deploy/', () => {
     expect(Object.keys(compose!.doc.volumes).length).toBeGreaterThanOrEqual(2);
     checkCommand(services['collector'].command);
     checkCommand(services['sink'].command);
-    expect(services['collector'].command).toContain('app/collector-main.ts');
-    expect(services['sink'].command).toContain('app/sink-main.ts');
+    expect(services['collector'].command).toContain('dist/app/collector-main.js');
+    expect(services['sink'].command).toContain('dist/app/sink-main.js');
     const env = services['collector'].environment as Record<string, string>;
     expect(env['CONSENTRY_KAFKA_BROKERS']).toBe('kafka:9092');
     expect(env['CONSENTRY_OTLP_PORT']).toBe('4318');
@@ -69,7 +72,9 @@ describe('deploy/', () => {
     expect(env['CONSENTRY_HOST']).toBe('0.0.0.0');
     const dockerfile = readFileSync(join(DEPLOY, 'Dockerfile'), 'utf8');
     expect(compose!.doc.services.collector.build.dockerfile).toBe('deploy/Dockerfile');
-    for (const dir of dockerfile.matchAll(/^COPY (\S+) /gm)) expect(existsSync(join(REPO, dir[1]!)), dir[1]).toBe(true);
+    for (const dir of dockerfile.matchAll(/^COPY (?!--from)(\S+) /gm)) expect(existsSync(join(REPO, dir[1]!)), dir[1]).toBe(true);
+    // The current Node.js LTS, in both stages (issue 20).
+    expect([...dockerfile.matchAll(/^FROM (\S+)/gm)].map((m) => m[1])).toEqual(['node:26-bookworm-slim', 'node:26-bookworm-slim']);
   });
 
   it('Kubernetes: collector Deployment + Service + HPA, sink Deployment, ConfigMap, Secret, probes on the served ports', () => {

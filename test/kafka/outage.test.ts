@@ -113,7 +113,7 @@ describe('outages', () => {
       for (const id of want) if (!have.has(id)) return false;
       return true;
     }, 120_000, 500);
-    // eslint-disable-next-line no-console
+     
     console.log(`broker outage: ${acked.length} requests acknowledged, ${refused.length} answered 503 (max ${Math.max(...refused.map((r) => r.ms)).toFixed(0)} ms)`);
   });
 });

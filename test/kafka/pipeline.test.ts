@@ -155,7 +155,7 @@ describe('Kafka pipeline', () => {
       await until(`B applies ${tier}`, async () => (await api(b.apiUrl, 'GET', `/api/tenants/${tenant}/tier`)).body.tier === tier, 5000, 2);
       latencies.push(performance.now() - t0);
     }
-    // eslint-disable-next-line no-console
+     
     console.log(`tier switch propagation A -> B (ms, measured from A's answer): ${latencies.map((l) => l.toFixed(1)).join(', ')}`);
     for (const l of latencies) expect(l).toBeLessThan(250);
     // The sink applies them too: data sent under the last tier (minimal) stores no span.

@@ -1,7 +1,8 @@
 // Child processes for the Kafka suites: the chdb HTTP server, collectors and
-// sinks, each started as `node --import tsx <entry>` with its own environment,
+// sinks, each started as `node dist/<entry>.js` (what production runs) with its own environment,
 // on free loopback ports, with its output in a log file. Every process started
 // here is killed when the test process exits.
+import { compiled } from '../helpers/dist.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -47,7 +48,7 @@ export interface Proc {
   kill(): Promise<void>;
 }
 
-/** Starts `node --import tsx <entry> [args]` in the repo; resolves once `ready` matches its output. */
+/** Starts `node <compiled entry> [args]` in the repo (the entry given as its source path); resolves once `ready` matches its output. */
 export async function startProcess(opts: {
   name: string;
   entry: string;
@@ -59,7 +60,7 @@ export async function startProcess(opts: {
 }): Promise<Proc & { match: RegExpMatchArray }> {
   const logFile = join(opts.logDir, `${opts.name}-${Date.now()}.log`);
   const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', opts.entry, ...(opts.args ?? [])], {
+  const child = spawn(process.execPath, [compiled(opts.entry), ...(opts.args ?? [])], {
     cwd: REPO,
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...opts.env },
     stdio: ['ignore', fd, fd],

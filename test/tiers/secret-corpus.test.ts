@@ -21,7 +21,10 @@ afterAll(async () => c?.close());
 function strings(v: unknown, out: string[] = []): string[] {
   if (typeof v === 'string') out.push(v);
   else if (Array.isArray(v)) for (const x of v) strings(x, out);
-  else if (v !== null && typeof v === 'object') for (const [k, x] of Object.entries(v)) out.push(k), strings(x, out);
+  else if (v !== null && typeof v === 'object') for (const [k, x] of Object.entries(v)) {
+      out.push(k);
+      strings(x, out);
+    }
   return out;
 }
 

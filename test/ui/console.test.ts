@@ -12,7 +12,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SpanKind, SpanStatusCode, context as otelContext, trace } from '@opentelemetry/api';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, eventually, startTestConsentry, type TestConsentry } from '../helpers/consentry.ts';
 import { sdkClient } from '../helpers/otel.ts';
@@ -78,7 +78,7 @@ afterAll(async () => {
 const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 const stat = (id: string) => page.locator(`[data-stat="${id}"] dd`);
 /** The text of a cell, without the spaces around a bar. */
-const text = async (l: import('playwright-core').Locator) => ((await l.textContent()) ?? '').trim();
+const text = async (l: Locator) => ((await l.textContent()) ?? '').trim();
 
 /** Sends the PLAN through the OTel SDK, spread over 45 to 20 minutes ago. */
 async function sendPlan(ingestKey: string): Promise<number[]> {

@@ -224,12 +224,12 @@ const spans = makeSpans();
 const logs = makeLogs();
 
 const traceDecoders = [
-  { format: 'protobuf', encode: ProtobufTraceSerializer.serializeRequest, decode: decodeTracesProto },
-  { format: 'JSON', encode: JsonTraceSerializer.serializeRequest, decode: decodeTracesJson },
+  { format: 'protobuf', encode: (r: Parameters<typeof ProtobufTraceSerializer.serializeRequest>[0]) => ProtobufTraceSerializer.serializeRequest(r), decode: decodeTracesProto },
+  { format: 'JSON', encode: (r: Parameters<typeof JsonTraceSerializer.serializeRequest>[0]) => JsonTraceSerializer.serializeRequest(r), decode: decodeTracesJson },
 ] as const;
 const logDecoders = [
-  { format: 'protobuf', encode: ProtobufLogsSerializer.serializeRequest, decode: decodeLogsProto },
-  { format: 'JSON', encode: JsonLogsSerializer.serializeRequest, decode: decodeLogsJson },
+  { format: 'protobuf', encode: (r: Parameters<typeof ProtobufLogsSerializer.serializeRequest>[0]) => ProtobufLogsSerializer.serializeRequest(r), decode: decodeLogsProto },
+  { format: 'JSON', encode: (r: Parameters<typeof JsonLogsSerializer.serializeRequest>[0]) => JsonLogsSerializer.serializeRequest(r), decode: decodeLogsJson },
 ] as const;
 
 describe.each(traceDecoders)('traces round trip through the OTel SDK ($format)', ({ encode, decode }) => {
