@@ -1,4 +1,6 @@
-// Every processor a tier YAML may name, by name.
+// Every processor a tier YAML may name as a step, by name. The stages every
+// tier runs (gateway metadata, API-key hashing, secret scrubbing, retention)
+// are not steps: processors/tiers/stages.ts.
 import type { ProcessorFactory } from './processor.ts';
 import { captureBodies } from './capture-bodies/processor.ts';
 import { clientNetwork } from './client-network/processor.ts';
@@ -7,10 +9,7 @@ import { dropContent } from './drop-content/processor.ts';
 import { dropEvents } from './drop-events/processor.ts';
 import { dropRequestLogs } from './drop-request-logs/processor.ts';
 import { filterAttributes } from './filter-attributes/processor.ts';
-import { gatewayMetadata } from './gateway-metadata/processor.ts';
-import { hashApiKeys } from './hash-api-keys/processor.ts';
 import { maskPii } from './mask-pii/processor.ts';
-import { retention } from './retention/processor.ts';
 import { stripTraceContext } from './strip-trace-context/processor.ts';
 import { summarize } from './summarize/processor.ts';
 
@@ -22,10 +21,7 @@ const ALL: ProcessorFactory[] = [
   dropEvents,
   dropRequestLogs,
   filterAttributes,
-  gatewayMetadata,
-  hashApiKeys,
   maskPii,
-  retention,
   stripTraceContext,
   summarize,
 ];

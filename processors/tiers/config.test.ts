@@ -27,6 +27,11 @@ describe('tier YAML', () => {
     ['missing pipelines', base, /custom\.yaml:1: .*spans/],
     ['bad retention', base.replace('retentionDays: 7', 'retentionDays: 0') + 'spans: []\nlogs: []\n', /custom\.yaml:6: retentionDays/],
     ['bad name', base.replace('name: custom', 'name: Custom Tier') + 'spans: []\nlogs: []\n', /custom\.yaml:1: name: .*lower-case/],
+    // The fixed stages are configured by tier properties: a step would be run in the wrong place, or overridden.
+    ['retention as a step', `${base}spans:\n  - retention: { days: 5 }\nlogs: []\n`, /custom\.yaml:8: spans\[0\]: "retention" is a stage every tier runs, not a step: set the tier's `retentionDays` instead/],
+    ['hash-api-keys as a step', `${base}spans: []\nlogs:\n  - hash-api-keys: {}\n`, /custom\.yaml:9: logs\[0\]: "hash-api-keys" is a stage every tier runs, not a step: set the tier's `hashApiKeys` instead/],
+    ['gateway-metadata as a step', `${base}spans:\n  - gateway-metadata: {}\nlogs: []\n`, /set the tier's `environmentAllowList` instead/],
+    ['scrub-secrets as a step', `${base}spans:\n  - scrub-secrets: {}\nlogs: []\n`, /"scrub-secrets" is a stage every tier runs, not a step: it cannot be configured away/],
   ])('%s is reported with file and line', (_name, text, expected) => {
     const problems: string[] = [];
     expect(parseTierFile('custom.yaml', text, BUILTIN_PROCESSORS, problems)).toBeUndefined();

@@ -7,6 +7,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { ProcessorFactory } from '../processor.ts';
+import { fixedStageProblem } from './stages.ts';
 
 /** A pipeline step names one processor and gives its config: `- summarize: {}`. */
 const Step = Type.Record(Type.String(), Type.Unknown(), { minProperties: 1, maxProperties: 1 });
@@ -116,6 +117,11 @@ export function parseTierFile(file: string, text: string, processors: ReadonlyMa
   for (const signal of ['spans', 'logs'] as const) {
     value[signal].forEach((step, i) => {
       const [name, cfg] = Object.entries(step)[0]!;
+      const fixed = fixedStageProblem(name);
+      if (fixed !== undefined) {
+        problems.push(`${at([signal, i])}: ${signal}[${i}]: ${fixed}`);
+        return;
+      }
       const factory = processors.get(name);
       if (factory === undefined) {
         problems.push(`${at([signal, i])}: ${signal}[${i}]: unknown processor "${name}"; known: ${[...processors.keys()].sort().join(', ')}`);

@@ -2,14 +2,17 @@
 // force at receipt, and reduces in-flight data when a tenant was downgraded
 // since (the same pipelines, run by the sink).
 //
-// Order at receipt, in every tier: gateway metadata extraction -> API-key HMAC
-// (tiers that keep it; must see the raw header) -> secret scrubbing -> the
-// tier's span and log pipelines -> retention.
+// Order at receipt, in every tier: the fixed stages (stages.ts: gateway
+// metadata, API-key HMAC where the tier keeps it, secret scrubbing) -> the
+// tier's span and log steps -> retention.
 import type { BatchContext, RecordBatch } from '../../core/record.ts';
 import { emptyBatch } from '../../core/record.ts';
 import type { Processor, ProcessorEnv, ProcessorFactory } from '../processor.ts';
 import type { LoadedTier, TierConfig } from './config.ts';
 import { compileSpanReads, DECODE_NOTHING, type SpanProjection } from '../projection.ts';
+import { gatewayMetadata } from '../gateway-metadata/processor.ts';
+import { hashApiKeys } from '../hash-api-keys/processor.ts';
+import { retention } from '../retention/processor.ts';
 
 /** Where the engine reports what it did (metrics); never per tenant. */
 export interface EngineHooks {
@@ -35,6 +38,7 @@ export interface CompiledTier {
 
 export interface TierEngineOptions {
   tiers: LoadedTier[];
+  /** The processors tier steps name (processors/builtin.ts). */
   factories: ReadonlyMap<string, ProcessorFactory>;
   env: ProcessorEnv;
   /** The secret scrubber, run in every tier. */
@@ -74,14 +78,11 @@ export class TierEngine {
     return {
       config: c,
       file: t.file,
-      metadata: this.factory('gateway-metadata').create(
-        c.environmentAllowList === undefined ? {} : { environmentAllowList: c.environmentAllowList },
-        this.opts.env,
-      ),
-      hashApiKeys: c.hashApiKeys === true ? this.factory('hash-api-keys').create({}, this.opts.env) : undefined,
+      metadata: gatewayMetadata.create(c.environmentAllowList === undefined ? {} : { environmentAllowList: c.environmentAllowList }, this.opts.env),
+      hashApiKeys: c.hashApiKeys === true ? hashApiKeys.create({}, this.opts.env) : undefined,
       spans: c.spans.map(step),
       logs: c.logs.map(step),
-      retention: this.factory('retention').create({ days: c.retentionDays }, this.opts.env),
+      retention: retention.create({ days: c.retentionDays }, this.opts.env),
       projection,
     };
   }

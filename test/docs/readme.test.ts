@@ -7,6 +7,7 @@ import { API_ERRORS } from '../../collector/api/errors.ts';
 import { fieldsMarkdown } from '../../processors/conventions/genai.ts';
 import { contentMarkdown } from '../../processors/conventions/content.ts';
 import { BUILTIN_PROCESSORS } from '../../processors/builtin.ts';
+import { FIXED_STAGES } from '../../processors/tiers/stages.ts';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 
@@ -28,6 +29,10 @@ describe('README', () => {
 
   it.each([...BUILTIN_PROCESSORS.keys()])('names the processor %s', (name) => {
     expect(readme).toContain(`\`${name}\``);
+  });
+
+  it.each(FIXED_STAGES.map((s) => [s.name, s.setBy ?? 'always']))('names the fixed stage %s (%s)', (name, setBy) => {
+    expect(readme).toContain(`\`${name}\` (${setBy === 'always' ? 'always' : `\`${setBy}\``})`);
   });
 
   it('names the test command that .ci/run runs', () => {
