@@ -33,6 +33,7 @@ import { SharedTenantStore } from '../control/shared-tenant-store.ts';
 import { createCollectorKafka } from '../sinks/kafka/mode.ts';
 import { withTimeout } from '../sinks/kafka/config.ts';
 import { UndoOnFailure } from '../core/lifecycle.ts';
+import { emptyBatch } from '../core/record.ts';
 import type { QueryLimits } from '../collector/analytics/sql-guard.ts';
 
 /** The ingest worker's entry: compiled JavaScript in production; from TypeScript sources, a wrapper that registers tsx in the thread. */
@@ -131,7 +132,7 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
       batcher,
       // A tenant deleted while its data was in flight: nothing is written.
       // Erased subjects and tenants first (tombstones): data received before an erasure is never written.
-      downgrade: (batch, ctx) => reduceToCurrent(engine, registry)(tombstones.filter(batch, ctx), ctx) ?? { batch: { spans: [], logs: [], summaries: [], metadata: [] }, ctx },
+      downgrade: (batch, ctx) => reduceToCurrent(engine, registry)(tombstones.filter(batch, ctx), ctx) ?? { batch: emptyBatch(), ctx },
       // Rows encoded by an ingest worker skip both checks above when they could change nothing.
       isCurrent: (ctx, traceIds) => registry.current(ctx.tenantId)?.tier === ctx.tier && !tombstones.affects(ctx.tenantId, ctx.receivedAtMs, traceIds),
     });

@@ -27,7 +27,7 @@
 // so a Kafka sink in another process learns of an erasure within refreshMs.
 import type { ClickHouseClient } from '@clickhouse/client';
 import { DATABASE } from '../storage/clickhouse.ts';
-import { emptyBatch, type Attributes, type BatchContext, type RecordBatch } from '../core/record.ts';
+import { emptyBatch, forEachDropped, type Attributes, type BatchContext, type RecordBatch } from '../core/record.ts';
 
 export interface Tombstone {
   tenantId: string;
@@ -322,11 +322,7 @@ export class ErasureTombstones {
   }
 
   private count(before: RecordBatch, after: RecordBatch): void {
-    if (this.opts.onDrop === undefined) return;
-    for (const s of ['spans', 'logs', 'summaries', 'metadata'] as const) {
-      const n = before[s].length - after[s].length;
-      if (n > 0) this.opts.onDrop(s, n);
-    }
+    if (this.opts.onDrop !== undefined) forEachDropped(before, after, this.opts.onDrop);
   }
 }
 

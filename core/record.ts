@@ -179,6 +179,23 @@ export interface BatchContext {
   receivedAtMs: number;
 }
 
+/** The kinds of records a batch holds: the one list every walk over a batch by kind uses. */
+export const RECORD_KINDS = ['spans', 'logs', 'summaries', 'metadata'] as const;
+export type RecordKind = (typeof RECORD_KINDS)[number];
+
+/** A batch of the given records, every other kind empty. */
+export function batchOf(parts: Partial<Pick<RecordBatch, RecordKind>> = {}): RecordBatch {
+  return { spans: parts.spans ?? [], logs: parts.logs ?? [], summaries: parts.summaries ?? [], metadata: parts.metadata ?? [] };
+}
+
 export function emptyBatch(): RecordBatch {
-  return { spans: [], logs: [], summaries: [], metadata: [] };
+  return batchOf();
+}
+
+/** Calls `report` with each kind of record `after` has fewer of than `before`, and how many fewer. */
+export function forEachDropped(before: RecordBatch, after: RecordBatch, report: (kind: RecordKind, n: number) => void): void {
+  for (const kind of RECORD_KINDS) {
+    const n = before[kind].length - after[kind].length;
+    if (n > 0) report(kind, n);
+  }
 }

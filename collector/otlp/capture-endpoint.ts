@@ -19,7 +19,7 @@
 // a tenant without a tier or a failing pipeline answers all false.
 import type { FastifyInstance } from 'fastify';
 import type { BatchContext, SpanRecord } from '../../core/record.ts';
-import { SpanKind, StatusCode } from '../../core/record.ts';
+import { batchOf, SpanKind, StatusCode } from '../../core/record.ts';
 import type { TierEngine } from '../../processors/tiers/engine.ts';
 import { bearerToken } from '../../core/keys.ts';
 import { encodeStatus } from './encode-response.ts';
@@ -99,7 +99,7 @@ export function captureFlagsOf(engine: Pick<TierEngine, 'process'>, tier: string
   if (tier === '') return NONE;
   const ctx: BatchContext = { tenantId: '', tier, tierVersion: 0, receivedAtMs: Date.now() };
   try {
-    const out = engine.process({ spans: [probeSpan()], logs: [], summaries: [], metadata: [] }, ctx);
+    const out = engine.process(batchOf({ spans: [probeSpan()] }), ctx);
     const has = (keys: string[]) => out.spans.some((s) => keys.some((k) => (s.attributes[k] ?? '') !== ''));
     return {
       spans: out.spans.length > 0 || out.summaries.length > 0,

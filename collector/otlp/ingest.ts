@@ -7,7 +7,7 @@
 // clone of full-tier records made garbage collection 45% of the main thread).
 // Kafka mode gets records: encoding the Kafka messages in the workers instead
 // measured 40% more collector CPU per span (README, Benchmarks).
-import type { BatchContext, Decoded, LogRecord, RecordBatch, SpanRecord } from '../../core/record.ts';
+import { batchOf, type BatchContext, type Decoded, type LogRecord, type RecordBatch, type SpanRecord } from '../../core/record.ts';
 import type { SpanProjection } from '../../processors/projection.ts';
 import type { TierEngine } from '../../processors/tiers/engine.ts';
 import { decodeLogsProto, decodeTracesProto } from './decode-proto.ts';
@@ -81,12 +81,7 @@ function stampUnsetTimes(batch: RecordBatch, receivedAtMs: number): void {
 /** The work itself; throws OtlpDecodeError for a malformed body. */
 export function ingest({ engine, encodeRows }: IngestStages, job: IngestJob): IngestResult {
   const decoded = DECODERS[job.signal][job.format](job.body, engine.spanProjection(job.ctx.tier));
-  const batch: RecordBatch = {
-    spans: job.signal === 'traces' ? (decoded.records as SpanRecord[]) : [],
-    logs: job.signal === 'logs' ? (decoded.records as LogRecord[]) : [],
-    summaries: [],
-    metadata: [],
-  };
+  const batch = job.signal === 'traces' ? batchOf({ spans: decoded.records as SpanRecord[] }) : batchOf({ logs: decoded.records as LogRecord[] });
   stampUnsetTimes(batch, job.ctx.receivedAtMs);
   const processed = engine.process(batch, job.ctx);
   return {

@@ -2,13 +2,12 @@
 // before anything counts them per tenant or endpoint). The tier engine counts
 // the records removed per signal; this processor counts them too, by kind.
 import { Type } from '@sinclair/typebox';
+import { RECORD_KINDS } from '../../core/record.ts';
 import { defineProcessor } from '../processor.ts';
-
-export const DROP_SIGNALS = ['spans', 'logs', 'summaries', 'metadata'] as const;
 
 export const dropSchema = Type.Object(
   {
-    signals: Type.Array(Type.Union(DROP_SIGNALS.map((s) => Type.Literal(s))), {
+    signals: Type.Array(Type.Union(RECORD_KINDS.map((s) => Type.Literal(s))), {
       minItems: 1,
       uniqueItems: true,
       description: 'Record kinds removed entirely: spans, logs, summaries, metadata. Required, not empty.',

@@ -6,7 +6,7 @@
 // metadata, API-key HMAC where the tier keeps it, secret scrubbing) -> the
 // tier's span and log steps -> retention.
 import type { BatchContext, RecordBatch } from '../../core/record.ts';
-import { emptyBatch } from '../../core/record.ts';
+import { batchOf, emptyBatch, forEachDropped } from '../../core/record.ts';
 import type { Processor, ProcessorEnv, ProcessorFactory } from '../processor.ts';
 import type { LoadedTier, TierConfig } from './config.ts';
 import { compileSpanReads, DECODE_NOTHING, type SpanProjection } from '../projection.ts';
@@ -46,8 +46,6 @@ export interface TierEngineOptions {
   /** Counts records a pipeline step removed (by signal and tier; never by tenant). */
   onDrop?: (signal: string, tier: string, n: number) => void;
 }
-
-const SIGNALS = ['spans', 'logs', 'summaries', 'metadata'] as const;
 
 export class TierEngine {
   private readonly tiers = new Map<string, CompiledTier>();
@@ -130,8 +128,8 @@ export class TierEngine {
 
   private applyPipelines(tier: CompiledTier, b: RecordBatch, ctx: BatchContext): RecordBatch {
     const name = tier.config.name;
-    const spans = this.run(tier.spans, { spans: b.spans, logs: [], summaries: b.summaries, metadata: [] }, ctx, name);
-    const logs = this.run(tier.logs, { spans: [], logs: b.logs, summaries: [], metadata: [] }, ctx, name);
+    const spans = this.run(tier.spans, batchOf({ spans: b.spans, summaries: b.summaries }), ctx, name);
+    const logs = this.run(tier.logs, batchOf({ logs: b.logs }), ctx, name);
     const merged: RecordBatch = {
       spans: spans.spans.concat(logs.spans),
       logs: spans.logs.concat(logs.logs),
@@ -145,16 +143,15 @@ export class TierEngine {
     let b = batch;
     for (const step of steps) {
       const out = step(b, ctx);
-      if (this.opts.onDrop !== undefined) {
-        for (const s of SIGNALS) if (out[s].length < b[s].length) this.opts.onDrop(s, tier, b[s].length - out[s].length);
-      }
+      if (this.opts.onDrop !== undefined) forEachDropped(b, out, (kind, n) => this.opts.onDrop!(kind, tier, n));
       b = out;
     }
     return b;
   }
 
   private dropAll(batch: RecordBatch, tier: string): RecordBatch {
-    for (const s of SIGNALS) if (batch[s].length > 0) this.opts.onDrop?.(s, tier, batch[s].length);
-    return emptyBatch();
+    const empty = emptyBatch();
+    forEachDropped(batch, empty, (kind, n) => this.opts.onDrop?.(kind, tier, n));
+    return empty;
   }
 }

@@ -35,6 +35,7 @@ import type {
   SpanRecord,
   SummaryRecord,
 } from '../../core/record.ts';
+import { batchOf, emptyBatch } from '../../core/record.ts';
 
 
 export const CODEC_VERSION = 2;
@@ -415,7 +416,7 @@ export function decodeBatchMessage(value: Uint8Array): { batch: RecordBatch; ctx
     for (const n of [counts.spans, counts.logs, counts.summaries, counts.metadata]) {
       if (n > r.len - r.pos) throw new CodecError(`record count ${n} exceeds the message`);
     }
-    const batch: RecordBatch = { spans: [], logs: [], summaries: [], metadata: [] };
+    const batch = emptyBatch();
     for (let i = 0; i < counts.spans; i++) batch.spans.push(readSpan(st));
     for (let i = 0; i < counts.logs; i++) batch.logs.push(readLog(st));
     for (let i = 0; i < counts.summaries; i++) batch.summaries.push(readSummary(st));
@@ -440,7 +441,7 @@ export function encodeBatchMessages(batch: RecordBatch, ctx: BatchContext, maxBy
   if (whole.length <= maxBytes || records <= 1) return [whole];
   const half = Math.ceil(records / 2);
   const first: RecordBatch = { spans: batch.spans.slice(0, half), logs: batch.logs.slice(0, Math.max(0, half - batch.spans.length)), summaries: batch.summaries, metadata: batch.metadata };
-  const second: RecordBatch = { spans: batch.spans.slice(half), logs: batch.logs.slice(Math.max(0, half - batch.spans.length)), summaries: [], metadata: [] };
+  const second = batchOf({ spans: batch.spans.slice(half), logs: batch.logs.slice(Math.max(0, half - batch.spans.length)) });
   if (batch.expireAt !== undefined) {
     first.expireAt = batch.expireAt;
     second.expireAt = batch.expireAt;
@@ -468,7 +469,7 @@ export function encodeRequestMessages(batch: RecordBatch, ctx: BatchContext): Re
   const hasSpans = batch.spans.length > 0 || batch.summaries.length > 0;
   if (hasLogs && hasSpans) {
     return {
-      logs: encode({ spans: [], logs: batch.logs, summaries: [], metadata: [] }),
+      logs: encode(batchOf({ logs: batch.logs })),
       spans: encode({ spans: batch.spans, logs: [], summaries: batch.summaries, metadata: batch.metadata }),
     };
   }
