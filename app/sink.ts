@@ -7,6 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Settings } from '../core/settings.ts';
+import { VERSION } from '../core/version.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
 import { buildTierEngine, reduceToCurrent } from './pipeline.ts';
 import { TierRegistry } from '../control/tier-registry.ts';
@@ -124,7 +125,7 @@ export async function startSinkService(settings: Settings): Promise<SinkService>
         control: control.ready() ? 'ok' : 'not subscribed',
       };
       const ok = consumer.ready() && consumer.insertsSucceed() && ping.success && control.ready();
-      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', checks });
+      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', version: VERSION, checks });
     });
     // The collector's admin token (the same CONSENTRY_ADMIN_TOKEN, or the same data directory's file) or the metrics token.
     metricsRoute(http, { registry: metricsRegistry, tokens: [resolveAdminToken(settings.dataDir, settings.adminToken).token, settings.metricsToken] });

@@ -7,6 +7,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { bearerToken, secretEquals } from './keys.ts';
+import { VERSION } from './version.ts';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -83,6 +84,11 @@ export class Metrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'consentry_process_' });
+    // What runs, as Prometheus build-info gauges do: always 1, the facts in the labels.
+    new Gauge({ name: 'consentry_build_info', help: 'Consentry version and the Node.js it runs on (always 1)', labelNames: ['version', 'node'] as const, registers: [this.registry] }).set(
+      { version: VERSION, node: process.versions.node },
+      1,
+    );
   }
 
   onQuery = (tenant: string, outcome: string, seconds: number): void => {

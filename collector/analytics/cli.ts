@@ -9,6 +9,7 @@
 //
 // Defaults from the environment: CONSENTRY_URL (http://127.0.0.1:8080),
 // CONSENTRY_QUERY_KEY, CONSENTRY_ADMIN_TOKEN.
+import { VERSION } from '../../core/version.ts';
 
 export interface CliIo {
   stdout: (s: string) => void;
@@ -23,6 +24,7 @@ const USAGE = `usage:
   consentry dashboard --tenant ID [--from TIME] [--to TIME] [--step 5m] [--url URL] [--token ADMIN_TOKEN]
   consentry export --tenant ID [--subject USER_ID] [--url URL] [--token ADMIN_TOKEN]
   consentry erase --tenant ID [--subject USER_ID] [--reason TEXT] [--url URL] [--token ADMIN_TOKEN]
+  consentry --version
 environment: CONSENTRY_URL, CONSENTRY_QUERY_KEY, CONSENTRY_ADMIN_TOKEN
 `;
 
@@ -146,6 +148,10 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         io.stdout(`${JSON.stringify(await res.json(), null, 2)}\n`);
         return 0;
       }
+      case '--version':
+      case 'version':
+        io.stdout(`consentry ${VERSION}\n`);
+        return 0;
       case '':
       case 'help':
       case '--help':

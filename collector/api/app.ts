@@ -6,6 +6,7 @@ import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { Logger } from '../../core/logger.ts';
 import { metricsRoute, type Metrics } from '../../core/metrics.ts';
+import { VERSION } from '../../core/version.ts';
 import { createHttpServer, type HttpLimits } from '../../core/http-server.ts';
 import { bearerToken, secretEquals } from '../../core/keys.ts';
 import { TENANT_ID_PATTERN, type TenantStore } from '../../control/tenant-store.ts';
@@ -77,7 +78,7 @@ export function buildApiApp(deps: ApiDeps): FastifyInstance {
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     const r = await deps.ready();
-    return reply.code(r.ok ? 200 : 503).send({ status: r.ok ? 'ready' : 'not ready', checks: r.checks });
+    return reply.code(r.ok ? 200 : 503).send({ status: r.ok ? 'ready' : 'not ready', version: VERSION, checks: r.checks });
   });
   metricsRoute(app, { registry: deps.metrics.registry, tokens: [deps.adminToken, deps.metricsToken] });
 
