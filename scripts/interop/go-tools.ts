@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InteropSetupError, InteropSetupErrorCode } from './errors.ts';
-import { withLock } from './lock.ts';
+import { withLock } from '../lock.ts';
 import { INTEROP_CACHE, defaultProgress } from './paths.ts';
 import { runLogged } from './run-logged.ts';
 
@@ -42,7 +42,7 @@ export async function ensureTelemetrygen(opts: { cacheDir?: string; progress?: (
     );
   }
   await mkdir(binDir, { recursive: true });
-  return withLock({ path: join(binDir, '..', `${TELEMETRYGEN_VERSION}.lock`), what: `building telemetrygen ${TELEMETRYGEN_VERSION}`, progress }, async () => {
+  return withLock({ path: join(binDir, '..', `${TELEMETRYGEN_VERSION}.lock`), what: `building telemetrygen ${TELEMETRYGEN_VERSION}`, progress, timedOut: (message) => new InteropSetupError(InteropSetupErrorCode.LockTimeout, message) }, async () => {
     if (ready()) return result(false);
     await rm(path, { force: true });
     progress(`building telemetrygen ${TELEMETRYGEN_VERSION} with ${go.stdout.trim()} into ${binDir}; about 40 s, done once`);

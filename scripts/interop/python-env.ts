@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InteropSetupError, InteropSetupErrorCode } from './errors.ts';
-import { withLock } from './lock.ts';
+import { withLock } from '../lock.ts';
 import { INTEROP_CACHE, REPO_ROOT, defaultProgress } from './paths.ts';
 import { runLogged } from './run-logged.ts';
 
@@ -70,7 +70,7 @@ export async function ensurePythonEnv(opts: PythonEnvOptions = {}): Promise<Pyth
   if (ready()) return result(false);
 
   await mkdir(cacheDir, { recursive: true });
-  return withLock({ path: join(cacheDir, 'venv.lock'), what: `creating the interop Python environment in ${venvDir}`, progress }, async () => {
+  return withLock({ path: join(cacheDir, 'venv.lock'), what: `creating the interop Python environment in ${venvDir}`, progress, timedOut: (message) => new InteropSetupError(InteropSetupErrorCode.LockTimeout, message) }, async () => {
     if (ready()) return result(false);
     await rm(venvDir, { recursive: true, force: true }); // stale: other requirements, or a build that was stopped
     progress(`creating the interop Python environment (Python ${version}) in ${venvDir} from ${REQUIREMENTS}; about 30 s when PyPI is close, done once`);

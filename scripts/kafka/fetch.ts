@@ -10,10 +10,11 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KafkaScriptError, KafkaScriptErrorCode } from './errors.ts';
+import { withLock } from '../lock.ts';
 
 /**
  * Kafka 3.9 is the last line that still accepts the old request versions
@@ -79,15 +80,12 @@ export async function fetchKafka(opts: FetchKafkaOptions = {}): Promise<KafkaLib
 
   const versionDir = dirname(libsDir);
   await mkdir(versionDir, { recursive: true });
-  const release = await acquireLock(join(versionDir, '.fetch.lock'), libsDir, progress);
-  if (release === undefined) return done(false); // another process fetched it meanwhile
-  try {
-    if (existsSync(join(libsDir, MARKER))) return done(false);
+  const timedOut = (message: string) => new KafkaScriptError(KafkaScriptErrorCode.FetchFailed, `${message}.`);
+  return withLock({ path: join(versionDir, '.fetch.lock'), what: 'fetching the Kafka jars', progress, waitMs: LOCK_WAIT_MS, timedOut }, async () => {
+    if (existsSync(join(libsDir, MARKER))) return done(false); // another process fetched it meanwhile
     await runMaven(version, versionDir, libsDir, progress);
     return done(true);
-  } finally {
-    await release();
-  }
+  });
 }
 
 async function runMaven(
@@ -205,57 +203,6 @@ function pomXml(version: string): string {
   </dependencies>
 </project>
 `;
-}
-
-/**
- * Returns a release function, or undefined when another process completed the
- * fetch while we waited. A lock whose owner pid is gone is taken over.
- */
-async function acquireLock(
-  lockPath: string,
-  libsDir: string,
-  progress: (line: string) => void,
-): Promise<(() => Promise<void>) | undefined> {
-  const deadline = Date.now() + LOCK_WAIT_MS;
-  let told = false;
-  for (;;) {
-    try {
-      const fh = await open(lockPath, 'wx');
-      await fh.writeFile(String(process.pid));
-      await fh.close();
-      return async () => {
-        await rm(lockPath, { force: true });
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    if (existsSync(join(libsDir, MARKER))) return undefined;
-    const owner = Number((await readFile(lockPath, 'utf8').catch(() => '')).trim());
-    if (!Number.isInteger(owner) || owner <= 0 || !isAlive(owner)) {
-      await rm(lockPath, { force: true });
-      continue;
-    }
-    if (!told) {
-      progress(`waiting for process ${owner} that is fetching the Kafka jars (${lockPath})`);
-      told = true;
-    }
-    if (Date.now() > deadline) {
-      throw new KafkaScriptError(
-        KafkaScriptErrorCode.FetchFailed,
-        `gave up waiting for process ${owner} to finish fetching the Kafka jars; if it is stuck, stop it and delete ${lockPath}.`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 async function folderSize(dir: string): Promise<number> {

@@ -7,10 +7,9 @@
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { buildApiApp } from '../../collector/api/app.ts';
+import { testApiApp } from '../helpers/api-app.ts';
 import { queryRoutes } from '../../collector/api/query.ts';
 import { Metrics } from '../../core/metrics.ts';
-import { createLogger } from '../../core/logger.ts';
 import type { TenantStore } from '../../control/tenant-store.ts';
 import type { QueryResult, RunOptions } from '../../collector/analytics/tenant-query.ts';
 import { QueryGate } from '../../collector/analytics/query-gate.ts';
@@ -40,18 +39,9 @@ async function start(perTenant: number, total = 10) {
   const metrics = new Metrics();
   const { engine, runs } = standInEngine();
   const tenants = { tenantOfQueryKey: (k: string) => KEYS[k] } as unknown as TenantStore;
-  app = buildApiApp({
-    adminToken: 'admin',
-    metricsToken: '',
-    http: { httpHeadersTimeoutMs: 10_000, httpRequestTimeoutMs: 30_000, httpIdleTimeoutMs: 65_000 },
+  app = testApiApp({
     tenants,
     metrics,
-    logger: createLogger({ level: 'silent', scrub: (s) => s }),
-    tierNames: () => [],
-    defaultTier: 'minimal',
-    assignInitialTier: async () => undefined,
-    tierOf: () => '',
-    ready: async () => ({ ok: true, checks: {} }),
     routes: [queryRoutes({ tenants, engine, gate: new QueryGate({ perTenant, total }), onQuery: metrics.onQuery })],
   });
   await app.ready();

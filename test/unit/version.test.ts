@@ -4,11 +4,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../collector/analytics/cli.ts';
-import { buildApiApp } from '../../collector/api/app.ts';
+import { testApiApp } from '../helpers/api-app.ts';
 import { Metrics } from '../../core/metrics.ts';
-import { createLogger } from '../../core/logger.ts';
 import { VERSION } from '../../core/version.ts';
-import type { TenantStore } from '../../control/tenant-store.ts';
 import { REPO } from '../helpers/dist.ts';
 
 const version = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
@@ -27,19 +25,7 @@ describe('the version', () => {
 
   it('/readyz says it, /metrics has it as consentry_build_info', async () => {
     const metrics = new Metrics();
-    const app = buildApiApp({
-      adminToken: 'admin',
-      metricsToken: '',
-      http: { httpHeadersTimeoutMs: 10_000, httpRequestTimeoutMs: 30_000, httpIdleTimeoutMs: 65_000 },
-      tenants: {} as TenantStore,
-      metrics,
-      logger: createLogger({ level: 'silent', scrub: (s) => s }),
-      tierNames: () => [],
-      defaultTier: 'minimal',
-      assignInitialTier: async () => undefined,
-      tierOf: () => '',
-      ready: async () => ({ ok: true, checks: {} }),
-    });
+    const app = testApiApp({ metrics });
     try {
       expect((await app.inject({ url: '/readyz' })).json()).toEqual({ status: 'ready', version, checks: {} });
       const text = (await app.inject({ url: '/metrics', headers: { authorization: 'Bearer admin' } })).body;

@@ -1,11 +1,10 @@
 /**
- * One process at a time builds a cached tool (vitest runs test files in
- * parallel workers, and each interop file asks for the same environment). The
- * lock is a file holding the owner's pid; a lock whose owner is gone is taken
- * over, so a killed run does not block the next one.
+ * One process at a time builds or fetches a cached tool (vitest runs test
+ * files in parallel workers, and several ask for the same Kafka jars or
+ * Python environment). The lock is a file holding the owner's pid; a lock
+ * whose owner is gone is taken over, so a killed run does not block the next.
  */
 import { open, readFile, rm } from 'node:fs/promises';
-import { InteropSetupError, InteropSetupErrorCode } from './errors.ts';
 
 export interface LockOptions {
   path: string;
@@ -14,6 +13,8 @@ export interface LockOptions {
   progress: (line: string) => void;
   /** Give up after this long; default 15 minutes (a cold pip install on a loaded machine). */
   waitMs?: number;
+  /** The error thrown when waiting gave up, given what to tell the user. */
+  timedOut: (message: string) => Error;
 }
 
 /** Runs `fn` holding the lock at `path`. */
@@ -37,7 +38,7 @@ export async function withLock<T>(opts: LockOptions, fn: () => Promise<T>): Prom
     if (!told) opts.progress(`waiting for process ${owner}, which is ${opts.what}`);
     told = true;
     if (Date.now() > deadline) {
-      throw new InteropSetupError(InteropSetupErrorCode.LockTimeout, `process ${owner} is still ${opts.what}; if it is stuck, stop it and delete ${opts.path}`);
+      throw opts.timedOut(`process ${owner} is still ${opts.what}; if it is stuck, stop it and delete ${opts.path}`);
     }
     await new Promise((r) => setTimeout(r, 500));
   }
