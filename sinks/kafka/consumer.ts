@@ -40,27 +40,26 @@
 // (insertsSettled), nothing reduced under the older tier is written: the
 // service then confirms the change to the collectors (control.ts).
 import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
-import type { ClickHouseClient } from '@clickhouse/client';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { BatchContext, RecordBatch } from '../../core/record.ts';
 import type { Logger } from '../../core/logger.ts';
 import { encodeBatch } from '../clickhouse/encode.ts';
 import { TABLES, type Table } from '../../storage/tables.ts';
-import { insertRows, isPermanentInsertError } from '../clickhouse/insert.ts';
+import { insertLines, isPermanentInsertError, type InsertLines, type InsertTarget } from '../clickhouse/insert.ts';
 import { CodecError, decodeBatchMessage, peekCounts } from './codec.ts';
 import { ensureTopics, withTimeout, type KafkaSettings } from './config.ts';
 
 /** The batch reduced to the tenant's current tier, or undefined when this instance does not know the tenant. */
 export type ReduceToCurrent = (batch: RecordBatch, ctx: BatchContext) => { batch: RecordBatch; ctx: BatchContext } | undefined;
 
-export interface KafkaSinkOptions {
+/** Where inserts go (a ClickHouse client, with the spool folder of embedded chdb), and the rest. */
+export type KafkaSinkOptions = InsertTarget & KafkaSinkSettings;
+
+export interface KafkaSinkSettings {
   kafka: Kafka;
   settings: KafkaSettings;
   /** Consumer group shared by every sink process. */
   groupId: string;
-  client: ClickHouseClient;
-  /** Embedded chdb: insert through files (ClickHouse.spoolDir). */
-  spoolDir?: string;
   reduce: ReduceToCurrent;
   /** The version of the tenant's tier in force now (undefined: unknown tenant); rows reduced under another version are reduced again before their insert. */
   tierVersion: (tenantId: string) => number | undefined;
@@ -209,6 +208,7 @@ export class KafkaSinkConsumer {
   private readonly admin: Admin;
   private readonly metrics: SinkMetrics;
   private readonly inserts: Semaphore;
+  private readonly insertLines: InsertLines;
   private readonly states = new Map<string, PartitionState>();
   private plans = new Map<string, Promise<Map<number, { offset: number; metadata: string }>>>();
   private readonly committed = new Map<string, string>();
@@ -231,6 +231,7 @@ export class KafkaSinkConsumer {
     this.admin = opts.kafka.admin();
     this.metrics = new SinkMetrics(opts.registry);
     this.inserts = new Semaphore(opts.insertConcurrency ?? 2);
+    this.insertLines = insertLines(opts);
   }
 
   private get topics(): string[] {
@@ -620,7 +621,7 @@ export class KafkaSinkConsumer {
       if (stale()) return STALE;
       const started = performance.now();
       // Registered in the same tick as the check above (insertsSettled).
-      const insert = insertRows(this.opts.client, table, lines, token, this.opts.spoolDir);
+      const insert = this.insertLines(table, lines, token);
       this.inserting.add(insert);
       try {
         await insert;
