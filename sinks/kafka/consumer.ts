@@ -136,6 +136,23 @@ interface DeadLetter {
 
 const PLAN_PREFIX = 'consentry-plan:v1:';
 
+/** The offset metadata of a plan: the batch starting at the committed offset ends at `last`. */
+export function planMetadata(last: number): string {
+  return `${PLAN_PREFIX}${last}`;
+}
+
+/** The plan a committed offset carries, when its metadata is one (anything else: batch freely). */
+export function committedPlan(committed: { offset: number; metadata: string }): { first: number; last: number } | undefined {
+  if (!committed.metadata.startsWith(PLAN_PREFIX)) return undefined;
+  const last = Number(committed.metadata.slice(PLAN_PREFIX.length));
+  return Number.isSafeInteger(last) && last >= committed.offset ? { first: committed.offset, last } : undefined;
+}
+
+/** The deduplication token of an insert of `table`'s rows of the messages first..last of a partition. */
+export function insertToken(topic: string, partition: number, first: number, last: number, table: Table): string {
+  return `${topic}-${partition}-${first}-${last}-${table}`;
+}
+
 /** A batch decoded, reduced and encoded, per table, with each tenant's tier version it was reduced under. */
 interface Built {
   tables: Map<Table, { lines: string[]; ranges: Array<{ message: BufferedMessage; start: number; end: number }> }>;
@@ -354,10 +371,7 @@ export class KafkaSinkConsumer {
       st = this.state(batch.topic, batch.partition);
       st.planLoaded = true;
       if (committed !== undefined && committed.offset >= 0) st.expect = committed.offset;
-      if (committed !== undefined && committed.metadata.startsWith(PLAN_PREFIX)) {
-        const last = Number(committed.metadata.slice(PLAN_PREFIX.length));
-        if (Number.isSafeInteger(last) && last >= committed.offset) st.plan = { first: committed.offset, last };
-      }
+      if (committed !== undefined) st.plan = committedPlan(committed);
     }
     const now = Date.now();
     for (const m of batch.messages) {
@@ -502,7 +516,7 @@ export class KafkaSinkConsumer {
     const check = () => {
       if (cut.epoch !== this.epoch || this.abandonAll) throw new Abandoned();
     };
-    if (!cut.replay && !(await this.commit(cut, cut.first, `${PLAN_PREFIX}${cut.last}`, 'plan'))) return false;
+    if (!cut.replay && !(await this.commit(cut, cut.first, planMetadata(cut.last), 'plan'))) return false;
 
     const inserted = new Set<string>();
     const refused: DeadLetter[] = [];
@@ -593,10 +607,10 @@ export class KafkaSinkConsumer {
     const insert = async (rs: typeof ranges, whole: boolean): Promise<typeof STALE | undefined> => {
       const first = rs[0]!;
       const last = rs[rs.length - 1]!;
-      const span = whole ? `${cut.first}-${cut.last}` : `${first.message.offset}-${last.message.offset}`;
-      const key = `${table}/${span}`;
+      const [from, to] = whole ? [cut.first, cut.last] : [first.message.offset, last.message.offset];
+      const key = `${table}/${from}-${to}`;
       if (inserted.has(key)) return undefined;
-      const outcome = await this.insertWithRetry(table, lines.slice(first.start, last.end), `${cut.topic}-${cut.partition}-${span}-${table}`, check, stale);
+      const outcome = await this.insertWithRetry(table, lines.slice(first.start, last.end), insertToken(cut.topic, cut.partition, from, to, table), check, stale);
       if (outcome === STALE) return STALE;
       if (outcome !== undefined && rs.length === 1) refused.push({ message: first.message, stage: 'insert', table, reason: outcome });
       else if (outcome !== undefined) {
