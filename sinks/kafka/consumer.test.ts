@@ -10,11 +10,13 @@ import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startKafka, type KafkaBroker } from '../../scripts/kafka/broker.ts';
+import { testKafkaSettings } from '../../test/helpers/kafka.ts';
+import { until } from '../../test/kafka/processes.ts';
 import { createLogger } from '../../core/logger.ts';
 import type { Table } from '../../storage/tables.ts';
 import { testBatch, testLog } from '../../processors/testing/records.ts';
 import { encodeBatchMessage } from './codec.ts';
-import { createKafka, topicNames, type KafkaSettings } from './config.ts';
+import { createKafka } from './config.ts';
 import { committedPlan, insertToken, KafkaSinkConsumer, planMetadata, type KafkaSinkOptions } from './consumer.ts';
 
 describe('plans and tokens', () => {
@@ -64,30 +66,9 @@ afterAll(async () => {
   await broker?.stop();
 }, 60_000);
 
-/** Waits until `fn` returns true, at most `ms`. */
-async function until(what: string, fn: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** A fresh set of topics (one partition) and a consumer group of its own. */
 function scenario() {
-  const prefix = `c${randomUUID().slice(0, 8)}.`;
-  const settings: KafkaSettings = {
-    brokers: [broker.brokers],
-    topics: topicNames(prefix),
-    partitions: 1,
-    replicationFactor: 0,
-    retentionMs: 3_600_000,
-    sendTimeoutMs: 5000,
-    maxPendingBytes: 1 << 20,
-    compression: 'none',
-    instanceId: `sink-${prefix}`,
-    sinkGroup: `${prefix}sinks`,
-  };
+  const settings = testKafkaSettings(broker.brokers, `sink-${randomUUID()}`);
   const topic = settings.topics.logs;
   const groupId = settings.sinkGroup;
   const consumers: KafkaSinkConsumer[] = [];

@@ -9,9 +9,11 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { Kafka, logLevel, type Consumer, type Producer } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startKafka, type KafkaBroker } from '../../scripts/kafka/broker.ts';
+import { testKafkaSettings } from '../../test/helpers/kafka.ts';
+import { until } from '../../test/kafka/processes.ts';
 import { createLogger } from '../../core/logger.ts';
 import { TierRegistry, type Assignment } from '../../control/tier-registry.ts';
-import { createKafka, topicNames, type KafkaSettings } from './config.ts';
+import { createKafka, topicNames } from './config.ts';
 import { KafkaControl, type ControlTargets } from './control.ts';
 
 let broker: KafkaBroker;
@@ -35,29 +37,10 @@ afterEach(async () => {
   await Promise.all(started.splice(0).map((c) => c.shutdown()));
 });
 
-async function until(what: string, fn: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 /** Fresh topics per test; instances on them. */
 function channel() {
   const prefix = `k${randomUUID().slice(0, 8)}.`;
-  const settings = (instanceId: string): KafkaSettings => ({
-    brokers: [broker.brokers],
-    topics: topicNames(prefix),
-    partitions: 1,
-    replicationFactor: 0,
-    retentionMs: 3_600_000,
-    sendTimeoutMs: 5000,
-    maxPendingBytes: 1 << 20,
-    compression: 'none',
-    instanceId,
-    sinkGroup: `${prefix}sinks`,
-  });
+  const settings = (instanceId: string) => testKafkaSettings(broker.brokers, instanceId, prefix);
   return {
     topics: topicNames(prefix),
     sinkGroup: `${prefix}sinks`,
@@ -87,7 +70,7 @@ const assignment = (tenantId: string, tier: string, version: number): Assignment
 
 describe('Kafka control channel', () => {
   it('shutdown without start resolves, twice', async () => {
-    const control = new KafkaControl({ kafka: createKafka({ brokers: [broker.brokers], clientId: 'idle', logger }), settings: { ...topicSettings(), instanceId: 'idle' }, logger, role: 'collector' });
+    const control = new KafkaControl({ kafka: createKafka({ brokers: [broker.brokers], clientId: 'idle', logger }), settings: testKafkaSettings(broker.brokers, 'idle'), logger, role: 'collector' });
     await control.shutdown();
     await control.shutdown();
     expect(control.ready()).toBe(false);
@@ -238,7 +221,3 @@ describe('Kafka control channel', () => {
     });
   });
 });
-
-function topicSettings(): Omit<KafkaSettings, 'instanceId'> {
-  return { brokers: [broker.brokers], topics: topicNames('idle.'), partitions: 1, replicationFactor: 0, retentionMs: 3_600_000, sendTimeoutMs: 5000, maxPendingBytes: 1 << 20, compression: 'none', sinkGroup: 'idle.sinks' };
-}

@@ -15,6 +15,7 @@ import { TransportError } from '../../storage/transport.ts';
 import { testBatch, testLog, testSpan } from '../../processors/testing/records.ts';
 import { encodeRequestMessages } from './codec.ts';
 import { topicNames, type KafkaSettings } from './config.ts';
+import { testKafkaSettings } from '../../test/helpers/kafka.ts';
 import { KafkaTransport, type KafkaTransportOptions } from './transport.ts';
 
 const TOPICS = topicNames('t.');
@@ -62,19 +63,7 @@ function kafkaDouble() {
   };
 }
 
-const settings = (over: Partial<KafkaSettings> = {}): KafkaSettings => ({
-  brokers: ['127.0.0.1:9'],
-  topics: TOPICS,
-  partitions: 3,
-  replicationFactor: 0,
-  retentionMs: 3_600_000,
-  sendTimeoutMs: 5000,
-  maxPendingBytes: 1 << 20,
-  compression: 'none',
-  instanceId: 'collector-test',
-  sinkGroup: 'sinks',
-  ...over,
-});
+const settings = (over: Partial<KafkaSettings> = {}): KafkaSettings => ({ ...testKafkaSettings('127.0.0.1:9', 'collector-test', 't.'), ...over });
 
 const transports: KafkaTransport[] = [];
 function transport(k: ReturnType<typeof kafkaDouble>, over: Partial<KafkaSettings> = {}, opts: Partial<KafkaTransportOptions> = {}): KafkaTransport {
