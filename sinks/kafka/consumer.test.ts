@@ -251,16 +251,18 @@ describe('sink consumer on a real broker', () => {
 
   it('ClickHouse unavailable: the insert is retried with the same token, nothing committed meanwhile, inserts reported failing until one succeeds', { timeout: 60_000 }, async () => {
     const s = scenario();
-    let failures = 3;
-    const r = recorder(() => (failures-- > 0 ? clickhouseError('210', 'Connection refused') : undefined));
+    let down = true;
+    const r = recorder(() => (down ? clickhouseError('210', 'Connection refused') : undefined));
     const c = s.consumer(r.insert, { maxRows: 2 });
     await c.start();
     await s.produce('m0', 'm1');
-    await until('a failed insert', () => !c.insertsSucceed());
+    await until('two failed attempts', () => r.attempts.length >= 2);
+    expect(c.insertsSucceed()).toBe(false);
     expect(c.status()['clickhouse']).toBe('inserts failing: Connection refused');
-    expect((await s.committed()).metadata).toBe(planMetadata(1));
+    expect(await s.committed()).toEqual({ offset: 0, metadata: planMetadata(1) });
+    down = false;
     await until('committed', async () => (await s.committed()).offset === 2);
-    expect(r.attempts.map((a) => a.token)).toEqual([s.token(0, 1), s.token(0, 1), s.token(0, 1), s.token(0, 1)]);
+    expect(new Set(r.attempts.map((a) => a.token))).toEqual(new Set([s.token(0, 1)]));
     expect(c.insertsSucceed()).toBe(true);
     await s.stop();
   });
