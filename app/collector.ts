@@ -27,7 +27,7 @@ import { probeInsert } from '../sinks/clickhouse/insert.ts';
 import { InProcessTransport } from '../sinks/memory/transport.ts';
 import { createSecretScrubber } from '../processors/scrub-secrets/processor.ts';
 import type { TierEngine } from '../processors/tiers/engine.ts';
-import { buildTierEngine, reduceToCurrent } from './pipeline.ts';
+import { buildTierEngine, reduceToCurrent, secretRules } from './pipeline.ts';
 import type { EngineHooks } from '../processors/tiers/engine.ts';
 import { SharedTenantStore } from '../control/shared-tenant-store.ts';
 import { createCollectorKafka } from '../sinks/kafka/mode.ts';
@@ -57,7 +57,8 @@ export interface Consentry {
 }
 
 export async function startConsentry(settings: Settings): Promise<Consentry> {
-  const scrubber = createSecretScrubber();
+  // The operator's own secret formats are kept out of Consentry's logs too.
+  const scrubber = createSecretScrubber(secretRules(settings));
   const logger = createLogger({ level: settings.logLevel, scrub: (s) => scrubber.scrubString(s) });
   const metrics = new Metrics();
   const admin = resolveAdminToken(settings.dataDir, settings.adminToken);

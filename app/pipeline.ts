@@ -9,6 +9,7 @@ import type { Settings } from '../core/settings.ts';
 import type { TierRegistry } from '../control/tier-registry.ts';
 import { BUILTIN_PROCESSORS } from '../processors/builtin.ts';
 import { scrubSecretsProcessor } from '../processors/scrub-secrets/processor.ts';
+import { loadSecretRulesFile, type SecretRules } from '../processors/scrub-secrets/rules-file.ts';
 import { loadTierFiles } from '../processors/tiers/config.ts';
 import { TierEngine, type EngineHooks } from '../processors/tiers/engine.ts';
 import type { BatchContext, RecordBatch } from '../core/record.ts';
@@ -29,13 +30,18 @@ export function hmacKey(settings: Pick<Settings, 'dataDir' | 'hmacKey'>): Buffer
   return key;
 }
 
+/** The scrubber's extensions from CONSENTRY_SECRET_RULES_FILE (none when unset); a ConfigError names the file and line of every problem. */
+export function secretRules(settings: Pick<Settings, 'secretRulesFile'>): SecretRules {
+  return settings.secretRulesFile === '' ? {} : loadSecretRulesFile(settings.secretRulesFile);
+}
+
 /** Loads every tier (built-in, presets, CONSENTRY_TIERS_DIR) and compiles it; checks the default tier. */
 export function buildTierEngine(settings: Settings, hooks: EngineHooks): TierEngine {
   const engine = new TierEngine({
     tiers: loadTierFiles(settings.tiersDir === '' ? TIER_DIRS : [...TIER_DIRS, settings.tiersDir], BUILTIN_PROCESSORS),
     factories: BUILTIN_PROCESSORS,
     env: { hmacKey: hmacKey(settings), count: (name, n) => hooks.count(name, n) },
-    scrub: scrubSecretsProcessor({ onRedact: (kind, n) => hooks.onRedact(kind, n) }),
+    scrub: scrubSecretsProcessor({ ...secretRules(settings), onRedact: (kind, n) => hooks.onRedact(kind, n) }),
     onDrop: (signal, tier, n) => hooks.onDrop(signal, tier, n),
   });
   if (engine.get(settings.defaultTier) === undefined) {

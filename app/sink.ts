@@ -9,7 +9,7 @@ import type { Registry } from 'prom-client';
 import type { Settings } from '../core/settings.ts';
 import { VERSION } from '../core/version.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
-import { buildTierEngine, reduceToCurrent } from './pipeline.ts';
+import { buildTierEngine, reduceToCurrent, secretRules } from './pipeline.ts';
 import { TierRegistry } from '../control/tier-registry.ts';
 import { ErasureTombstones } from '../control/tombstones.ts';
 import { deleteTraces } from '../collector/analytics/erasure.ts';
@@ -41,7 +41,8 @@ export interface SinkService {
 
 export async function startSinkService(settings: Settings): Promise<SinkService> {
   if (settings.kafkaBrokers.length === 0) throw new Error('CONSENTRY_KAFKA_BROKERS: required for the sink (it reads what collectors produce to Kafka)');
-  const scrubber = createSecretScrubber();
+  // The operator's own secret formats are kept out of Consentry's logs too.
+  const scrubber = createSecretScrubber(secretRules(settings));
   const logger = createLogger({ level: settings.logLevel, scrub: (s) => scrubber.scrubString(s) }).child({ role: 'sink' });
   // The collector's metric definitions: the sink's pipeline counters are the same series.
   const metrics = new Metrics();

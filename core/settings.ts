@@ -90,6 +90,8 @@ export interface Settings {
   tierSwitchTimeoutMs: number;
   /** Folder of extra tier YAML files; empty means only the built-in tiers and presets. */
   tiersDir: string;
+  /** YAML file of extra secret rules and header/key names for the scrubber; empty: the built-in ones only. */
+  secretRulesFile: string;
   /** pino level: fatal, error, warn, info, debug, trace, silent. */
   logLevel: string;
 }
@@ -162,6 +164,7 @@ export const SETTINGS: { [K in keyof Settings]: SettingSpec<K> }[keyof Settings]
   { key: 'erasureMaxTraces', env: 'CONSENTRY_ERASURE_MAX_TRACES', default: '250000', parse: positiveInt, doc: 'erased traces each writer (embedded collector, sink) holds in memory to drop their later spans, about 95 bytes each; past it more are not held (logged), and a later erasure of the subject removes what they let through' },
   { key: 'tierSwitchTimeoutMs', env: 'CONSENTRY_TIER_SWITCH_TIMEOUT_MS', default: '10000', parse: positiveInt, doc: 'longest wait of a downgrade for data received under the old tier to be written or reduced (with Kafka: for every sink to confirm), ms; then 503 TIER_SWITCH_PENDING' },
   { key: 'tiersDir', env: 'CONSENTRY_TIERS_DIR', default: '', parse: text, doc: 'folder of extra tier YAML files; unset: built-in tiers and presets only' },
+  { key: 'secretRulesFile', env: 'CONSENTRY_SECRET_RULES_FILE', default: '', parse: text, doc: 'YAML file of your own secret formats (`extraRules`) and header and key names (`extraHeaderNames`, `extraKeyNames`) that the scrubber redacts besides the built-in ones, in every tier and in the logs ("Your own secret formats" above); checked at start; unset: built-in rules only' },
   { key: 'logLevel', env: 'CONSENTRY_LOG_LEVEL', default: 'info', parse: (raw) => (LOG_LEVELS.includes(raw) ? raw : new Error(`must be one of ${LOG_LEVELS.join(', ')}, got "${raw}"`)), doc: 'log level' },
 ];
 

@@ -9,20 +9,25 @@ export interface LoadShedderOptions {
   intervalMs?: number;
   /** How long requests are refused after a slow sample, ms: long enough for the backlog to drain. */
   holdMs?: number;
+  /** The clock, ms (tests stand in for it). Default performance.now. */
+  now?: () => number;
 }
 
 export class LoadShedder {
   private delayMs = 0;
   private refuseUntil = 0;
   private timer: NodeJS.Timeout | undefined;
+  private readonly now: () => number;
 
-  constructor(private readonly opts: LoadShedderOptions) {}
+  constructor(private readonly opts: LoadShedderOptions) {
+    this.now = opts.now ?? (() => performance.now());
+  }
 
   start(): void {
     const interval = this.opts.intervalMs ?? 50;
-    let expected = performance.now() + interval;
+    let expected = this.now() + interval;
     this.timer ??= setInterval(() => {
-      const now = performance.now();
+      const now = this.now();
       const delay = Math.max(0, now - expected);
       expected = now + interval;
       if (delay > this.opts.maxDelayMs) {
@@ -40,6 +45,6 @@ export class LoadShedder {
 
   /** The current event-loop delay when it is over the limit, else undefined. */
   overloaded(): number | undefined {
-    return performance.now() < this.refuseUntil ? this.delayMs : undefined;
+    return this.now() < this.refuseUntil ? this.delayMs : undefined;
   }
 }

@@ -3,7 +3,7 @@
 // are rejected, and nothing is clamped.
 
 import { Type, type Static } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
+import { Value, ValueErrorType } from '@sinclair/typebox/value';
 import { SECRET_RULES, type SecretRule } from './rules.ts';
 import { checkRules } from './scanner.ts';
 
@@ -14,7 +14,6 @@ const RuleSchema = Type.Object(
     pattern: Type.String({ minLength: 1 }),
     keywords: Type.Array(Type.String({ minLength: 1 })),
     caseSensitive: Type.Optional(Type.Boolean()),
-    gate: Type.Optional(Type.String({ minLength: 1 })),
     check: Type.Optional(Type.Union([Type.Literal('tokenish'), Type.Literal('basic-credentials')])),
     source: Type.Optional(Type.String()),
   },
@@ -81,7 +80,12 @@ export type ConfigResult = { ok: true; config: ScrubSecretsConfig } | { ok: fals
 export function validateScrubSecretsConfig(input: unknown): ConfigResult {
   const config = input === undefined ? {} : input;
   const errors: ConfigError[] = [];
-  for (const e of Value.Errors(ScrubSecretsConfigSchema, config)) errors.push({ path: e.path === '' ? '/' : e.path, message: e.message });
+  for (const e of Value.Errors(ScrubSecretsConfigSchema, config)) {
+    // TypeBox says "Unexpected property": name the key and the ones allowed there.
+    const unknown = e.type === ValueErrorType.ObjectAdditionalProperties;
+    const known = unknown ? Object.keys((e.schema as { properties?: object }).properties ?? {}).join(', ') : '';
+    errors.push({ path: e.path === '' ? '/' : e.path, message: unknown ? `unknown key "${e.path.split('/').pop()}"; known keys: ${known}` : e.message });
+  }
   // Rules well-formed as data are also checked as regexes, even when something
   // else is wrong: every error at once.
   const rules = typeof config === 'object' && config !== null ? (config as { extraRules?: unknown }).extraRules : undefined;

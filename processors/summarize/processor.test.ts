@@ -1,6 +1,7 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { Value } from '@sinclair/typebox/value';
 import { describe, expect, it } from 'vitest';
+import { expectGolden } from '../../test/helpers/golden-file.ts';
 import { SpanKind, StatusCode, type RecordBatch, type SpanRecord, type SummaryRecord } from '../../core/record.ts';
 import type { ProcessorEnv } from '../processor.ts';
 import { RESOURCE, SCOPE, T0_NS, T0_SECONDS, batchOf, ctxFor, makeSpan, type SpanInput } from './fixtures.ts';
@@ -263,9 +264,7 @@ describe('summarize: golden', () => {
   const actual = { nonRequestSpans: env.counts.get('non-request-span') ?? 0, summaries: out.summaries.map(plain) };
 
   it('matches testdata/gateway.expected.json', () => {
-    const expectedUrl = new URL('gateway.expected.json', dir);
-    if (process.env['UPDATE_GOLDEN'] === '1') writeFileSync(expectedUrl, `${JSON.stringify(actual, null, 2)}\n`);
-    expect(actual).toEqual(JSON.parse(readFileSync(expectedUrl, 'utf8')));
+    expectGolden(new URL('gateway.expected.json', dir), actual);
     expect(out.spans).toEqual([]);
   });
 

@@ -98,7 +98,7 @@ export function parseTierFile(file: string, text: string, processors: ReadonlyMa
     }
   };
   const before = problems.length;
-  for (const e of doc.errors) problems.push(`${file}:${e.linePos?.[0]?.line ?? 1}: YAML syntax: ${e.message.split('\n')[0]}`);
+  for (const e of doc.errors) problems.push(`${file}:${lines.linePos(e.pos[0]).line}: YAML syntax: ${e.message.split('\n')[0]}`);
   if (problems.length > before) return undefined;
   const value: unknown = doc.toJS();
   if (!Value.Check(TierSchema, value)) {

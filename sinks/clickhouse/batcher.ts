@@ -10,14 +10,13 @@
 // before a part is written), and each half gets its own deduplication token
 // (`<token>.0`, `<token>.1`), so every row is written once.
 import { randomUUID } from 'node:crypto';
-import type { ClickHouseClient } from '@clickhouse/client';
-import { insertRows, isPermanentInsertError } from './insert.ts';
+import { insertLines, isPermanentInsertError, type InsertLines, type InsertTarget } from './insert.ts';
 import { TABLES, type JoinedRows, type Table } from '../../storage/tables.ts';
 
-export interface BatcherOptions {
-  client: ClickHouseClient;
-  /** Embedded chdb: insert through files (ClickHouse.spoolDir). */
-  spoolDir?: string;
+/** Where inserts go (a client, with the spool folder of embedded chdb), and the limits. */
+export type BatcherOptions = InsertTarget & BatcherLimits;
+
+export interface BatcherLimits {
   /** Rows that trigger an insert without waiting for the delay. */
   maxRows: number;
   /** Longest time a row waits for its batch to fill, ms. */
@@ -42,7 +41,8 @@ class TableBatch {
 
   constructor(
     private readonly table: Table,
-    private readonly opts: BatcherOptions,
+    private readonly opts: BatcherLimits,
+    private readonly insertLines: InsertLines,
   ) {}
 
   add(text: string, rows: number): Promise<void> {
@@ -84,7 +84,7 @@ class TableBatch {
     for (const p of parts) rows += p.rows;
     const started = performance.now();
     try {
-      await insertRows(this.opts.client, this.table, parts.map((p) => p.text), token, this.opts.spoolDir);
+      await this.insertLines(this.table, parts.map((p) => p.text), token);
       this.opts.onInsert?.(this.table, rows, (performance.now() - started) / 1000);
       for (const p of parts) p.resolve();
     } catch (err) {
@@ -111,7 +111,8 @@ export class ClickHouseBatcher {
   private readonly tables: Map<Table, TableBatch>;
 
   constructor(opts: BatcherOptions) {
-    this.tables = new Map(TABLES.map((t) => [t, new TableBatch(t, opts)]));
+    const insert = insertLines(opts);
+    this.tables = new Map(TABLES.map((t) => [t, new TableBatch(t, opts, insert)]));
   }
 
   /** Queues the rows; resolves once every row is inserted, rejects if an insert failed. */

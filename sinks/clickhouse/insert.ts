@@ -32,6 +32,23 @@ export async function insertRows(client: ClickHouseClient, table: Table, lines: 
   await insertBody(client, `INSERT INTO ${DATABASE}.${table}${columns === undefined ? '' : ` ${columns}`}`, format, lines.join('\n'), settings, `${table}-${token}`, spoolDir);
 }
 
+/** Inserts `lines` into `table` under a deduplication token: what the writers (batcher, sink consumer) call. */
+export type InsertLines = (table: Table, lines: readonly string[], token: string) => Promise<void>;
+
+/**
+ * Where a writer's inserts go: a ClickHouse client (with the spool folder of
+ * embedded chdb), or an insert function of its own (a unit test standing in
+ * for ClickHouse).
+ */
+export type InsertTarget = { client: ClickHouseClient; spoolDir?: string } | { insert: InsertLines };
+
+/** The insert function of a target: insertRows on its client unless it brings its own. */
+export function insertLines(target: InsertTarget): InsertLines {
+  if ('insert' in target) return target.insert;
+  const { client, spoolDir } = target;
+  return (table, lines, token) => insertRows(client, table, lines, token, spoolDir);
+}
+
 /**
  * One row into consentry.insert_probe through the same path as the data (a
  * spool file with embedded chdb): resolves once ClickHouse takes inserts

@@ -40,27 +40,26 @@
 // (insertsSettled), nothing reduced under the older tier is written: the
 // service then confirms the change to the collectors (control.ts).
 import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
-import type { ClickHouseClient } from '@clickhouse/client';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { BatchContext, RecordBatch } from '../../core/record.ts';
 import type { Logger } from '../../core/logger.ts';
 import { encodeBatch } from '../clickhouse/encode.ts';
 import { TABLES, type Table } from '../../storage/tables.ts';
-import { insertRows, isPermanentInsertError } from '../clickhouse/insert.ts';
+import { insertLines, isPermanentInsertError, type InsertLines, type InsertTarget } from '../clickhouse/insert.ts';
 import { CodecError, decodeBatchMessage, peekCounts } from './codec.ts';
 import { ensureTopics, withTimeout, type KafkaSettings } from './config.ts';
 
 /** The batch reduced to the tenant's current tier, or undefined when this instance does not know the tenant. */
 export type ReduceToCurrent = (batch: RecordBatch, ctx: BatchContext) => { batch: RecordBatch; ctx: BatchContext } | undefined;
 
-export interface KafkaSinkOptions {
+/** Where inserts go (a ClickHouse client, with the spool folder of embedded chdb), and the rest. */
+export type KafkaSinkOptions = InsertTarget & KafkaSinkSettings;
+
+export interface KafkaSinkSettings {
   kafka: Kafka;
   settings: KafkaSettings;
   /** Consumer group shared by every sink process. */
   groupId: string;
-  client: ClickHouseClient;
-  /** Embedded chdb: insert through files (ClickHouse.spoolDir). */
-  spoolDir?: string;
   reduce: ReduceToCurrent;
   /** The version of the tenant's tier in force now (undefined: unknown tenant); rows reduced under another version are reduced again before their insert. */
   tierVersion: (tenantId: string) => number | undefined;
@@ -137,6 +136,23 @@ interface DeadLetter {
 
 const PLAN_PREFIX = 'consentry-plan:v1:';
 
+/** The offset metadata of a plan: the batch starting at the committed offset ends at `last`. */
+export function planMetadata(last: number): string {
+  return `${PLAN_PREFIX}${last}`;
+}
+
+/** The plan a committed offset carries, when its metadata is one (anything else: batch freely). */
+export function committedPlan(committed: { offset: number; metadata: string }): { first: number; last: number } | undefined {
+  if (!committed.metadata.startsWith(PLAN_PREFIX)) return undefined;
+  const last = Number(committed.metadata.slice(PLAN_PREFIX.length));
+  return Number.isSafeInteger(last) && last >= committed.offset ? { first: committed.offset, last } : undefined;
+}
+
+/** The deduplication token of an insert of `table`'s rows of the messages first..last of a partition. */
+export function insertToken(topic: string, partition: number, first: number, last: number, table: Table): string {
+  return `${topic}-${partition}-${first}-${last}-${table}`;
+}
+
 /** A batch decoded, reduced and encoded, per table, with each tenant's tier version it was reduced under. */
 interface Built {
   tables: Map<Table, { lines: string[]; ranges: Array<{ message: BufferedMessage; start: number; end: number }> }>;
@@ -209,6 +225,7 @@ export class KafkaSinkConsumer {
   private readonly admin: Admin;
   private readonly metrics: SinkMetrics;
   private readonly inserts: Semaphore;
+  private readonly insertLines: InsertLines;
   private readonly states = new Map<string, PartitionState>();
   private plans = new Map<string, Promise<Map<number, { offset: number; metadata: string }>>>();
   private readonly committed = new Map<string, string>();
@@ -231,6 +248,7 @@ export class KafkaSinkConsumer {
     this.admin = opts.kafka.admin();
     this.metrics = new SinkMetrics(opts.registry);
     this.inserts = new Semaphore(opts.insertConcurrency ?? 2);
+    this.insertLines = insertLines(opts);
   }
 
   private get topics(): string[] {
@@ -354,10 +372,7 @@ export class KafkaSinkConsumer {
       st = this.state(batch.topic, batch.partition);
       st.planLoaded = true;
       if (committed !== undefined && committed.offset >= 0) st.expect = committed.offset;
-      if (committed !== undefined && committed.metadata.startsWith(PLAN_PREFIX)) {
-        const last = Number(committed.metadata.slice(PLAN_PREFIX.length));
-        if (Number.isSafeInteger(last) && last >= committed.offset) st.plan = { first: committed.offset, last };
-      }
+      if (committed !== undefined) st.plan = committedPlan(committed);
     }
     const now = Date.now();
     for (const m of batch.messages) {
@@ -502,7 +517,7 @@ export class KafkaSinkConsumer {
     const check = () => {
       if (cut.epoch !== this.epoch || this.abandonAll) throw new Abandoned();
     };
-    if (!cut.replay && !(await this.commit(cut, cut.first, `${PLAN_PREFIX}${cut.last}`, 'plan'))) return false;
+    if (!cut.replay && !(await this.commit(cut, cut.first, planMetadata(cut.last), 'plan'))) return false;
 
     const inserted = new Set<string>();
     const refused: DeadLetter[] = [];
@@ -593,10 +608,10 @@ export class KafkaSinkConsumer {
     const insert = async (rs: typeof ranges, whole: boolean): Promise<typeof STALE | undefined> => {
       const first = rs[0]!;
       const last = rs[rs.length - 1]!;
-      const span = whole ? `${cut.first}-${cut.last}` : `${first.message.offset}-${last.message.offset}`;
-      const key = `${table}/${span}`;
+      const [from, to] = whole ? [cut.first, cut.last] : [first.message.offset, last.message.offset];
+      const key = `${table}/${from}-${to}`;
       if (inserted.has(key)) return undefined;
-      const outcome = await this.insertWithRetry(table, lines.slice(first.start, last.end), `${cut.topic}-${cut.partition}-${span}-${table}`, check, stale);
+      const outcome = await this.insertWithRetry(table, lines.slice(first.start, last.end), insertToken(cut.topic, cut.partition, from, to, table), check, stale);
       if (outcome === STALE) return STALE;
       if (outcome !== undefined && rs.length === 1) refused.push({ message: first.message, stage: 'insert', table, reason: outcome });
       else if (outcome !== undefined) {
@@ -621,7 +636,7 @@ export class KafkaSinkConsumer {
       if (stale()) return STALE;
       const started = performance.now();
       // Registered in the same tick as the check above (insertsSettled).
-      const insert = insertRows(this.opts.client, table, lines, token, this.opts.spoolDir);
+      const insert = this.insertLines(table, lines, token);
       this.inserting.add(insert);
       try {
         await insert;

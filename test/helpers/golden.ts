@@ -1,8 +1,7 @@
 // Golden files of stored rows: a dump of every table of one tenant, with what
 // changes from run to run (random ids, HMACs, receipt-relative expiry) made
-// stable, compared with (or, with UPDATE_GOLDEN=1, written to) a JSON file.
-// Regenerate on purpose and review the diff.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+// stable, compared with (or, with UPDATE_GOLDEN=1, written to) a JSON file
+// (golden-file.ts). Regenerate on purpose and review the diff.
 import { expect } from 'vitest';
 import type { TestConsentry } from './consentry.ts';
 
@@ -55,14 +54,4 @@ export function normalise(d: Dump): Record<string, unknown[]> {
     });
   }
   return out;
-}
-
-/** Compares `actual` with the golden file (written first when UPDATE_GOLDEN=1 or, outside CI, when missing). */
-export function expectGolden(file: URL, actual: unknown): void {
-  if (process.env['UPDATE_GOLDEN'] === '1' || !existsSync(file)) {
-    if (process.env['CI'] === 'true' && !existsSync(file)) throw new Error(`golden file ${file.pathname} missing: run UPDATE_GOLDEN=1 npx vitest run test/tiers and review it`);
-    mkdirSync(new URL('./', file), { recursive: true });
-    writeFileSync(file, JSON.stringify(actual, null, 2) + '\n');
-  }
-  expect(actual).toEqual(JSON.parse(readFileSync(file, 'utf8')));
 }

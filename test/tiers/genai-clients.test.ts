@@ -14,7 +14,8 @@
 //   - golden files of every row each tier stores (test/golden/tiers/genai/).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestConsentry, type TestConsentry } from '../helpers/consentry.ts';
-import { dump, expectGolden, normalise, type Dump } from '../helpers/golden.ts';
+import { dump, normalise, type Dump } from '../helpers/golden.ts';
+import { expectGolden } from '../helpers/golden-file.ts';
 import { sdkClient } from '../helpers/otel.ts';
 import { sendOtlp } from '../analytics/traffic.ts';
 import { CLIENTS, CONTENT_MARK, expectedTotals, payloadsOf, type ClientShape } from '../fixtures/genai-clients.ts';

@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestConsentry, eventually, type TestConsentry } from '../helpers/consentry.ts';
 import { sdkClient } from '../helpers/otel.ts';
-import { dump, expectGolden, normalise } from '../helpers/golden.ts';
+import { dump, normalise } from '../helpers/golden.ts';
+import { expectGolden } from '../helpers/golden-file.ts';
 import { PLANTED, sendExchange } from '../fixtures/llm-exchange.ts';
 
 const GOLDEN_DIR = new URL('../golden/tiers/', import.meta.url);
