@@ -13,6 +13,7 @@ async function main(): Promise<void> {
       '',
       `Consentry is running.`,
       `  OTLP/HTTP      ${c.otlpUrl}/v1/traces  ${c.otlpUrl}/v1/logs`,
+      `  OTLP/gRPC      ${c.otlpGrpcUrl ?? 'off (CONSENTRY_OTLP_GRPC_PORT=off)'}`,
       `  management API ${c.apiUrl}/api   (health: ${c.apiUrl}/healthz, metrics: ${c.apiUrl}/metrics)`,
       `  admin token    ${tokenHint}`,
       `  tiers          ${c.engine.names().join(', ')}`,

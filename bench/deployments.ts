@@ -190,6 +190,7 @@ async function startCollector(o: DeploymentOptions, env: Record<string, string>)
       ...SERVICE_ENV,
       CONSENTRY_HOST: '127.0.0.1',
       CONSENTRY_OTLP_PORT: '0',
+      CONSENTRY_OTLP_GRPC_PORT: '0',
       CONSENTRY_API_PORT: '0',
       CONSENTRY_DATA_DIR: join(o.workDir, 'collector-data'),
       CONSENTRY_ADMIN_TOKEN: adminToken,

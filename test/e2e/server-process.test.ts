@@ -18,7 +18,7 @@ afterAll(() => {
 function start(env: Record<string, string>): Promise<{ out: string[]; otlp: string; api: string }> {
   const proc = spawn(process.execPath, ['--import', 'tsx', 'app/collector-main.ts'], {
     cwd: new URL('../../', import.meta.url).pathname,
-    env: { ...process.env, CONSENTRY_DATA_DIR: dataDir, CONSENTRY_OTLP_PORT: '0', CONSENTRY_API_PORT: '0', CONSENTRY_LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, CONSENTRY_DATA_DIR: dataDir, CONSENTRY_OTLP_PORT: '0', CONSENTRY_OTLP_GRPC_PORT: '0', CONSENTRY_API_PORT: '0', CONSENTRY_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child = proc;
