@@ -72,6 +72,8 @@ export const TABLES = ['otel_traces', 'otel_logs', 'request_summaries', 'gateway
 export interface Deployment {
   kind: DeploymentKind;
   otlpUrl: string;
+  /** The collector's OTLP/gRPC endpoint, http://host:port. */
+  otlpGrpcUrl: string;
   apiUrl: string;
   /** Processes to measure (CPU, RSS), collector first. */
   measured: Child[];
@@ -173,6 +175,7 @@ function consentryEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 interface Collector {
   child: Child;
   otlpUrl: string;
+  otlpGrpcUrl: string;
   apiUrl: string;
   adminToken: string;
 }
@@ -199,8 +202,8 @@ async function startCollector(o: DeploymentOptions, env: Record<string, string>)
       ...o.settings,
     }),
   });
-  const m = await waitForLog(child, logFile, /OTLP\/HTTP\s+(http:\/\/\S+)\/v1\/traces[\s\S]*?management API\s+(http:\/\/\S+)\/api/, 90_000);
-  return { child, otlpUrl: m[1]!, apiUrl: m[2]!, adminToken };
+  const m = await waitForLog(child, logFile, /OTLP\/HTTP\s+(http:\/\/\S+)\/v1\/traces[\s\S]*?OTLP\/gRPC\s+(http:\/\/\S+)[\s\S]*?management API\s+(http:\/\/\S+)\/api/, 90_000);
+  return { child, otlpUrl: m[1]!, otlpGrpcUrl: m[2]!, apiUrl: m[3]!, adminToken };
 }
 
 async function createTenant(c: Collector, id: string, tier: string): Promise<TenantKeys> {
@@ -280,6 +283,7 @@ export async function startEmbedded(o: DeploymentOptions, markerPrefix: string):
   const d: Deployment = {
     kind: 'embedded',
     otlpUrl: c.otlpUrl,
+    otlpGrpcUrl: c.otlpGrpcUrl,
     apiUrl: c.apiUrl,
     measured: [c.child],
     async createTenant(id, tier) {
@@ -399,6 +403,7 @@ export async function startKafkaDeployment(o: DeploymentOptions, markerPrefix: s
   const d: Deployment = {
     kind: 'kafka',
     otlpUrl: c.otlpUrl,
+    otlpGrpcUrl: c.otlpGrpcUrl,
     apiUrl: c.apiUrl,
     measured: [c.child, sink, chdb, brokerChild],
     createTenant: (id, tier) => createTenant(c, id, tier),
