@@ -140,6 +140,15 @@ function grpcFrame(message: Buffer, compressed: boolean): Buffer {
   return frame;
 }
 
+/** CONCURRENCY callers, each sending again as soon as its call is answered, until `end`. */
+async function closedLoop(one: () => Promise<void>, end: number): Promise<void> {
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (performance.now() < end) await one();
+    }),
+  );
+}
+
 /** Closed loop for `seconds`: CONCURRENCY calls at once; resolves with calls answered OK. */
 async function drive(kind: Server, port: number, body: Buffer, gzip: boolean, seconds: number): Promise<{ ok: number; failed: number }> {
   const end = performance.now() + seconds * 1000;
@@ -165,9 +174,7 @@ async function drive(kind: Server, port: number, body: Buffer, gzip: boolean, se
         });
         req.end(payload);
       });
-    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-      while (performance.now() < end) await one();
-    }));
+    await closedLoop(one, end);
     agent.destroy();
     return { ok, failed };
   }
@@ -187,9 +194,7 @@ async function drive(kind: Server, port: number, body: Buffer, gzip: boolean, se
       });
       stream.end(frame);
     });
-  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    while (performance.now() < end) await one();
-  }));
+  await closedLoop(one, end);
   session.close();
   return { ok, failed };
 }

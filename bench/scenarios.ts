@@ -43,30 +43,20 @@ export function catalogue(quick: boolean): Scenario[] {
   const out: Scenario[] = [];
   for (const deployment of ['embedded', 'kafka'] as const) {
     for (const tier of TIERS) {
-      for (const batchSize of [100, 1000]) {
+      // OTLP/gRPC beside the HTTP b1000 scenario, with the same pool.
+      for (const [batchSize, protocol] of [[100, 'http'], [1000, 'http'], [1000, 'grpc']] as const) {
         out.push({
-          name: `${deployment}-${tier}-b${batchSize}`,
+          name: `${deployment}-${tier}-b${batchSize}${protocol === 'grpc' ? '-grpc' : ''}`,
           deployment,
           tiers: [tier, tier, tier],
           batchSize,
           generator: 'preencoded',
-          protocol: 'http',
+          protocol,
           kind: 'saturation',
           startRate: scale(START[tier]!),
-          description: `3 tenants on ${tier}, ${batchSize} spans per request, pre-encoded open-loop`,
+          description: `3 tenants on ${tier}, ${batchSize} spans per request, pre-encoded open-loop${protocol === 'grpc' ? ', over OTLP/gRPC (unary calls over HTTP/2)' : ''}`,
         });
       }
-      out.push({
-        name: `${deployment}-${tier}-b1000-grpc`,
-        deployment,
-        tiers: [tier, tier, tier],
-        batchSize: 1000,
-        generator: 'preencoded',
-        protocol: 'grpc',
-        kind: 'saturation',
-        startRate: scale(START[tier]!),
-        description: `${deployment}-${tier}-b1000 over OTLP/gRPC (the same pool, unary calls over HTTP/2)`,
-      });
     }
     out.push({
       name: `${deployment}-mixed-b1000`,

@@ -1,11 +1,8 @@
 // The same real clients over OTLP/gRPC, to the gRPC port: the OpenTelemetry
 // Python SDK's gRPC exporters (grpcio; gzip on and off) and telemetrygen's
 // default protocol. Every check of the suite, per tier, as over HTTP.
-import { pythonDriver, telemetrygenDriver } from './harness.ts';
-import { interopSuite, llmCase } from './suite.ts';
-import { MODEL, USAGE } from './traffic.ts';
-
-const TRACES = 2;
+import { pythonDriver } from './harness.ts';
+import { interopSuite, llmCase, telemetrygenCase } from './suite.ts';
 
 interopSuite([
   ...['none', 'gzip'].map((compression) =>
@@ -18,18 +15,5 @@ interopSuite([
       appLogsPerRun: 1,
     }),
   ),
-  {
-    name: 'telemetrygen-grpc',
-    launch: telemetrygenDriver({
-      traces: TRACES,
-      grpc: true,
-      attributes: { 'gen_ai.provider.name': 'openai', 'gen_ai.request.model': MODEL, 'gen_ai.usage.input_tokens': USAGE.input, 'gen_ai.usage.output_tokens': USAGE.output },
-    }),
-    needs: { go: true },
-    runs: [{ shape: 'bare' }],
-    callsPerRun: TRACES,
-    callsMock: false,
-    sendsContent: false,
-    provider: 'openai',
-  },
+  telemetrygenCase('telemetrygen-grpc', { grpc: true }),
 ]);
