@@ -7,6 +7,8 @@ async function main(): Promise<void> {
   const settings = loadSettings();
   process.stdout.write(`Consentry starting (data in ${settings.dataDir}, ClickHouse ${settings.clickhouseUrl === '' ? 'embedded' : settings.clickhouseUrl})...\n`);
   const c = await startConsentry(settings);
+  // Before the banner: whoever reads it may stop the process at once.
+  stopOnSignals(c, 'flushing pending data and stopping...');
   const tokenHint = c.adminTokenFile === undefined ? 'from CONSENTRY_ADMIN_TOKEN' : `in ${c.adminTokenFile}`;
   process.stdout.write(
     [
@@ -29,7 +31,6 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   );
-  stopOnSignals(c, 'flushing pending data and stopping...');
 }
 
 runMain('Consentry', main);

@@ -16,6 +16,7 @@ import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
+import { loadSettings } from '../../core/settings.ts';
 import { eventually, startTestConsentry, type TestConsentry } from '../helpers/consentry.ts';
 import { GrpcTestClient, LOGS_METHOD, TRACE_METHOD } from '../helpers/grpc.ts';
 import { cat, fixed64, hex, len, vint } from '../helpers/protobuf.ts';
@@ -236,4 +237,23 @@ describe('answers', () => {
     expect(text).toMatch(/consentry_otlp_grpc_requests_total\{signal="traces",code="UNAUTHENTICATED"\} \d+/);
     expect(text).not.toContain('grpc-answers');
   });
+});
+
+describe('CONSENTRY_OTLP_GRPC_PORT', () => {
+  it.each([
+    ['unset: 4317', {}, 4317],
+    ['0: a free port', { CONSENTRY_OTLP_GRPC_PORT: '0' }, 0],
+    ['off: no gRPC receiver', { CONSENTRY_OTLP_GRPC_PORT: 'off' }, undefined],
+  ])('%s', (_name, env, port) => {
+    expect(loadSettings(env).otlpGrpcPort).toBe(port);
+  });
+
+  it.each([
+    ['not a port', { CONSENTRY_OTLP_GRPC_PORT: 'grpc' }, 'CONSENTRY_OTLP_GRPC_PORT: must be a port number 0-65535, got "grpc"'],
+    ['the OTLP/HTTP port', { CONSENTRY_OTLP_GRPC_PORT: '4318' }, 'CONSENTRY_OTLP_GRPC_PORT: must differ from CONSENTRY_OTLP_PORT and CONSENTRY_API_PORT'],
+    ['the API port', { CONSENTRY_OTLP_GRPC_PORT: '8080' }, 'CONSENTRY_OTLP_GRPC_PORT: must differ from CONSENTRY_OTLP_PORT and CONSENTRY_API_PORT'],
+  ])('refuses %s, naming the variable', (_name, env, message) => {
+    expect(() => loadSettings(env)).toThrow(message);
+  });
+
 });
