@@ -1,7 +1,7 @@
 // OTLP/gRPC: TraceService/Export and LogsService/Export, unary calls over
 // HTTP/2 cleartext, served by node:http2 directly (chosen over @grpc/grpc-js by
-// measurement, README "OTLP over gRPC"; it also gives the same two size limits
-// as the HTTP port, before and after decompression, where grpc-js has one).
+// measurement, README "Benchmarks"; it also gives the same two size limits as
+// the HTTP port, before and after decompression, where grpc-js has one).
 // The framing is gRPC's (https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md):
 // a 5-byte prefix (compressed flag, big-endian length) before the protobuf
 // message, the status in trailers. Everything behind the framing is the export
@@ -97,8 +97,10 @@ export class GrpcReceiver {
       clearTimeout(timer);
       timer = setTimeout(() => {
         session.close();
-        // A peer that never finishes a header block holds no stream that close() would wait for, but keep it from lingering.
-        setTimeout(() => session.destroy(), 1000).unref();
+        // A peer that never finishes a header block has no call that close() would wait for; it does not linger either.
+        setTimeout(() => {
+          if (open === 0) session.destroy();
+        }, 1000).unref();
       }, ms);
       timer.unref();
     };
