@@ -7,12 +7,15 @@ async function main(): Promise<void> {
   const settings = loadSettings();
   process.stdout.write(`Consentry starting (data in ${settings.dataDir}, ClickHouse ${settings.clickhouseUrl === '' ? 'embedded' : settings.clickhouseUrl})...\n`);
   const c = await startConsentry(settings);
+  // Before the banner: whoever reads it may stop the process at once.
+  stopOnSignals(c, 'flushing pending data and stopping...');
   const tokenHint = c.adminTokenFile === undefined ? 'from CONSENTRY_ADMIN_TOKEN' : `in ${c.adminTokenFile}`;
   process.stdout.write(
     [
       '',
       `Consentry is running.`,
       `  OTLP/HTTP      ${c.otlpUrl}/v1/traces  ${c.otlpUrl}/v1/logs`,
+      `  OTLP/gRPC      ${c.otlpGrpcUrl ?? 'off (CONSENTRY_OTLP_GRPC_PORT=off)'}`,
       `  management API ${c.apiUrl}/api   (health: ${c.apiUrl}/healthz, metrics: ${c.apiUrl}/metrics)`,
       `  admin token    ${tokenHint}`,
       `  tiers          ${c.engine.names().join(', ')}`,
@@ -28,7 +31,6 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   );
-  stopOnSignals(c, 'flushing pending data and stopping...');
 }
 
 runMain('Consentry', main);

@@ -9,6 +9,8 @@ import { resolveAdminToken } from '../control/admin-token.ts';
 import { TenantStore } from '../control/tenant-store.ts';
 import { TierRegistry } from '../control/tier-registry.ts';
 import { otlpReceiver } from '../collector/otlp/receiver.ts';
+import { OtlpService } from '../collector/otlp/service.ts';
+import { GrpcReceiver } from '../collector/otlp/grpc-receiver.ts';
 import { ingestInline } from '../collector/otlp/ingest.ts';
 import { encodeRows } from '../sinks/clickhouse/encode.ts';
 import { IngestPool } from '../collector/otlp/ingest-pool.ts';
@@ -42,6 +44,8 @@ const INGEST_WORKER = new URL(import.meta.url.endsWith('.ts') ? './ingest-worker
 export interface Consentry {
   settings: Settings;
   otlpUrl: string;
+  /** The OTLP/gRPC endpoint, `http://host:port`; undefined when CONSENTRY_OTLP_GRPC_PORT is `off`. */
+  otlpGrpcUrl: string | undefined;
   apiUrl: string;
   adminToken: string;
   adminTokenFile: string | undefined;
@@ -147,7 +151,8 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
     const shedder = new LoadShedder({ maxDelayMs: settings.maxEventLoopDelayMs });
     shedder.start();
     started.push(async () => shedder.stop());
-    await otlp.register(otlpReceiver, {
+    // One service behind both OTLP ports: one in-flight budget, one transport.
+    const service = new OtlpService({
       maxBodyBytes: settings.maxBodyBytes,
       maxDecompressedBytes: settings.maxDecompressedBytes,
       maxInflightBytes: settings.maxInflightBytes,
@@ -160,6 +165,8 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
       metrics,
       logger,
     });
+    await otlp.register(otlpReceiver, { service });
+    const grpc = settings.otlpGrpcPort === undefined ? undefined : new GrpcReceiver({ service, limits: settings, maxConcurrentStreams: GRPC_MAX_CONCURRENT_STREAMS });
     // GET /v1/consentry/capture: what the tenant's tier keeps, for interceptors (minimisation at the source).
     await otlp.register((await import('../collector/otlp/capture-endpoint.ts')).captureEndpoint, {
       authenticate: (key: string) => tenants.tenantOfIngestKey(key),
@@ -208,6 +215,12 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
     await api.register((await import('../collector/ui/plugin.ts')).consoleUi);
     const otlpAddress = await otlp.listen({ host: settings.host, port: settings.otlpPort });
     started.push(() => otlp.close());
+    const grpcAddress = await grpc?.listen(settings.host, settings.otlpGrpcPort!);
+    started.push(async () => {
+      const closing = grpc?.close();
+      grpc?.destroy();
+      await closing;
+    });
     const apiAddress = await api.listen({ host: settings.host, port: settings.apiPort });
     started.push(() => api.close());
 
@@ -215,6 +228,7 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
     return {
       settings,
       otlpUrl: otlpAddress,
+      otlpGrpcUrl: grpcAddress,
       apiUrl: apiAddress,
       adminToken: admin.token,
       adminTokenFile: admin.file,
@@ -233,14 +247,20 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
     // which lets the ingest server finish closing.
     async function stopInOrder(): Promise<void> {
       const closingOtlp = otlp.close().catch(() => undefined);
+      // GOAWAY: no new gRPC calls; the open ones are answered as their data is stored.
+      const closingGrpc = grpc?.close();
       // Requests inside an ingest worker reach the transport before it stops taking data.
       await pool?.drained();
       await transport.shutdown();
       // Every accepted request is answered now; keep-alive connections that
       // became idle after close() began would otherwise hold it open.
       otlp.server.closeIdleConnections();
-      const grace = setTimeout(() => otlp.server.closeAllConnections(), 5000);
+      const grace = setTimeout(() => {
+        otlp.server.closeAllConnections();
+        grpc?.destroy();
+      }, 5000);
       await closingOtlp;
+      await closingGrpc;
       clearTimeout(grace);
       shedder.stop();
       await api.close().catch(() => undefined);
@@ -255,6 +275,9 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
     throw err;
   }
 }
+
+/** gRPC calls one connection may have open at once: enough for an exporter's parallel sends, and a bound on what one connection holds. */
+const GRPC_MAX_CONCURRENT_STREAMS = 100;
 
 /** The tenant query limits of the settings (the rest are sql-guard.ts DEFAULT_LIMITS). */
 function queryLimits(s: Settings): Partial<QueryLimits> {

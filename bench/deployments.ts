@@ -76,6 +76,8 @@ export const TABLES = ['otel_traces', 'otel_logs', 'request_summaries', 'gateway
 export interface Deployment {
   kind: DeploymentKind;
   otlpUrl: string;
+  /** The collector's OTLP/gRPC endpoint, http://host:port. */
+  otlpGrpcUrl: string;
   apiUrl: string;
   /** Processes to measure (CPU, RSS), collector first. */
   measured: Child[];
@@ -177,6 +179,7 @@ function consentryEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 interface Collector {
   child: Child;
   otlpUrl: string;
+  otlpGrpcUrl: string;
   apiUrl: string;
   adminToken: string;
 }
@@ -194,6 +197,7 @@ async function startCollector(o: DeploymentOptions, env: Record<string, string>)
       ...SERVICE_ENV,
       CONSENTRY_HOST: '127.0.0.1',
       CONSENTRY_OTLP_PORT: '0',
+      CONSENTRY_OTLP_GRPC_PORT: '0',
       CONSENTRY_API_PORT: '0',
       CONSENTRY_DATA_DIR: join(o.workDir, 'collector-data'),
       CONSENTRY_ADMIN_TOKEN: adminToken,
@@ -202,8 +206,8 @@ async function startCollector(o: DeploymentOptions, env: Record<string, string>)
       ...o.settings,
     }),
   });
-  const m = await waitForLog(child, logFile, /OTLP\/HTTP\s+(http:\/\/\S+)\/v1\/traces[\s\S]*?management API\s+(http:\/\/\S+)\/api/, 90_000);
-  return { child, otlpUrl: m[1]!, apiUrl: m[2]!, adminToken };
+  const m = await waitForLog(child, logFile, /OTLP\/HTTP\s+(http:\/\/\S+)\/v1\/traces[\s\S]*?OTLP\/gRPC\s+(http:\/\/\S+)[\s\S]*?management API\s+(http:\/\/\S+)\/api/, 90_000);
+  return { child, otlpUrl: m[1]!, otlpGrpcUrl: m[2]!, apiUrl: m[3]!, adminToken };
 }
 
 async function createTenant(c: Collector, id: string, tier: string): Promise<TenantKeys> {
@@ -283,6 +287,7 @@ export async function startEmbedded(o: DeploymentOptions, markerPrefix: string):
   const d: Deployment = {
     kind: 'embedded',
     otlpUrl: c.otlpUrl,
+    otlpGrpcUrl: c.otlpGrpcUrl,
     apiUrl: c.apiUrl,
     measured: [c.child],
     async createTenant(id, tier) {
@@ -387,6 +392,7 @@ export async function startKafkaDeployment(o: DeploymentOptions, markerPrefix: s
   const d: Deployment = {
     kind: 'kafka',
     otlpUrl: c.otlpUrl,
+    otlpGrpcUrl: c.otlpGrpcUrl,
     apiUrl: c.apiUrl,
     measured: [c.child, sink, chdb, brokerChild],
     createTenant: (id, tier) => createTenant(c, id, tier),

@@ -11,8 +11,10 @@ export interface GeneratorTenant {
 }
 
 export interface GeneratorConfig {
-  /** Base URL of the OTLP/HTTP receiver, e.g. http://127.0.0.1:4318; only loopback is accepted. */
+  /** Base URL of the receiver of `protocol`, e.g. http://127.0.0.1:4318 (HTTP) or http://127.0.0.1:4317 (gRPC); only loopback is accepted. */
   otlpUrl: string;
+  /** OTLP/HTTP (POST /v1/traces), or OTLP/gRPC (TraceService/Export; preencoded mode only). */
+  protocol: 'http' | 'grpc';
   tenants: GeneratorTenant[];
   /** Spans per OTLP request. */
   batchSize: number;
@@ -29,7 +31,7 @@ export interface GeneratorConfig {
   markerIntervalMs: number;
   /** Tenants (ids) that get markers, in turn; empty: none. */
   markerTenants: string[];
-  /** Keep-alive connections to the receiver, at most. */
+  /** Keep-alive connections to the receiver, at most (gRPC: HTTP/2 connections, calls spread over them). */
   connections: number;
   /** Requests sent and not answered, at most; past it a due request is skipped and counted. */
   maxOutstanding: number;
@@ -44,7 +46,7 @@ export interface StepRequest {
   durationS: number;
 }
 
-/** Outcome counts of requests (HTTP status classes; `other` includes network errors and timeouts). */
+/** Outcome counts of requests (HTTP status classes, gRPC RESOURCE_EXHAUSTED as 429 and UNAVAILABLE as 503; `other` includes network errors and timeouts). */
 export interface StatusCounts {
   '2xx': number;
   '429': number;

@@ -4,8 +4,10 @@
 //
 // `preencoded` mode: batches are encoded once (bench/otlp-batches.ts), then sent
 // open-loop: request i is due at start + i * batchSize / rate whatever happened
-// to earlier ones, over keep-alive connections (node:http Agent), without
-// retries; 2xx, 429, 503 and everything else are counted apart. Latency runs
+// to earlier ones, over keep-alive connections (node:http Agent), or as
+// OTLP/gRPC unary calls spread over a few HTTP/2 connections, without retries;
+// 2xx, 429, 503 (gRPC: OK, RESOURCE_EXHAUSTED, UNAVAILABLE) and everything else
+// are counted apart. Latency runs
 // from the time a request was due, so a generator or connection backlog shows
 // up in it rather than hiding (no coordinated omission).
 //
@@ -13,6 +15,7 @@
 // OTLP/protobuf exporter with its own retries on 429/503) creates and exports
 // spans live at the target rate: realism, at a lower rate.
 import http from 'node:http';
+import http2, { type ClientHttp2Session } from 'node:http2';
 import { randomBytes } from 'node:crypto';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { BasicTracerProvider, BatchSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
@@ -64,6 +67,79 @@ function checkStep(step: StepRequest): void {
   if (!(step.durationS > 0 && step.durationS <= MAX_DURATION_S)) throw new Error(`duration must be in (0, ${MAX_DURATION_S}] s, got ${step.durationS}`);
 }
 
+// ---------------------------------------------------------------- senders
+
+/** Sends one pre-encoded ExportTraceServiceRequest for a tenant; `done` gets the answer as an HTTP status (0: none). */
+interface Sender {
+  send(body: Buffer, authorization: string, done: (status: number) => void): void;
+  close(): void;
+}
+
+function httpSender(config: GeneratorConfig, url: URL): Sender {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: config.connections, maxFreeSockets: config.connections, keepAliveMsecs: 30_000 });
+  return {
+    send(body, authorization, done) {
+      const req = http.request({
+        agent,
+        host: url.hostname,
+        port: url.port,
+        path: '/v1/traces',
+        method: 'POST',
+        headers: { 'content-type': 'application/x-protobuf', 'content-length': body.length, authorization },
+      });
+      req.setTimeout(config.requestTimeoutMs, () => req.destroy(new Error('timeout')));
+      req.on('response', (res) => {
+        res.on('data', () => undefined);
+        res.on('end', () => done(res.statusCode ?? 0));
+        res.on('error', () => done(0));
+      });
+      req.on('error', () => done(0));
+      req.end(body);
+    },
+    close: () => agent.destroy(),
+  };
+}
+
+/** gRPC statuses as the HTTP statuses OTLP pairs them with (the counters are HTTP classes). */
+const GRPC_AS_HTTP: Record<string, number> = { '0': 200, '8': 429, '14': 503 };
+/** Calls per HTTP/2 connection, about: the collector allows 100 at once on one. */
+const CALLS_PER_CONNECTION = 64;
+
+function grpcSender(config: GeneratorConfig, url: URL): Sender {
+  const sessions: Array<ClientHttp2Session | undefined> = Array.from({ length: Math.max(1, Math.min(config.connections, Math.ceil(config.maxOutstanding / CALLS_PER_CONNECTION))) });
+  let next = 0;
+  const session = (): ClientHttp2Session => {
+    const i = next++ % sessions.length;
+    let s = sessions[i];
+    if (s === undefined || s.closed || s.destroyed) {
+      s = http2.connect(url.origin);
+      s.on('error', () => undefined);
+      sessions[i] = s;
+    }
+    return s;
+  };
+  return {
+    send(body, authorization, done) {
+      const stream = session().request({ ':method': 'POST', ':path': '/opentelemetry.proto.collector.trace.v1.TraceService/Export', 'content-type': 'application/grpc', te: 'trailers', authorization });
+      let status: string | undefined;
+      stream.setTimeout(config.requestTimeoutMs, () => stream.close(http2.constants.NGHTTP2_CANCEL));
+      stream.on('response', (h) => (status = h['grpc-status'] === undefined ? status : String(h['grpc-status'])));
+      stream.on('trailers', (t) => (status = t['grpc-status'] === undefined ? status : String(t['grpc-status'])));
+      stream.on('data', () => undefined);
+      stream.on('error', () => undefined);
+      stream.on('close', () => done(status === undefined ? 0 : (GRPC_AS_HTTP[status] ?? 500)));
+      // The 5-byte gRPC prefix, then the pool's bytes as they are (no copy).
+      const prefix = Buffer.alloc(5);
+      prefix.writeUInt32BE(body.length, 1);
+      stream.write(prefix);
+      stream.end(body);
+    },
+    close() {
+      for (const s of sessions) s?.destroy();
+    },
+  };
+}
+
 // ---------------------------------------------------------------- pre-encoded
 
 function preencoded(config: GeneratorConfig): Engine {
@@ -89,7 +165,7 @@ function preencoded(config: GeneratorConfig): Engine {
     plantedSecrets: pools.reduce((s, p) => s + p.plantedSecrets, 0),
   };
   const auth = config.tenants.map((t) => `Bearer ${t.ingestKey}`);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: config.connections, maxFreeSockets: config.connections, keepAliveMsecs: 30_000 });
+  const sender = config.protocol === 'grpc' ? grpcSender(config, url) : httpSender(config, url);
   const nextMarkerId = markerIds();
   const markerTenants = new Set(config.markerTenants);
   let requestNo = 0;
@@ -177,22 +253,7 @@ function preencoded(config: GeneratorConfig): Engine {
           }
           finish();
         };
-        const req = http.request({
-          agent,
-          host: url.hostname,
-          port: url.port,
-          path: '/v1/traces',
-          method: 'POST',
-          headers: { 'content-type': 'application/x-protobuf', 'content-length': body.length, authorization: auth[tenant]! },
-        });
-        req.setTimeout(config.requestTimeoutMs, () => req.destroy(new Error('timeout')));
-        req.on('response', (res) => {
-          res.on('data', () => undefined);
-          res.on('end', () => done(res.statusCode ?? 0));
-          res.on('error', () => done(0));
-        });
-        req.on('error', () => done(0));
-        req.end(body);
+        sender.send(body, auth[tenant]!, done);
       };
 
       const tick = (): void => {
@@ -224,8 +285,9 @@ function preencoded(config: GeneratorConfig): Engine {
   return {
     pool,
     run,
-    async close() {
-      agent.destroy();
+    close() {
+      sender.close();
+      return Promise.resolve();
     },
   };
 }
@@ -394,6 +456,7 @@ function main(): void {
       try {
         switch (msg.type) {
           case 'prepare':
+            if (msg.config.mode === 'sdk' && msg.config.protocol !== 'http') throw new Error('the sdk generator sends OTLP/HTTP only');
             engine = msg.config.mode === 'sdk' ? sdk(msg.config) : preencoded(msg.config);
             send({ type: 'ready', pool: engine.pool });
             break;

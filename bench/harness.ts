@@ -562,7 +562,8 @@ async function runScenario(s: Scenario, o: BenchOptions, procs: Processes, found
     base.rowsMethod = d.rowsMethod;
     gen = GeneratorClient.start(procs, { cwd: o.repoDir, logFile: join(workDir, 'generator.log') });
     const config: GeneratorConfig = {
-      otlpUrl: d.otlpUrl,
+      otlpUrl: s.protocol === 'grpc' ? d.otlpGrpcUrl : d.otlpUrl,
+      protocol: s.protocol,
       tenants: tenants.map((t) => ({ id: t.id, tier: t.tier, ingestKey: t.ingestKey, bodies: t.tier === 'full' })),
       batchSize: s.batchSize,
       mode: s.generator,

@@ -20,6 +20,8 @@ export interface Scenario {
   /** Spans per OTLP request. */
   batchSize: number;
   generator: 'preencoded' | 'sdk';
+  /** OTLP/HTTP or OTLP/gRPC (the same pools either way). */
+  protocol: 'http' | 'grpc';
   kind: ScenarioKind;
   /** First rate of the search, or the fixed rate, spans/s. */
   startRate: number;
@@ -41,16 +43,18 @@ export function catalogue(quick: boolean): Scenario[] {
   const out: Scenario[] = [];
   for (const deployment of ['embedded', 'kafka'] as const) {
     for (const tier of TIERS) {
-      for (const batchSize of [100, 1000]) {
+      // OTLP/gRPC beside the HTTP b1000 scenario, with the same pool.
+      for (const [batchSize, protocol] of [[100, 'http'], [1000, 'http'], [1000, 'grpc']] as const) {
         out.push({
-          name: `${deployment}-${tier}-b${batchSize}`,
+          name: `${deployment}-${tier}-b${batchSize}${protocol === 'grpc' ? '-grpc' : ''}`,
           deployment,
           tiers: [tier, tier, tier],
           batchSize,
           generator: 'preencoded',
+          protocol,
           kind: 'saturation',
           startRate: scale(START[tier]!),
-          description: `3 tenants on ${tier}, ${batchSize} spans per request, pre-encoded open-loop`,
+          description: `3 tenants on ${tier}, ${batchSize} spans per request, pre-encoded open-loop${protocol === 'grpc' ? ', over OTLP/gRPC (unary calls over HTTP/2)' : ''}`,
         });
       }
     }
@@ -60,6 +64,7 @@ export function catalogue(quick: boolean): Scenario[] {
       tiers: ['minimal', 'summary', 'full'],
       batchSize: 1000,
       generator: 'preencoded',
+      protocol: 'http',
       kind: 'saturation',
       startRate: scale(START['mixed']!),
       description: 'one tenant per tier (full with bodies), 1000 spans per request',
@@ -71,6 +76,7 @@ export function catalogue(quick: boolean): Scenario[] {
         tiers: [tier, tier, tier],
         batchSize: 1000,
         generator: 'preencoded',
+        protocol: 'http',
         kind: 'overload',
         startRate: scale(START[tier]!),
         baseline: `${deployment}-${tier}-b1000`,
@@ -83,6 +89,7 @@ export function catalogue(quick: boolean): Scenario[] {
       tiers: ['minimal', 'summary', 'full'],
       batchSize: 512,
       generator: 'sdk',
+      protocol: 'http',
       kind: 'fixed',
       startRate: quick ? 500 : 5_000,
       description: 'the real OTel SDK (BatchSpanProcessor, OTLP/proto exporter with its retries), one tenant per tier',
@@ -94,6 +101,7 @@ export function catalogue(quick: boolean): Scenario[] {
     tiers: ['full', 'full'],
     batchSize: 100,
     generator: 'preencoded',
+    protocol: 'http',
     kind: 'neighbor',
     startRate: quick ? 500 : 2_000,
     settings: { CONSENTRY_QUERY_TIMEOUT_SECONDS: '10' },

@@ -14,7 +14,13 @@ export class Metrics {
 
   readonly requests = new Counter({
     name: 'consentry_otlp_requests_total',
-    help: 'OTLP requests by signal and HTTP status',
+    help: 'OTLP/HTTP requests by signal and HTTP status',
+    labelNames: ['signal', 'code'] as const,
+    registers: [this.registry],
+  });
+  readonly grpcRequests = new Counter({
+    name: 'consentry_otlp_grpc_requests_total',
+    help: 'OTLP/gRPC calls by signal and gRPC status (or HTTP status, for requests that are not gRPC)',
     labelNames: ['signal', 'code'] as const,
     registers: [this.registry],
   });

@@ -8,6 +8,8 @@ export interface Settings {
   host: string;
   /** OTLP/HTTP receiver port. */
   otlpPort: number;
+  /** OTLP/gRPC receiver port; undefined: no gRPC receiver (`off`). */
+  otlpGrpcPort: number | undefined;
   /** Management API port (never the ingest port). */
   apiPort: number;
   /** Embedded ClickHouse data, generated secrets. */
@@ -123,6 +125,7 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 export const SETTINGS: { [K in keyof Settings]: SettingSpec<K> }[keyof Settings][] = [
   { key: 'host', env: 'CONSENTRY_HOST', default: '127.0.0.1', parse: text, doc: 'interface both servers bind to' },
   { key: 'otlpPort', env: 'CONSENTRY_OTLP_PORT', default: '4318', parse: port, doc: 'OTLP/HTTP port (`/v1/traces`, `/v1/logs`); 0 picks a free port' },
+  { key: 'otlpGrpcPort', env: 'CONSENTRY_OTLP_GRPC_PORT', default: '4317', parse: (raw) => (raw === 'off' ? undefined : port(raw)), doc: 'OTLP/gRPC port (`TraceService/Export`, `LogsService/Export`); 0 picks a free port; `off`: no gRPC receiver' },
   { key: 'apiPort', env: 'CONSENTRY_API_PORT', default: '8080', parse: port, doc: 'management API port (`/api`, `/healthz`, `/readyz`, `/metrics`); 0 picks a free port' },
   { key: 'dataDir', env: 'CONSENTRY_DATA_DIR', default: './data', parse: text, doc: 'embedded ClickHouse data and generated secrets' },
   { key: 'adminToken', env: 'CONSENTRY_ADMIN_TOKEN', default: '', parse: text, doc: 'admin token; unset: generated at first start into `<data>/admin-token`' },
@@ -230,6 +233,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
   }
   if (problems.length === 0 && settings.otlpPort !== 0 && settings.otlpPort === settings.apiPort) {
     problems.push('CONSENTRY_API_PORT: must differ from CONSENTRY_OTLP_PORT (the admin API never shares the ingest port)');
+  }
+  if (problems.length === 0 && settings.otlpGrpcPort !== undefined && settings.otlpGrpcPort !== 0 && [settings.otlpPort, settings.apiPort].includes(settings.otlpGrpcPort)) {
+    problems.push('CONSENTRY_OTLP_GRPC_PORT: must differ from CONSENTRY_OTLP_PORT and CONSENTRY_API_PORT (each server needs a port of its own)');
   }
   if (problems.length === 0 && settings.kafkaBrokers.length > 0 && settings.erasureTraceHours < settings.kafkaRetentionHours) {
     // A piece of an erased trace can wait in Kafka that long before a sink sees it.

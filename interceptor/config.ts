@@ -7,7 +7,7 @@ import type { FastifyRequest } from 'fastify';
 export type RequestValue = string | ((request: FastifyRequest) => string | undefined);
 
 export interface InterceptorOptions {
-  /** Consentry's OTLP/HTTP base URL, e.g. `http://127.0.0.1:4318` (CONSENTRY_OTLP_URL). Required. */
+  /** Consentry's OTLP/HTTP base URL, e.g. `http://127.0.0.1:4318` (CONSENTRY_OTLP_URL); not the gRPC port, which has no capture endpoint. Required. */
   url: string;
   /** The tenant's ingest key (CONSENTRY_INGEST_KEY). Required. */
   ingestKey: string;

@@ -1,5 +1,6 @@
-// OTLP/HTTP response bodies: the export response (with partial success) and
-// the google.rpc.Status of an error reply, in the request's encoding.
+// OTLP response bodies: the export response (with partial success) and
+// the google.rpc.Status of an error reply, in the request's encoding; for
+// gRPC, the RetryInfo of a retryable failure.
 // https://opentelemetry.io/docs/specs/otlp/#otlphttp-response
 import { Writer } from 'protobufjs/minimal.js';
 
@@ -20,6 +21,8 @@ export interface StatusOptions {
   code: number;
   /** Developer-facing message. */
   message: string;
+  /** Protobuf only: a RetryInfo detail with this delay (OTLP/gRPC's retryable RESOURCE_EXHAUSTED and UNAVAILABLE). */
+  retryAfterSeconds?: number;
 }
 
 function toBuffer(u: Uint8Array): Buffer {
@@ -52,12 +55,37 @@ export function encodeExportResponse(opts: ExportResponseOptions): Buffer {
   return toBuffer(w.finish());
 }
 
-/** google.rpc.Status { code = 1 int32, message = 2 string }, the body of every OTLP/HTTP error reply. */
+/**
+ * google.rpc.Status { code = 1 int32, message = 2 string, details = 3
+ * repeated Any }: the body of every OTLP/HTTP error reply, and gRPC's
+ * `grpc-status-details-bin`.
+ */
 export function encodeStatus(opts: StatusOptions): Buffer {
-  const { format, code, message } = opts;
+  const { format, code, message, retryAfterSeconds } = opts;
   if (format === 'json') return Buffer.from(JSON.stringify({ code, message }));
   const w = Writer.create();
   if (code !== 0) w.uint32((1 << 3) | 0).int32(code);
   if (message !== '') w.uint32((2 << 3) | 2).string(message);
+  if (retryAfterSeconds !== undefined) {
+    // Any { type_url = 1 string, value = 2 bytes }
+    w.uint32((3 << 3) | 2).fork();
+    w.uint32((1 << 3) | 2).string(RETRY_INFO_TYPE);
+    w.uint32((2 << 3) | 2).bytes(encodeRetryInfo(retryAfterSeconds));
+    w.ldelim();
+  }
+  return toBuffer(w.finish());
+}
+
+const RETRY_INFO_TYPE = 'type.googleapis.com/google.rpc.RetryInfo';
+
+/** google.rpc.RetryInfo { retry_delay = 1 google.protobuf.Duration { seconds = 1 int64, nanos = 2 int32 } }. */
+export function encodeRetryInfo(seconds: number): Buffer {
+  const whole = Math.floor(seconds);
+  const nanos = Math.round((seconds - whole) * 1e9);
+  const w = Writer.create();
+  w.uint32((1 << 3) | 2).fork();
+  if (whole !== 0) w.uint32((1 << 3) | 0).int64(whole);
+  if (nanos !== 0) w.uint32((2 << 3) | 0).int32(nanos);
+  w.ldelim();
   return toBuffer(w.finish());
 }

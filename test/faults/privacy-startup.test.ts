@@ -13,7 +13,7 @@ import { ADMIN_TOKEN } from '../helpers/consentry.ts';
 import { splitTraces, tracesRequest } from './split-traces.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'consentry-startup-'));
-const settings = (otlpPort: number) => loadSettings({}, { dataDir, otlpPort, apiPort: 0, adminToken: ADMIN_TOKEN, logLevel: 'silent', batchMaxDelayMs: 20 });
+const settings = (otlpPort: number) => loadSettings({}, { dataDir, otlpPort, otlpGrpcPort: 0, apiPort: 0, adminToken: ADMIN_TOKEN, logLevel: 'silent', batchMaxDelayMs: 20 });
 let running: Consentry | undefined;
 
 afterAll(async () => {

@@ -21,7 +21,7 @@ export interface TestConsentry extends Consentry {
 
 export async function startTestConsentry(overrides: Partial<Settings> = {}): Promise<TestConsentry> {
   const dataDir = mkdtempSync(join(tmpdir(), 'consentry-test-'));
-  const settings = loadSettings({}, { dataDir, otlpPort: 0, apiPort: 0, adminToken: ADMIN_TOKEN, logLevel: 'silent', batchMaxDelayMs: 20, ...overrides });
+  const settings = loadSettings({}, { dataDir, otlpPort: 0, otlpGrpcPort: 0, apiPort: 0, adminToken: ADMIN_TOKEN, logLevel: 'silent', batchMaxDelayMs: 20, ...overrides });
   const c = await startConsentry(settings);
   const api: TestConsentry['api'] = async (method, path, body, token = ADMIN_TOKEN) => {
     const res = await fetch(c.apiUrl + path, {

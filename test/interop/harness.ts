@@ -87,7 +87,13 @@ function baseEnv(): Record<string, string> {
   return out;
 }
 
-/** A Python driver in clients/, configured through the standard OTEL_EXPORTER_OTLP_* variables. */
+/** The OTLP/gRPC endpoint of the Consentry under test (tests start it with a gRPC port). */
+function grpcUrl(env: Interop): string {
+  if (env.consentry.otlpGrpcUrl === undefined) throw new Error('the Consentry under test has no gRPC port (CONSENTRY_OTLP_GRPC_PORT=off)');
+  return env.consentry.otlpGrpcUrl;
+}
+
+/** A Python driver in clients/, configured through the standard OTEL_EXPORTER_OTLP_* variables (protocol `grpc`: sent to the gRPC port). */
 export function pythonDriver(script: string, vars: Record<string, string> = {}): Launch {
   return ({ env, tenant, run }) => ({
     command: env.python,
@@ -96,7 +102,7 @@ export function pythonDriver(script: string, vars: Record<string, string> = {}):
       ...baseEnv(),
       PYTHONDONTWRITEBYTECODE: '1',
       PYTHONUNBUFFERED: '1',
-      OTEL_EXPORTER_OTLP_ENDPOINT: env.consentry.otlpUrl,
+      OTEL_EXPORTER_OTLP_ENDPOINT: { ...vars, ...run.vars }['OTEL_EXPORTER_OTLP_PROTOCOL'] === 'grpc' ? grpcUrl(env) : env.consentry.otlpUrl,
       // The spec's form: the value is URL-encoded, so the space is %20.
       OTEL_EXPORTER_OTLP_HEADERS: `Authorization=Bearer%20${tenant.ingestKey}`,
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
@@ -117,16 +123,17 @@ export function pythonDriver(script: string, vars: Record<string, string> = {}):
 /**
  * telemetrygen: `traces` traces per run, each a CLIENT root ("lets-go") with
  * one SERVER child ("okey-dokey-0"); `attributes` go on every span of them.
+ * Over OTLP/HTTP, or OTLP/gRPC (telemetrygen's default) with `grpc`.
  */
-export function telemetrygenDriver(opts: { traces: number; attributes: Record<string, string | number> }): Launch {
+export function telemetrygenDriver(opts: { traces: number; attributes: Record<string, string | number>; grpc?: boolean }): Launch {
   return ({ env, tenant }) => ({
     command: env.telemetrygen,
     args: [
       'traces',
-      '--otlp-http',
+      ...(opts.grpc === true ? [] : ['--otlp-http']),
       '--otlp-insecure',
       '--otlp-endpoint',
-      new URL(env.consentry.otlpUrl).host,
+      new URL(opts.grpc === true ? grpcUrl(env) : env.consentry.otlpUrl).host,
       '--otlp-header',
       `Authorization="Bearer ${tenant.ingestKey}"`,
       '--service',

@@ -15,6 +15,7 @@ import {
   runProblem,
   startInterop,
   stored,
+  telemetrygenDriver,
   type Interop,
   type Launch,
   type RunResult,
@@ -58,6 +59,29 @@ export interface InteropCase {
 /** A Python client making one chat call per run, with content capture on, against the mock. */
 export function llmCase(c: Pick<InteropCase, 'name' | 'launch' | 'runs'> & Partial<InteropCase>): InteropCase {
   return { needs: { python: true }, callsPerRun: 1, callsMock: true, sendsContent: true, provider: 'openai', ...c };
+}
+
+/**
+ * telemetrygen (the Go SDK, through the Collector's load generator), over
+ * OTLP/HTTP or OTLP/gRPC: each trace a CLIENT root with a SERVER child, both
+ * carrying the same GenAI attributes. One request per trace, its tokens once.
+ */
+export function telemetrygenCase(name: string, opts: { grpc?: boolean } = {}): InteropCase {
+  const traces = 2;
+  return {
+    name,
+    launch: telemetrygenDriver({
+      traces,
+      grpc: opts.grpc,
+      attributes: { 'gen_ai.provider.name': 'openai', 'gen_ai.request.model': MODEL, 'gen_ai.usage.input_tokens': USAGE.input, 'gen_ai.usage.output_tokens': USAGE.output },
+    }),
+    needs: { go: true },
+    runs: [{ shape: 'bare' }],
+    callsPerRun: traces,
+    callsMock: false,
+    sendsContent: false,
+    provider: 'openai',
+  };
 }
 
 interface TierState {

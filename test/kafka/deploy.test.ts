@@ -65,7 +65,8 @@ describe('deploy/', () => {
     const env = services['collector'].environment as Record<string, string>;
     expect(env['CONSENTRY_KAFKA_BROKERS']).toBe('kafka:9092');
     expect(env['CONSENTRY_OTLP_PORT']).toBe('4318');
-    expect(services['collector'].ports).toEqual(['4318:4318', '8080:8080']);
+    expect(env['CONSENTRY_OTLP_GRPC_PORT']).toBe('4317');
+    expect(services['collector'].ports).toEqual(['4317:4317', '4318:4318', '8080:8080']);
     expect(services['collector'].healthcheck.test.join(' ')).toContain(`:${env['CONSENTRY_API_PORT']}/readyz`);
     const sinkEnv = services['sink'].environment as Record<string, string>;
     expect(services['sink'].healthcheck.test.join(' ')).toContain(`:${sinkEnv['CONSENTRY_SINK_PORT']}/readyz`);
@@ -110,11 +111,16 @@ describe('deploy/', () => {
       expect(deployment(name).spec.selector.matchLabels).toEqual(Object.fromEntries(Object.entries(deployment(name).spec.template.metadata.labels).filter(([k]) => k in deployment(name).spec.selector.matchLabels)));
     }
     const collector = deployment('consentry-collector').spec.template.spec.containers[0];
-    const otlp = collector.ports.find((p: any) => p.name === 'otlp-http');
-    expect(String(otlp.containerPort)).toBe(collector.env.find((e: any) => e.name === 'CONSENTRY_OTLP_PORT').value);
+    for (const [name, setting] of [
+      ['otlp-http', 'CONSENTRY_OTLP_PORT'],
+      ['otlp-grpc', 'CONSENTRY_OTLP_GRPC_PORT'],
+    ]) {
+      const otlp = collector.ports.find((p: any) => p.name === name);
+      expect(String(otlp.containerPort)).toBe(collector.env.find((e: any) => e.name === setting).value);
+    }
     const service = docs.find((d) => d.kind === 'Service');
     expect(service.spec.selector).toEqual(deployment('consentry-collector').spec.selector.matchLabels);
-    expect(service.spec.ports.map((p: any) => p.targetPort).sort()).toEqual(['api', 'otlp-http']);
+    expect(service.spec.ports.map((p: any) => p.targetPort).sort()).toEqual(['api', 'otlp-grpc', 'otlp-http']);
     const hpa = docs.find((d) => d.kind === 'HorizontalPodAutoscaler');
     expect(hpa.spec.scaleTargetRef).toMatchObject({ kind: 'Deployment', name: 'consentry-collector' });
     // More sinks than partitions would idle.

@@ -142,7 +142,7 @@ export async function startCollectorProcess(opts: { env: Record<string, string>;
   const p = await startProcess({
     name: 'collector',
     entry: 'app/collector-main.ts',
-    env: { ...opts.env, CONSENTRY_DATA_DIR: opts.dataDir, CONSENTRY_OTLP_PORT: '0', CONSENTRY_API_PORT: '0' },
+    env: { ...opts.env, CONSENTRY_DATA_DIR: opts.dataDir, CONSENTRY_OTLP_PORT: '0', CONSENTRY_OTLP_GRPC_PORT: '0', CONSENTRY_API_PORT: '0' },
     ready: /OTLP\/HTTP\s+(http:\/\/\S+?)\/v1\/traces[\s\S]*management API (http:\/\/\S+?)\/api/,
     logDir: opts.logDir,
   });

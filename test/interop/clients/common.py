@@ -65,7 +65,7 @@ class CountingExporter:
 
 
 def exporters():
-    """The OTLP/HTTP exporters for OTEL_EXPORTER_OTLP_PROTOCOL; endpoint, headers and compression come from the environment."""
+    """The OTLP exporters for OTEL_EXPORTER_OTLP_PROTOCOL; endpoint, headers and compression come from the environment."""
     protocol = os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
     if protocol == "http/protobuf":
         from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
@@ -73,13 +73,16 @@ def exporters():
     elif protocol == "http/json":
         from opentelemetry.exporter.otlp.json.http._log_exporter import OTLPLogExporter
         from opentelemetry.exporter.otlp.json.http.trace_exporter import OTLPSpanExporter
+    elif protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
     else:
-        sys.exit(f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol}: the interop drivers speak http/protobuf and http/json")
+        sys.exit(f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol}: the interop drivers speak http/protobuf, http/json and grpc")
     return OTLPSpanExporter(), OTLPLogExporter()
 
 
 def install_providers():
-    """Global tracer and logger providers exporting over OTLP/HTTP (the resource from OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES)."""
+    """Global tracer and logger providers exporting over OTLP (the resource from OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES)."""
     span_exporter, log_exporter = exporters()
     resource = Resource.create()
     tracer_provider = TracerProvider(resource=resource)
