@@ -12,6 +12,7 @@ import { queryRoutes } from '../../collector/api/query.ts';
 import { Metrics } from '../../core/metrics.ts';
 import { createLogger } from '../../core/logger.ts';
 import type { TenantStore } from '../../control/tenant-store.ts';
+import type { OperatorStore } from '../../control/operator-store.ts';
 import type { QueryResult, RunOptions } from '../../collector/analytics/tenant-query.ts';
 import { QueryGate } from '../../collector/analytics/query-gate.ts';
 import { defaultQueryTotal, threadPoolSize } from '../../core/settings.ts';
@@ -42,6 +43,7 @@ async function start(perTenant: number, total = 10) {
   const tenants = { tenantOfQueryKey: (k: string) => KEYS[k] } as unknown as TenantStore;
   app = buildApiApp({
     adminToken: 'admin',
+    operators: { operatorOfToken: () => undefined } as unknown as OperatorStore,
     metricsToken: '',
     http: { httpHeadersTimeoutMs: 10_000, httpRequestTimeoutMs: 30_000, httpIdleTimeoutMs: 65_000 },
     tenants,
