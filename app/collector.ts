@@ -16,6 +16,7 @@ import { IngestPool } from '../collector/otlp/ingest-pool.ts';
 import { LoadShedder } from '../collector/otlp/load-shedder.ts';
 import { createHttpServer } from '../core/http-server.ts';
 import { buildApiApp } from '../collector/api/app.ts';
+import { routeTable, type RouteAccess } from '../collector/api/access.ts';
 import { tierRoutes } from '../collector/api/tiers.ts';
 import { analyticsRoutes } from '../collector/api/analytics.ts';
 import { ErasureTombstones } from '../control/tombstones.ts';
@@ -54,6 +55,8 @@ export interface Consentry {
   tombstones: ErasureTombstones;
   metrics: Metrics;
   logger: Logger;
+  /** Every management API route with who may call it (collector/api/access.ts). */
+  routes: RouteAccess[];
   /** Stops taking data, flushes what was accepted, closes everything. Idempotent. */
   stop(): Promise<void>;
 }
@@ -233,6 +236,7 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
       tombstones,
       metrics,
       logger,
+      routes: routeTable(api),
       stop: () => (stopping ??= stopInOrder()),
     };
 

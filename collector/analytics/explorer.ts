@@ -20,6 +20,7 @@
 // only from this module's constants.
 import type { ClickHouseClient } from '@clickhouse/client';
 import { requestFieldsSql, STATUS_CLASSES } from './request-sql.ts';
+import { classifyAttribute, CONTENT_ATTRIBUTE, GATEWAY_CONTENT_ATTRIBUTE, LLM_METADATA_ATTRIBUTE } from '../../processors/conventions/classify.ts';
 
 /** Requests per page: default and most. */
 export const PAGE_SIZE = { default: 50, max: 200 } as const;
@@ -341,6 +342,18 @@ export async function listRequests(o: ListOptions): Promise<RequestPage> {
 
 // ---- one request -------------------------------------------------------------
 
+/** How the page groups an attribute: captured headers, content (bodies, prompts, completions: the content table), LLM metadata, the rest. */
+export type AttributeKind = 'header' | 'content' | 'llm' | 'other';
+
+export function attributeKind(key: string): AttributeKind {
+  if (key.startsWith('http.request.header.') || key.startsWith('http.response.header.')) return 'header';
+  const c = classifyAttribute(key);
+  if (c === CONTENT_ATTRIBUTE || c === GATEWAY_CONTENT_ATTRIBUTE) return 'content';
+  return c === LLM_METADATA_ATTRIBUTE ? 'llm' : 'other';
+}
+
+const kindsOf = (a: Record<string, string>): Record<string, AttributeKind> => Object.fromEntries(Object.keys(a).map((k) => [k, attributeKind(k)]));
+
 export interface TraceSpan {
   spanId: string;
   parentSpanId: string;
@@ -377,6 +390,8 @@ export interface OpenedRequest {
     statusCode: string;
     statusMessage: string;
     attributes: Record<string, string>;
+    /** The group of each attribute (attributeKind). */
+    kinds: Record<string, AttributeKind>;
     resource: Record<string, string>;
     events: Array<{ time: string; name: string; attributes: Record<string, string> }>;
     links: Array<{ traceId: string; spanId: string; traceState: string; attributes: Record<string, string> }>;
@@ -518,6 +533,7 @@ export async function openRequest(client: ClickHouseClient, tenantId: string, tr
       statusCode: row.StatusCode,
       statusMessage: row.StatusMessage,
       attributes: row.SpanAttributes,
+      kinds: kindsOf(row.SpanAttributes),
       resource: row.ResourceAttributes,
       events: row.ev_name.map((name, i) => ({ time: isoOfNs(BigInt(row.ev_ns[i] ?? '0')), name, attributes: row.ev_attrs[i] ?? {} })),
       links: row.ln_trace.map((t, i) => ({ traceId: t, spanId: row.ln_span[i] ?? '', traceState: row.ln_state[i] ?? '', attributes: row.ln_attrs[i] ?? {} })),

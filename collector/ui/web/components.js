@@ -1,8 +1,33 @@
 // Small pieces shared by the pages: data loading, the tenant picker, error and
-// empty states, a scrollable table region.
+// empty states, a scrollable table region, modal dialogs, secrets shown once,
+// what the signed-in operator's role allows.
 import { html } from 'htm/preact';
-import { useCallback, useEffect, useState } from 'preact/hooks';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { api } from './api.js';
+
+/** Whether the signed-in operator (GET /api/session) has `permission`. The API checks again: this only decides what the page offers. */
+export const can = (me, permission) => me?.permissions?.includes(permission) === true;
+
+/** Roles that have each permission, for saying whom to ask (collector/api/access.ts). */
+const NEEDS = {
+  'tenants:write': 'admin or operator',
+  'tiers:write': 'admin or operator',
+  erasure: 'admin or privacy',
+  export: 'admin or privacy',
+  operators: 'admin',
+};
+
+/**
+ * What the page does not offer the signed-in operator, and why: `missing` is a
+ * list of [permission, what it does]; nothing is shown when the role has them all.
+ */
+export function RoleNote({ me, missing, id }) {
+  const lacking = missing.filter(([p]) => !can(me, p));
+  if (lacking.length === 0) return null;
+  return html`<p class="role-note" id=${id}>
+    Signed in as <strong>${me.name}</strong> (role ${me.role}): ${lacking.map(([p, what], i) => html`${i > 0 ? '; ' : ''}${what} needs the role ${NEEDS[p]}`)}. Those actions are not offered here.
+  </p>`;
+}
 
 /** Loads `load()` when `deps` change; { data, error, loading, reload }. Stale answers are ignored. */
 export function useLoad(load, deps) {
@@ -66,4 +91,53 @@ export function TenantPicker({ page, tenant, tenants, extra = '' }) {
 /** A table in a region that scrolls sideways on narrow screens, reachable by keyboard. */
 export function TableRegion({ label, children }) {
   return html`<div class="table-scroll" role="region" aria-label=${label} tabindex="0">${children}</div>`;
+}
+
+/**
+ * Opens `dialog` as a modal on mount; its closing (Escape, Cancel, or after
+ * success) calls onClose(undefined). While `busy`, Escape does not close it:
+ * the answer of a running change must not be lost.
+ */
+export function useModal(dialog, onClose, busy) {
+  const busyNow = useRef(busy);
+  busyNow.current = busy;
+  useEffect(() => {
+    const d = dialog.current;
+    d.showModal();
+    const closed = () => onClose(undefined);
+    const cancel = (e) => {
+      if (busyNow.current) e.preventDefault();
+    };
+    d.addEventListener('close', closed);
+    d.addEventListener('cancel', cancel);
+    return () => {
+      d.removeEventListener('close', closed);
+      d.removeEventListener('cancel', cancel);
+    };
+  }, []);
+}
+
+
+/** A secret shown once (a tenant key, an operator token), with a copy button. */
+export function KeyField({ id, label, value }) {
+  const [status, setStatus] = useState('');
+  const input = useRef(null);
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(value);
+      setStatus('Copied.');
+    } catch {
+      // No clipboard permission (plain http on another host, or a locked-down browser): select it for Ctrl+C.
+      input.current?.select();
+      setStatus('Selected: press Ctrl+C (⌘C) to copy.');
+    }
+  };
+  return html`<div class="field key-field">
+    <label for=${id}>${label}</label>
+    <div class="key-row">
+      <input id=${id} ref=${input} readonly value=${value} spellcheck="false" onFocus=${(e) => e.currentTarget.select()} />
+      <button type="button" onClick=${copy} aria-describedby=${`${id}-status`}>Copy<span class="sr-only"> ${label}</span></button>
+    </div>
+    <span id=${`${id}-status`} class="hint" role="status">${status}</span>
+  </div>`;
 }
