@@ -26,7 +26,7 @@ const create = async (name: string, role: string, token?: string) => {
 async function cli(args: string[], env: Record<string, string> = {}) {
   let stdout = '';
   let stderr = '';
-  const code = await main(args, { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s), env: { CONSENTRY_URL: c.apiUrl, ...env }, readStdin: async () => '', fetch });
+  const code = await main(args, { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s), env: { CONSENTRY_URL: c.apiUrl, ...env }, readStdin: () => Promise.resolve(''), fetch });
   return { code, stdout, stderr };
 }
 
