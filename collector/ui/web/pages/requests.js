@@ -6,12 +6,13 @@
 // timing and the other spans of its trace; usage per end user.
 //
 // Keyboard: the list is one tab stop; the arrows move between requests, Home
-// and End to the first and last, Enter opens one and moves focus to it; "Back
-// to the list" (or Escape in the request) returns focus to its row.
+// and End to the first and last, Enter opens one in a modal panel beside the
+// list and moves focus to it; "Back to the list" (or Escape) closes it and
+// returns focus to its row.
 import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, enc } from '../api.js';
-import { ErrorBox, Loading, PageTitle, TableRegion, TenantPicker, loadTenants, useLoad } from '../components.js';
+import { ErrorBox, Loading, PageTitle, TableRegion, TenantPicker, loadTenants, useLoad, useModal } from '../components.js';
 import { fmtInt, fmtMs, fmtTime } from '../format.js';
 import { RangeFields, fieldsRange, rangeKey, rangeOf, rangeParams, rangeTimes, useRangeFields } from '../range.js';
 
@@ -243,22 +244,18 @@ const pick = (attrs, kinds, kind) => Object.fromEntries(Object.entries(attrs).fi
 
 function RequestDetail({ tenant, id, onBack }) {
   const req = useLoad(() => api(`/api/tenants/${enc(tenant)}/requests/${id.traceId}/${id.spanId}`), []);
+  const dialog = useRef(null);
   const heading = useRef(null);
+  useModal(dialog, onBack, false);
   useEffect(() => {
     if (req.data || req.error) heading.current?.focus();
   }, [req.data, req.error]);
-  const onKeyDown = (e) => {
-    if (e.key === 'Escape') {
-      e.preventDefault();
-      onBack();
-    }
-  };
   const d = req.data;
   const s = d?.span;
-  return html`<section class="card request" id="request-detail" aria-labelledby="request-h" onKeyDown=${onKeyDown}>
+  return html`<dialog ref=${dialog} class="dialog drawer request" id="request-detail" aria-labelledby="request-h">
     <div class="request-head">
       <h2 id="request-h" tabindex="-1" ref=${heading}>${s ? `${s.attributes['http.request.method'] ?? ''} ${s.attributes['http.route'] ?? s.name}`.trim() : 'Request'}</h2>
-      <button type="button" onClick=${onBack}>Back to the list</button>
+      <button type="button" onClick=${() => dialog.current.close()}>Back to the list</button>
     </div>
     <${ErrorBox} error=${req.error} title="The request could not be loaded" />
     ${req.loading && html`<${Loading} what="Loading the request" />`}
@@ -286,7 +283,7 @@ function RequestDetail({ tenant, id, onBack }) {
       </section>`}
       <${TraceLogs} logs=${d.logs} />
     `}
-  </section>`;
+  </dialog>`;
 }
 
 /** The spans of the trace, indented under their parents, each with a bar at its offset and duration. */
