@@ -23,6 +23,7 @@ interface PageElement {
   textContent: string | null;
   getAttribute(name: string): string | null;
   getBoundingClientRect(): { right: number };
+  closest?(selector: string): PageElement | null;
 }
 declare const document: { activeElement: PageElement | null; documentElement: { scrollWidth: number }; querySelectorAll(selector: string): Iterable<PageElement> };
 declare const window: { innerWidth: number };
