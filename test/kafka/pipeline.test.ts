@@ -188,7 +188,6 @@ describe('Kafka pipeline', () => {
     t0 = performance.now();
     await until('B refuses the revoked token', async () => (await api(b.apiUrl, 'GET', '/api/session', undefined, token)).status === 401, 5000, 2);
     const revoked = performance.now() - t0;
-    // eslint-disable-next-line no-console
     console.log(`operator propagation A -> B (ms, measured from A's answer): created ${known.toFixed(1)}, revoked ${revoked.toFixed(1)}`);
     expect(await b.stop()).toBe(0);
   });
