@@ -9,8 +9,9 @@
 // LIMIT n+1`, never an OFFSET. otel_traces is not sorted by time within a
 // tenant (its key is tenant, service, span name, time), so ClickHouse would
 // read every row of the range to find the newest n; instead a page is read in
-// time windows going back from the cursor, one hour first, each next one 8
-// times longer, until n+1 requests are found or the range ends. With the
+// time windows going back from the cursor, one hour first, each next one 2 to
+// 8 times longer (sized by the matches the last one found), until n+1
+// requests are found or the range ends. With the
 // minmax index on Timestamp (migration 012) a window reads the granules that
 // overlap it: a page costs about the tenant's rows in the windows it needed,
 // rounded up to 8192-row granules per service and span name. Every answer
@@ -35,7 +36,19 @@ export const MAX_TRACE_LOGS = 500;
 const MAX_CALL_SPANS = 20_000;
 
 const FIRST_WINDOW_NS = 3_600n * 1_000_000_000n;
-const WINDOW_GROWTH = 8n;
+/** Each window is at least twice and at most this many times as long as the one before. */
+const MAX_WINDOW_GROWTH = 8;
+
+/**
+ * How much longer the next window is: long enough, at the density of matches
+ * the last window found, for the requests still missing and half as many
+ * again (a window is read whole, so a longer one than needed costs rows, a
+ * shorter one a statement); 8 times when the last found none.
+ */
+export function nextWindowFactor(foundInWindow: number, missing: number): bigint {
+  if (foundInWindow === 0) return BigInt(MAX_WINDOW_GROWTH);
+  return BigInt(Math.min(MAX_WINDOW_GROWTH, Math.max(2, Math.ceil((1.5 * missing) / foundInWindow))));
+}
 /** LLM calls of a request are looked for up to this long after the window (calls start after their request). */
 const CALL_SLACK_NS = 3_600n * 1_000_000_000n;
 /** The rest of a trace is looked for this long around the opened request. */
@@ -291,9 +304,10 @@ export async function listRequests(o: ListOptions): Promise<RequestPage> {
   let size = FIRST_WINDOW_NS;
   while (found.length <= o.limit && end > f.fromNs) {
     const start = end - size > f.fromNs ? end - size : f.fromNs;
-    found.push(...(await run<ListRow>(o.client, sql, { ...params, wfrom: String(start), wto: String(end), limit: o.limit + 1 - found.length }, scanned)));
+    const rows = await run<ListRow>(o.client, sql, { ...params, wfrom: String(start), wto: String(end), limit: o.limit + 1 - found.length }, scanned);
+    found.push(...rows);
     end = start;
-    size *= WINDOW_GROWTH;
+    size *= nextWindowFactor(rows.length, o.limit + 1 - found.length);
   }
   const page = found.slice(0, o.limit);
   const last = page[page.length - 1];
