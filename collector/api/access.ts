@@ -64,6 +64,13 @@ export function principalOf(req: FastifyRequest): Principal {
   return p;
 }
 
+/** The permissions table of the README (test/docs/readme.test.ts checks it is there as printed). */
+export function rolesMarkdown(): string {
+  const lines = [`| permission | allows | ${ROLES.join(' | ')} |`, `|---|---|${ROLES.map(() => '---|').join('')}`];
+  for (const p of PERMISSIONS) lines.push(`| \`${p}\` | ${PERMISSION_TEXT[p]} | ${ROLES.map((r) => (permitted(r, p) ? 'yes' : '')).join(' | ')} |`);
+  return lines.join('\n');
+}
+
 export function permitted(role: Role, permission: Permission): boolean {
   return ROLE_PERMISSIONS[role].includes(permission);
 }

@@ -10,23 +10,13 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SpanKind, SpanStatusCode, context as otelContext, trace } from '@opentelemetry/api';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, eventually, startTestConsentry, type TestConsentry } from '../helpers/consentry.ts';
 import { sdkClient } from '../helpers/otel.ts';
-import { CHROMIUM_ARGS, ensureChromium } from '../../scripts/ensure-chromium.ts';
+import { collectConsoleErrors, focusedRow, launchChromium, stickingOut, type PageElement } from '../helpers/browser.ts';
 
-interface PageElement {
-  tagName: string;
-  id: string;
-  className: string;
-  textContent: string | null;
-  getAttribute(name: string): string | null;
-  getBoundingClientRect(): { right: number };
-  closest?(selector: string): PageElement | null;
-}
-declare const document: { activeElement: PageElement | null; documentElement: { scrollWidth: number }; querySelectorAll(selector: string): Iterable<PageElement> };
-declare const window: { innerWidth: number };
+declare const document: { activeElement: { id: string } | null };
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const SHOTS = join(ROOT, 'test', 'screenshots');
@@ -110,11 +100,10 @@ const newestFirst = () => [...sent].sort((a, b) => b.start - a.start);
 const fmt = (n: number) => new Intl.NumberFormat('en-US').format(n);
 const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 const rows = () => page.locator('#requests-table tbody tr');
-const active = () => page.evaluate(() => document.activeElement?.closest?.('tr')?.getAttribute('data-span') ?? null);
+const active = () => focusedRow(page);
 
 beforeAll(async () => {
-  const chromiumPath = await ensureChromium();
-  if (!chromiumPath.ok) throw new Error(chromiumPath.message);
+  browser = await launchChromium();
   mkdirSync(SHOTS, { recursive: true });
   c = await startTestConsentry();
   const acme = await c.createTenant('acme', 'full');
@@ -124,13 +113,9 @@ beforeAll(async () => {
   const spans = N * 2 + sent.filter((s) => s.models.length === 2).length / 2;
   expect(await eventually(async () => Number((await c.rows<{ n: string }>(`SELECT count() AS n FROM consentry.otel_traces WHERE TenantId = 'acme'`))[0]?.n) === spans, 10_000)).toBe(true);
   sent.splice(N); // the quiet tenant's requests are not listed anywhere
-  browser = await chromium.launch({ executablePath: chromiumPath.path, args: CHROMIUM_ARGS });
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB', timezoneId: 'UTC' });
   page = await context.newPage();
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') consoleErrors.push(`${m.type()}: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
+  collectConsoleErrors(page, consoleErrors);
   await page.goto(`${c.apiUrl}/ui/`);
   await page.getByLabel('Operator or admin token').fill(ADMIN_TOKEN);
   await page.getByRole('button', { name: 'Sign in' }).click();
@@ -293,12 +278,7 @@ describe('request explorer', () => {
     await page.locator('#requests-table').waitFor();
     await rows().first().locator('button.row-open').click();
     await page.locator('#request-facts').waitFor();
-    const sticking = await page.evaluate(() =>
-      document.documentElement.scrollWidth <= window.innerWidth
-        ? []
-        : [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1).map((e) => `${e.tagName}.${e.className}`).slice(0, 10),
-    );
-    expect(sticking).toEqual([]);
+    expect(await stickingOut(page)).toEqual([]);
     await shot('request-open-narrow');
     await page.setViewportSize({ width: 1280, height: 900 });
   });

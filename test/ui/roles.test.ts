@@ -5,10 +5,10 @@
 // tier switch is audited under its name; an admin creates an operator on the
 // Operators page (token shown once) and revokes it, after which that
 // operator's open page is sent back to sign-in.
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestConsentry, type TestConsentry } from '../helpers/consentry.ts';
-import { CHROMIUM_ARGS, ensureChromium } from '../../scripts/ensure-chromium.ts';
+import { collectConsoleErrors, launchChromium } from '../helpers/browser.ts';
 
 declare const sessionStorage: { getItem(key: string): string | null };
 
@@ -19,15 +19,13 @@ const consoleErrors: string[] = [];
 const tokens: Record<string, string> = {};
 
 beforeAll(async () => {
-  const chromiumPath = await ensureChromium();
-  if (!chromiumPath.ok) throw new Error(chromiumPath.message);
+  browser = await launchChromium();
   c = await startTestConsentry();
   await c.createTenant('acme', 'full');
   for (const [name, role] of [['vera', 'viewer'], ['otto', 'operator'], ['pia', 'privacy'], ['ada', 'admin']] as const) {
     const r = await c.api('POST', '/api/operators', { name, role });
     tokens[name] = r.body.token as string;
   }
-  browser = await chromium.launch({ executablePath: chromiumPath.path, args: CHROMIUM_ARGS });
 }, 600_000);
 
 afterAll(async () => {
@@ -40,11 +38,8 @@ async function signIn(token: string): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB', timezoneId: 'UTC' });
   contexts.push(context);
   const page = await context.newPage();
-  page.on('console', (m) => {
-    // A refused token is answered 401, which Chromium logs itself; expected where a test revokes or mistypes one.
-    if ((m.type() === 'error' || m.type() === 'warning') && !/status of 401/.test(m.text())) consoleErrors.push(`${m.type()}: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
+  // A refused token is answered 401, which Chromium logs itself; expected where a test revokes or mistypes one.
+  collectConsoleErrors(page, consoleErrors, /status of 401/);
   await page.goto(`${c.apiUrl}/ui/`);
   await page.getByLabel('Operator or admin token').fill(token);
   await page.getByRole('button', { name: 'Sign in' }).click();

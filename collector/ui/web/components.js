@@ -118,8 +118,24 @@ export function useModal(dialog, onClose, busy) {
 }
 
 
-/** A secret shown once (a tenant key, an operator token), with a copy button. */
-export function KeyField({ id, label, value }) {
+/**
+ * Secrets shown once (a tenant's keys, an operator's token): focused when they
+ * appear, a warning, each secret with a copy button, and the button that says
+ * they are stored. `secrets`: [{ id, label, value }].
+ */
+export function ShownOnce({ id, title, warning, secrets, done, onDone }) {
+  const box = useRef(null);
+  useEffect(() => box.current?.focus(), [title]);
+  return html`<section class="keys card" aria-labelledby=${`${id}-h`} ref=${box} tabindex="-1" id=${id}>
+    <h2 id=${`${id}-h`}>${title}</h2>
+    <p class="warning" role="alert">${warning}</p>
+    ${secrets.map((k) => html`<${KeyField} id=${k.id} label=${k.label} value=${k.value} />`)}
+    <button type="button" onClick=${onDone}>${done}</button>
+  </section>`;
+}
+
+/** A secret shown once, with a copy button. */
+function KeyField({ id, label, value }) {
   const [status, setStatus] = useState('');
   const input = useRef(null);
   const copy = async () => {

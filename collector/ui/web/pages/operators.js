@@ -4,7 +4,7 @@
 import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, enc } from '../api.js';
-import { ErrorBox, KeyField, Loading, PageTitle, TableRegion, useLoad, useModal } from '../components.js';
+import { ErrorBox, Loading, PageTitle, ShownOnce, TableRegion, useLoad, useModal } from '../components.js';
 import { fmtTime } from '../format.js';
 
 /** What each role may do (collector/api/access.ts decides; this is the explanation). */
@@ -132,14 +132,14 @@ function CreateOperator({ onCreated }) {
 
 /** The token of a new operator, shown once: the API keeps only its hash. */
 function TokenOnce({ op, onDone }) {
-  const box = useRef(null);
-  useEffect(() => box.current?.focus(), [op.name]);
-  return html`<section class="keys card" aria-labelledby="token-h" ref=${box} tabindex="-1" id="new-token">
-    <h2 id="token-h">Token of ${op.name} (role ${op.role})</h2>
-    <p class="warning" role="alert"><strong>Give this token to ${op.name} now.</strong> Consentry stores only its hash: it is shown this once. Whoever holds it acts as ${op.name} until it is revoked.</p>
-    <${KeyField} id="operator-token" label=${`Token of ${op.name}`} value=${op.token} />
-    <button type="button" onClick=${onDone}>I have handed over the token</button>
-  </section>`;
+  return html`<${ShownOnce}
+    id="new-token"
+    title=${`Token of ${op.name} (role ${op.role})`}
+    warning=${html`<strong>Give this token to ${op.name} now.</strong> Consentry stores only its hash: it is shown this once. Whoever holds it acts as ${op.name} until it is revoked.`}
+    secrets=${[{ id: 'operator-token', label: `Token of ${op.name}`, value: op.token }]}
+    done="I have handed over the token"
+    onDone=${onDone}
+  />`;
 }
 
 function RevokeOperator({ op, onClose }) {

@@ -8,7 +8,7 @@
 import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, enc } from '../api.js';
-import { ErrorBox, KeyField, Loading, PageTitle, RoleNote, TableRegion, can, loadTenants, useLoad, useModal } from '../components.js';
+import { ErrorBox, Loading, PageTitle, RoleNote, ShownOnce, TableRegion, can, loadTenants, useLoad, useModal } from '../components.js';
 import { fmtInt, fmtTime, fromLocalInput, timeZone, toLocalInput } from '../format.js';
 
 export function TenantsPage({ me }) {
@@ -175,15 +175,17 @@ function CreateTenant({ tiers, onCreated }) {
 
 /** The keys of a new tenant, shown once: the API keeps only their hashes. */
 function KeysOnce({ tenant, onDone }) {
-  const box = useRef(null);
-  useEffect(() => box.current?.focus(), [tenant.id]);
-  return html`<section class="keys card" aria-labelledby="keys-h" ref=${box} tabindex="-1" id="new-keys">
-    <h2 id="keys-h">Keys of tenant ${tenant.id} (tier ${tenant.tier})</h2>
-    <p class="warning" role="alert"><strong>Copy these keys now.</strong> Consentry stores only their hashes: they are shown this once and cannot be shown again. Anyone with the ingest key can send data as ${tenant.id}; anyone with the query key can read its data.</p>
-    <${KeyField} id="ingest-key" label="Ingest key (gateways send OTLP with it)" value=${tenant.ingestKey} />
-    <${KeyField} id="query-key" label="Query key (SQL over this tenant's data)" value=${tenant.queryKey} />
-    <button type="button" onClick=${onDone}>I have stored both keys</button>
-  </section>`;
+  return html`<${ShownOnce}
+    id="new-keys"
+    title=${`Keys of tenant ${tenant.id} (tier ${tenant.tier})`}
+    warning=${html`<strong>Copy these keys now.</strong> Consentry stores only their hashes: they are shown this once and cannot be shown again. Anyone with the ingest key can send data as ${tenant.id}; anyone with the query key can read its data.`}
+    secrets=${[
+      { id: 'ingest-key', label: 'Ingest key (gateways send OTLP with it)', value: tenant.ingestKey },
+      { id: 'query-key', label: "Query key (SQL over this tenant's data)", value: tenant.queryKey },
+    ]}
+    done="I have stored both keys"
+    onDone=${onDone}
+  />`;
 }
 
 /** Items of `a` not in `b`. */
