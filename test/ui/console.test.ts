@@ -17,17 +17,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, eventually, startTestConsentry, type TestConsentry } from '../helpers/consentry.ts';
 import { sdkClient } from '../helpers/otel.ts';
 import { CHROMIUM_ARGS, ensureChromium } from '../../scripts/ensure-chromium.ts';
+import type { PageElement } from '../helpers/browser.ts';
 
 // The few browser globals the page functions below use: the project's type
 // check has no DOM library, and these declarations stay in this module.
-interface PageElement {
-  tagName: string;
-  id: string;
-  className: string;
-  textContent: string | null;
-  getAttribute(name: string): string | null;
-  getBoundingClientRect(): { right: number };
-}
 declare const document: { activeElement: PageElement | null; documentElement: { scrollWidth: number }; querySelectorAll(selector: string): Iterable<PageElement> };
 declare const requestAnimationFrame: (callback: () => void) => number;
 declare const window: { innerWidth: number };

@@ -5,6 +5,38 @@ import { html } from 'htm/preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { api } from './api.js';
 
+/**
+ * A card with a one-row form that creates something (a tenant, an operator):
+ * `action()` runs on submit with the button disabled; its error is shown
+ * under the form with `failed` as the title.
+ */
+export function CreateForm({ id, title, submitLabel, failed, action, children }) {
+  const [error, setError] = useState(undefined);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    try {
+      await action();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`<section aria-labelledby=${`${id}-h`} class="card">
+    <h2 id=${`${id}-h`}>${title}</h2>
+    <form class="row" onSubmit=${submit}>
+      ${children}
+      <div class="field field-button">
+        <button type="submit" class="primary" disabled=${busy}>${busy ? 'Creating…' : submitLabel}</button>
+      </div>
+    </form>
+    <${ErrorBox} error=${error} title=${failed} />
+  </section>`;
+}
+
 /** Whether the signed-in operator (GET /api/session) has `permission`. The API checks again: this only decides what the page offers. */
 export const can = (me, permission) => me?.permissions?.includes(permission) === true;
 

@@ -4,7 +4,7 @@
 import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, enc } from '../api.js';
-import { ErrorBox, Loading, PageTitle, ShownOnce, TableRegion, useLoad, useModal } from '../components.js';
+import { CreateForm, ErrorBox, Loading, PageTitle, ShownOnce, TableRegion, useLoad, useModal } from '../components.js';
 import { fmtTime } from '../format.js';
 
 /** What each role may do (collector/api/access.ts decides; this is the explanation). */
@@ -93,41 +93,23 @@ export function OperatorsPage({ me }) {
 function CreateOperator({ onCreated }) {
   const [name, setName] = useState('');
   const [role, setRole] = useState('viewer');
-  const [error, setError] = useState(undefined);
-  const [busy, setBusy] = useState(false);
-  const submit = async (e) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
-      onCreated(await api('/api/operators', { method: 'POST', body: { name: name.trim(), role } }));
-      setName('');
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+  const create = async () => {
+    onCreated(await api('/api/operators', { method: 'POST', body: { name: name.trim(), role } }));
+    setName('');
   };
-  return html`<section aria-labelledby="create-operator-h" class="card">
-    <h2 id="create-operator-h">Create an operator</h2>
-    <form class="row" onSubmit=${submit}>
-      <div class="field">
-        <label for="new-operator-name">Name</label>
-        <input id="new-operator-name" required pattern="[a-z0-9][a-z0-9._@\\-]{0,63}" aria-describedby="new-operator-name-help" value=${name} onInput=${(e) => setName(e.currentTarget.value)} autocomplete="off" spellcheck="false" />
-        <span id="new-operator-name-help" class="hint">lower-case letters, digits, . _ - @; never reused once taken</span>
-      </div>
-      <div class="field">
-        <label for="new-operator-role">Role</label>
-        <select id="new-operator-role" value=${role} onChange=${(e) => setRole(e.currentTarget.value)}>
-          ${ROLES.map(([r]) => html`<option value=${r}>${r}</option>`)}
-        </select>
-      </div>
-      <div class="field field-button">
-        <button type="submit" class="primary" disabled=${busy}>${busy ? 'Creating…' : 'Create operator'}</button>
-      </div>
-    </form>
-    <${ErrorBox} error=${error} title="The operator was not created" />
-  </section>`;
+  return html`<${CreateForm} id="create-operator" title="Create an operator" submitLabel="Create operator" failed="The operator was not created" action=${create}>
+    <div class="field">
+      <label for="new-operator-name">Name</label>
+      <input id="new-operator-name" required pattern="[a-z0-9][a-z0-9._@\\-]{0,63}" aria-describedby="new-operator-name-help" value=${name} onInput=${(e) => setName(e.currentTarget.value)} autocomplete="off" spellcheck="false" />
+      <span id="new-operator-name-help" class="hint">lower-case letters, digits, . _ - @; never reused once taken</span>
+    </div>
+    <div class="field">
+      <label for="new-operator-role">Role</label>
+      <select id="new-operator-role" value=${role} onChange=${(e) => setRole(e.currentTarget.value)}>
+        ${ROLES.map(([r]) => html`<option value=${r}>${r}</option>`)}
+      </select>
+    </div>
+  <//>`;
 }
 
 /** The token of a new operator, shown once: the API keeps only its hash. */

@@ -8,7 +8,7 @@
 import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, enc } from '../api.js';
-import { ErrorBox, Loading, PageTitle, RoleNote, ShownOnce, TableRegion, can, loadTenants, useLoad, useModal } from '../components.js';
+import { CreateForm, ErrorBox, Loading, PageTitle, RoleNote, ShownOnce, TableRegion, can, loadTenants, useLoad, useModal } from '../components.js';
 import { fmtInt, fmtTime, fromLocalInput, timeZone, toLocalInput } from '../format.js';
 
 export function TenantsPage({ me }) {
@@ -134,43 +134,25 @@ export function TenantsPage({ me }) {
 function CreateTenant({ tiers, onCreated }) {
   const [id, setId] = useState('');
   const [tier, setTier] = useState('');
-  const [error, setError] = useState(undefined);
-  const [busy, setBusy] = useState(false);
-  const submit = async (e) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
-      const created = await api('/api/tenants', { method: 'POST', body: tier ? { id: id.trim(), tier } : { id: id.trim() } });
-      setId('');
-      onCreated(created);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+  const create = async () => {
+    const created = await api('/api/tenants', { method: 'POST', body: tier ? { id: id.trim(), tier } : { id: id.trim() } });
+    setId('');
+    onCreated(created);
   };
-  return html`<section aria-labelledby="create-h" class="card">
-    <h2 id="create-h">Create a tenant</h2>
-    <form class="row" onSubmit=${submit}>
-      <div class="field">
-        <label for="new-tenant-id">Tenant id</label>
-        <input id="new-tenant-id" required pattern="[a-z0-9][a-z0-9_\\-]{0,62}" aria-describedby="new-tenant-id-help" value=${id} onInput=${(e) => setId(e.currentTarget.value)} autocomplete="off" spellcheck="false" />
-        <span id="new-tenant-id-help" class="hint">lower-case letters, digits, - and _</span>
-      </div>
-      <div class="field">
-        <label for="new-tenant-tier">Tier</label>
-        <select id="new-tenant-tier" value=${tier} onChange=${(e) => setTier(e.currentTarget.value)}>
-          <option value="">default of this Consentry</option>
-          ${tiers.map((t) => html`<option value=${t}>${t}</option>`)}
-        </select>
-      </div>
-      <div class="field field-button">
-        <button type="submit" class="primary" disabled=${busy}>${busy ? 'Creating…' : 'Create tenant'}</button>
-      </div>
-    </form>
-    <${ErrorBox} error=${error} title="The tenant was not created" />
-  </section>`;
+  return html`<${CreateForm} id="create" title="Create a tenant" submitLabel="Create tenant" failed="The tenant was not created" action=${create}>
+    <div class="field">
+      <label for="new-tenant-id">Tenant id</label>
+      <input id="new-tenant-id" required pattern="[a-z0-9][a-z0-9_\\-]{0,62}" aria-describedby="new-tenant-id-help" value=${id} onInput=${(e) => setId(e.currentTarget.value)} autocomplete="off" spellcheck="false" />
+      <span id="new-tenant-id-help" class="hint">lower-case letters, digits, - and _</span>
+    </div>
+    <div class="field">
+      <label for="new-tenant-tier">Tier</label>
+      <select id="new-tenant-tier" value=${tier} onChange=${(e) => setTier(e.currentTarget.value)}>
+        <option value="">default of this Consentry</option>
+        ${tiers.map((t) => html`<option value=${t}>${t}</option>`)}
+      </select>
+    </div>
+  <//>`;
 }
 
 /** The keys of a new tenant, shown once: the API keeps only their hashes. */
