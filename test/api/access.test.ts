@@ -114,3 +114,28 @@ describe('access of every route', () => {
     expect(ADMIN_TOKEN).not.toBe(tokens.admin);
   });
 });
+
+describe('a route without an access declaration', () => {
+  it('stops the start, naming the route', async () => {
+    const { buildApiApp } = await import('../../collector/api/app.ts');
+    const { Metrics } = await import('../../core/metrics.ts');
+    const { createLogger } = await import('../../core/logger.ts');
+    const app = buildApiApp({
+      adminToken: 'admin',
+      operators: c.operators,
+      metricsToken: '',
+      http: { httpHeadersTimeoutMs: 10_000, httpRequestTimeoutMs: 30_000, httpIdleTimeoutMs: 65_000 },
+      tenants: c.tenants,
+      metrics: new Metrics(),
+      logger: createLogger({ level: 'silent', scrub: (s) => s }),
+      tierNames: () => [],
+      defaultTier: 'minimal',
+      assignInitialTier: () => Promise.resolve(),
+      tierOf: () => '',
+      ready: () => Promise.resolve({ ok: true, checks: {} }),
+      routes: [(api) => api.get('/undeclared', () => ({ open: true }))],
+    });
+    await expect(app.ready()).rejects.toThrow('GET /api/undeclared: declare who may call it (config.access: one of read, tenants:write, tiers:write, erasure, export, operators, or query-key)');
+    await app.close().catch(() => undefined);
+  });
+});
