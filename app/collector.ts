@@ -7,6 +7,7 @@ import { createLogger, type Logger } from '../core/logger.ts';
 import { Metrics } from '../core/metrics.ts';
 import { resolveAdminToken } from '../control/admin-token.ts';
 import { TenantStore } from '../control/tenant-store.ts';
+import { OperatorStore } from '../control/operator-store.ts';
 import { TierRegistry } from '../control/tier-registry.ts';
 import { otlpReceiver } from '../collector/otlp/receiver.ts';
 import { OtlpService } from '../collector/otlp/service.ts';
@@ -17,6 +18,7 @@ import { IngestPool } from '../collector/otlp/ingest-pool.ts';
 import { LoadShedder } from '../collector/otlp/load-shedder.ts';
 import { createHttpServer } from '../core/http-server.ts';
 import { buildApiApp } from '../collector/api/app.ts';
+import { routeTable, type RouteAccess } from '../collector/api/access.ts';
 import { tierRoutes } from '../collector/api/tiers.ts';
 import { analyticsRoutes } from '../collector/api/analytics.ts';
 import { ErasureTombstones } from '../control/tombstones.ts';
@@ -30,6 +32,7 @@ import { InProcessTransport } from '../sinks/memory/transport.ts';
 import { createSecretScrubber } from '../processors/scrub-secrets/processor.ts';
 import type { TierEngine } from '../processors/tiers/engine.ts';
 import { buildTierEngine, reduceToCurrent, secretRules } from './pipeline.ts';
+import { keepsSpanAttribute } from '../processors/tiers/probe.ts';
 import type { EngineHooks } from '../processors/tiers/engine.ts';
 import { SharedTenantStore } from '../control/shared-tenant-store.ts';
 import { createCollectorKafka } from '../sinks/kafka/mode.ts';
@@ -53,9 +56,12 @@ export interface Consentry {
   engine: TierEngine;
   registry: TierRegistry;
   tenants: TenantStore;
+  operators: OperatorStore;
   tombstones: ErasureTombstones;
   metrics: Metrics;
   logger: Logger;
+  /** Every management API route with who may call it (collector/api/access.ts). */
+  routes: RouteAccess[];
   /** Stops taking data, flushes what was accepted, closes everything. Idempotent. */
   stop(): Promise<void>;
 }
@@ -75,6 +81,9 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
   };
   const engine = buildTierEngine(settings, hooks);
   const stages = { engine, encodeRows };
+  // What each tier keeps of end users, asked of the tiers themselves once, with hooks that count nothing (not traffic).
+  const quiet = buildTierEngine(settings, { count: () => undefined, onRedact: () => undefined, onDrop: () => undefined });
+  const keepsUserId = new Map(quiet.names().map((t) => [t, keepsSpanAttribute(quiet, t, 'user.id')]));
 
   const clickhouse = openClickHouse({ url: settings.clickhouseUrl, dataDir: settings.dataDir });
   const started = new UndoOnFailure(logger);
@@ -94,6 +103,8 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
     const kafka = settings.kafkaBrokers.length > 0 ? createCollectorKafka(settings, logger, metrics.registry) : undefined;
     const tenants = kafka === undefined ? new TenantStore(clickhouse.client) : new SharedTenantStore(clickhouse.client, kafka.control);
     await tenants.load();
+    const operators = new OperatorStore(clickhouse.client, kafka?.control);
+    await operators.load();
     const registry = new TierRegistry({
       client: clickhouse.client,
       onError: (err) => logger.error({ err }, 'recording a tier revert failed; will retry'),
@@ -105,7 +116,7 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
     registry.start();
     started.push(async () => registry.stop());
     if (kafka !== undefined) {
-      await kafka.control.start({ registry, tenants });
+      await kafka.control.start({ registry, tenants, operators });
       started.push(() => kafka.control.shutdown());
     }
     // Erasures (control/tombstones.ts), loaded before either port takes a request.
@@ -175,6 +186,7 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
     });
     const api = buildApiApp({
       adminToken: admin.token,
+      operators,
       metricsToken: settings.metricsToken,
       http: settings,
       tenants,
@@ -182,8 +194,8 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
       logger,
       tierNames: () => engine.names(),
       defaultTier: settings.defaultTier,
-      assignInitialTier: async (id, tier) => {
-        await registry.assign(id, { tier, reason: 'tenant created', actor: 'admin', action: 'create' });
+      assignInitialTier: async (id, tier, actor) => {
+        await registry.assign(id, { tier, reason: 'tenant created', actor, action: 'create' });
       },
       tierOf: (id) => registry.current(id)?.tier ?? '',
       ready: async () => {
@@ -207,11 +219,11 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
               ? (id) => withTimeout(sink.settled(id), settings.tierSwitchTimeoutMs, `writes received before the switch were not inserted within ${settings.tierSwitchTimeoutMs} ms (CONSENTRY_TIER_SWITCH_TIMEOUT_MS)`)
               : (id, version) => kafka.control.awaitApplied(id, version, settings.tierSwitchTimeoutMs),
         }),
-        ...analyticsRoutes({ settings, client: clickhouse.client, tenants, registry, engine, tombstones, drain: () => sink.drain(), queryConcurrency: { perTenant: settings.queryConcurrency, total: settings.queryConcurrencyTotal }, limits: queryLimits(settings), onQuery: metrics.onQuery }),
+        ...analyticsRoutes({ settings, client: clickhouse.client, tenants, registry, engine, tombstones, drain: () => sink.drain(), queryConcurrency: { perTenant: settings.queryConcurrency, total: settings.queryConcurrencyTotal }, limits: queryLimits(settings), onQuery: metrics.onQuery, keepsUserId: (tier) => keepsUserId.get(tier) === true }),
       ],
     });
 
-    // The control-plane page under /ui (static files only; its data calls go to /api with the admin token).
+    // The control-plane page under /ui (static files only; its data calls go to /api with the operator's token).
     await api.register((await import('../collector/ui/plugin.ts')).consoleUi);
     const otlpAddress = await otlp.listen({ host: settings.host, port: settings.otlpPort });
     started.push(() => otlp.close());
@@ -236,9 +248,11 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
       engine,
       registry,
       tenants,
+      operators,
       tombstones,
       metrics,
       logger,
+      routes: routeTable(api),
       stop: () => (stopping ??= stopInOrder()),
     };
 

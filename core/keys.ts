@@ -1,11 +1,11 @@
-// Ingest and query keys: 192 random bits, shown once, stored as SHA-256. A
+// Ingest, query and operator keys: 192 random bits, shown once, stored as SHA-256. A
 // salted slow hash buys nothing for keys of this entropy and would cost every
 // ingest request a hash far slower than the lookup itself.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
-export type KeyKind = 'ingest' | 'query';
+export type KeyKind = 'ingest' | 'query' | 'operator';
 
-const PREFIX: Record<KeyKind, string> = { ingest: 'csk_ingest_', query: 'csk_query_' };
+const PREFIX: Record<KeyKind, string> = { ingest: 'csk_ingest_', query: 'csk_query_', operator: 'csk_op_' };
 
 export function newKey(kind: KeyKind): string {
   return PREFIX[kind] + randomBytes(24).toString('base64url');

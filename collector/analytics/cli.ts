@@ -1,14 +1,18 @@
 // `consentry` command-line client (bin/consentry.mjs): tenant SQL for anyone
-// with a query key, dashboards, exports and erasures for admins. Talks to the
-// management API over HTTP; nothing here touches ClickHouse directly.
+// with a query key; dashboards, exports, erasures and operators for operators
+// whose role allows them. Talks to the management API over HTTP; nothing here
+// touches ClickHouse directly.
 //
 //   consentry query [--url URL] [--key QUERY_KEY] [--format table|json|ndjson|csv] "SELECT ..."   (SQL "-": stdin)
-//   consentry dashboard --tenant ID [--from T] [--to T] [--step 5m] [--token ADMIN_TOKEN]
-//   consentry export --tenant ID [--subject USER_ID] [--token ADMIN_TOKEN]          (NDJSON to stdout)
-//   consentry erase --tenant ID [--subject USER_ID] [--reason TEXT] [--token ADMIN_TOKEN]
+//   consentry dashboard --tenant ID [--from T] [--to T] [--step 5m] [--token TOKEN]
+//   consentry export --tenant ID [--subject USER_ID] [--token TOKEN]          (NDJSON to stdout)
+//   consentry erase --tenant ID [--subject USER_ID] [--reason TEXT] [--token TOKEN]
+//   consentry operators list|create --name NAME --role ROLE|revoke --name NAME|audit [--token TOKEN]
+//   consentry whoami [--token TOKEN]
 //
 // Defaults from the environment: CONSENTRY_URL (http://127.0.0.1:8080),
-// CONSENTRY_QUERY_KEY, CONSENTRY_ADMIN_TOKEN.
+// CONSENTRY_QUERY_KEY, CONSENTRY_TOKEN (an operator's token), else
+// CONSENTRY_ADMIN_TOKEN (the bootstrap admin token).
 import { VERSION } from '../../core/version.ts';
 
 export interface CliIo {
@@ -21,14 +25,19 @@ export interface CliIo {
 
 const USAGE = `usage:
   consentry query [--url URL] [--key QUERY_KEY] [--format table|json|ndjson|csv] "SELECT ..."
-  consentry dashboard --tenant ID [--from TIME] [--to TIME] [--step 5m] [--url URL] [--token ADMIN_TOKEN]
-  consentry export --tenant ID [--subject USER_ID] [--url URL] [--token ADMIN_TOKEN]
-  consentry erase --tenant ID [--subject USER_ID] [--reason TEXT] [--url URL] [--token ADMIN_TOKEN]
+  consentry dashboard --tenant ID [--from TIME] [--to TIME] [--step 5m] [--url URL] [--token TOKEN]
+  consentry export --tenant ID [--subject USER_ID] [--url URL] [--token TOKEN]
+  consentry erase --tenant ID [--subject USER_ID] [--reason TEXT] [--url URL] [--token TOKEN]
+  consentry operators list|audit [--url URL] [--token TOKEN]
+  consentry operators create --name NAME --role admin|operator|privacy|viewer [--url URL] [--token TOKEN]
+  consentry operators revoke --name NAME [--url URL] [--token TOKEN]
+  consentry whoami [--url URL] [--token TOKEN]
   consentry --version
-environment: CONSENTRY_URL, CONSENTRY_QUERY_KEY, CONSENTRY_ADMIN_TOKEN
+TOKEN: an operator's token, or the bootstrap admin token
+environment: CONSENTRY_URL, CONSENTRY_QUERY_KEY, CONSENTRY_TOKEN (else CONSENTRY_ADMIN_TOKEN)
 `;
 
-const FLAGS = new Set(['url', 'key', 'token', 'format', 'tenant', 'subject', 'from', 'to', 'step', 'reason']);
+const FLAGS = new Set(['url', 'key', 'token', 'format', 'tenant', 'subject', 'from', 'to', 'step', 'reason', 'name', 'role']);
 
 function parseArgs(argv: string[]): { command: string; flags: Record<string, string>; rest: string[] } | string {
   const [command = '', ...args] = argv;
@@ -72,7 +81,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   }
   const { command, flags, rest } = parsed;
   const url = (flags['url'] ?? io.env['CONSENTRY_URL'] ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
-  const admin = flags['token'] ?? io.env['CONSENTRY_ADMIN_TOKEN'];
+  const admin = flags['token'] ?? io.env['CONSENTRY_TOKEN'] ?? io.env['CONSENTRY_ADMIN_TOKEN'];
   const fail = (message: string, code = 1) => {
     io.stderr(`${message}\n`);
     return code;
@@ -142,7 +151,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         const path = tenantPath();
         if (path === undefined) return fail('consentry erase: --tenant is required', 2);
         const subject = flags['subject'];
-        const q = new URLSearchParams({ actor: 'cli', ...(flags['reason'] === undefined ? {} : { reason: flags['reason'] }) });
+        // The audit names the operator of the token.
+        const q = new URLSearchParams(flags['reason'] === undefined ? {} : { reason: flags['reason'] });
         const res = await call('DELETE', `${subject === undefined ? path : `${path}/subjects/${encodeURIComponent(subject)}`}?${q.toString()}`, admin);
         if (!res.ok) return fail(await problem(res));
         io.stdout(`${JSON.stringify(await res.json(), null, 2)}\n`);
@@ -152,6 +162,32 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       case 'version':
         io.stdout(`consentry ${VERSION}\n`);
         return 0;
+      case 'operators': {
+        const sub = rest[0] ?? '';
+        const name = flags['name'];
+        let res: Response;
+        if (sub === 'list' || sub === 'audit') res = await call('GET', sub === 'list' ? '/api/operators' : '/api/operators/audit', admin);
+        else if (sub === 'create') {
+          if (name === undefined || flags['role'] === undefined) return fail('consentry operators create: --name and --role are required', 2);
+          res = await call('POST', '/api/operators', admin, { body: JSON.stringify({ name, role: flags['role'] }) });
+        } else if (sub === 'revoke') {
+          if (name === undefined) return fail('consentry operators revoke: --name is required', 2);
+          res = await call('DELETE', `/api/operators/${encodeURIComponent(name)}`, admin);
+        } else return fail(`consentry operators: one of list, create, revoke, audit\n${USAGE}`, 2);
+        if (!res.ok) return fail(await problem(res));
+        const body = (await res.json()) as { token?: string };
+        io.stdout(`${JSON.stringify(body, null, 2)}\n`);
+        // Shown once: Consentry keeps only its hash.
+        if (body.token !== undefined) io.stderr('The token is shown this once (Consentry stores only its hash): store it now.\n');
+        return 0;
+      }
+      case 'whoami': {
+        const res = await call('GET', '/api/session', admin);
+        if (!res.ok) return fail(await problem(res));
+        const me = (await res.json()) as { name: string; role: string; permissions: string[] };
+        io.stdout(`${me.name} (${me.role}): ${me.permissions.join(', ')}\n`);
+        return 0;
+      }
       case '':
       case 'help':
       case '--help':

@@ -36,15 +36,21 @@ export interface DashboardRange {
 }
 
 /** Parses `from`, `to` (ISO 8601 or Unix seconds) and `step` (`5m`, `1h`, `1d`, or seconds). A message when invalid. */
+/** A time parameter (ISO 8601, Unix seconds or milliseconds) as Unix milliseconds; `dfltMs` when absent; a message when invalid. */
+export function parseTimeMs(v: string | undefined, name: string, dfltMs: number): number | string {
+  if (v === undefined || v === '') return dfltMs;
+  if (/^\d+(\.\d+)?$/.test(v)) {
+    const n = Number(v);
+    return Math.floor(n > 1e11 ? n : n * 1000); // milliseconds given: accept them
+  }
+  const ms = Date.parse(v);
+  return Number.isNaN(ms) ? `${name}: "${v}" is neither an ISO 8601 time (2026-01-31T10:00:00Z) nor Unix seconds` : ms;
+}
+
 export function parseRange(q: { from?: string; to?: string; step?: string }, nowMs: number): DashboardRange | string {
   const time = (v: string | undefined, name: string, dflt: number): number | string => {
-    if (v === undefined || v === '') return dflt;
-    if (/^\d+(\.\d+)?$/.test(v)) {
-      const n = Number(v);
-      return n > 1e11 ? Math.floor(n / 1000) : Math.floor(n); // milliseconds given: accept them
-    }
-    const ms = Date.parse(v);
-    return Number.isNaN(ms) ? `${name}: "${v}" is neither an ISO 8601 time (2026-01-31T10:00:00Z) nor Unix seconds` : Math.floor(ms / 1000);
+    const ms = parseTimeMs(v, name, dflt * 1000);
+    return typeof ms === 'string' ? ms : Math.floor(ms / 1000);
   };
   const now = Math.floor(nowMs / 1000);
   const to = time(q.to, 'to', now);

@@ -156,11 +156,17 @@ export interface SpanRequestsOptions {
  * the processor does), provider, endpoint, model, status_class, is_error,
  * is_entry, is_call, bucket, in_tok, out_tok.
  */
-export function spanRequestsSql(o: SpanRequestsOptions): string {
+/** Status classes of requestFieldsSql's `status_class`, for validating a filter. */
+export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx', 'error', 'unset'] as const;
+
+/**
+ * Select-list items over an otel_traces row, as the summarize processor reads
+ * a span: provider, endpoint, model, http_class, failed, status_class,
+ * is_error, is_entry, is_call, in_tok, out_tok.
+ */
+export function requestFieldsSql(): string {
   const a = 'SpanAttributes';
-  return `SELECT
-    toInt64(intDiv(intDiv(toUnixTimestamp64Nano(Timestamp), 60000000000) * 60, ${o.step}) * ${o.step}) AS t,
-    ${firstOfSql(a, keysOf(FIELDS.provider))} AS provider,
+  return `${firstOfSql(a, keysOf(FIELDS.provider))} AS provider,
     ${endpointSql(a)} AS endpoint,
     ${firstOfSql(a, keysOf(FIELDS.model))} AS model,
     ${httpClassSql(attr(a, 'http.response.status_code'))} AS http_class,
@@ -169,9 +175,15 @@ export function spanRequestsSql(o: SpanRequestsOptions): string {
     (http_class = '5xx' OR (failed AND http_class != '4xx')) AS is_error,
     ${isEntrySql()} AS is_entry,
     ${isCallSql(a, 'is_entry')} AS is_call,
-    ${bucketSelectSql('Duration')},
     ${countSql(firstOfSql(a, keysOf(FIELDS.inputTokens)))} AS in_tok,
-    ${countSql(firstOfSql(a, keysOf(FIELDS.outputTokens)))} AS out_tok
+    ${countSql(firstOfSql(a, keysOf(FIELDS.outputTokens)))} AS out_tok`;
+}
+
+export function spanRequestsSql(o: SpanRequestsOptions): string {
+  return `SELECT
+    toInt64(intDiv(intDiv(toUnixTimestamp64Nano(Timestamp), 60000000000) * 60, ${o.step}) * ${o.step}) AS t,
+    ${requestFieldsSql()},
+    ${bucketSelectSql('Duration')}
   FROM consentry.otel_traces
   WHERE TenantId = ${o.tenant}
     AND Timestamp >= toDateTime64(${o.from}, 9) AND Timestamp < toDateTime64(${o.to}, 9)

@@ -1,6 +1,6 @@
 // The read and rights side of the management API, wired in one place:
-// tenant SQL (query.ts), dashboards (dashboard.ts), erasure and export
-// (privacy.ts). consentry.ts adds these routes and puts the same tombstones'
+// tenant SQL (query.ts), dashboards (dashboard.ts), the request explorer
+// (explorer.ts), erasure and export (privacy.ts). consentry.ts adds these routes and puts the same tombstones'
 // filter in front of its sink's downgrade step.
 import type { FastifyInstance } from 'fastify';
 import type { ClickHouseClient } from '@clickhouse/client';
@@ -14,6 +14,7 @@ import type { ErasureTombstones } from '../../control/tombstones.ts';
 import { queryRoutes } from './query.ts';
 import { dashboardRoutes } from './dashboard.ts';
 import { privacyRoutes } from './privacy.ts';
+import { explorerRoutes } from './explorer.ts';
 
 export interface AnalyticsDeps {
   settings: { clickhouseUrl: string; clickhouseQueryUrl: string; dataDir: string };
@@ -29,13 +30,17 @@ export interface AnalyticsDeps {
   /** Queries running at once: per tenant (CONSENTRY_QUERY_CONCURRENCY) and in all (CONSENTRY_QUERY_CONCURRENCY_TOTAL). */
   queryConcurrency: { perTenant: number; total: number };
   onQuery?: (tenantId: string, outcome: string, seconds: number) => void;
+  /** Whether a tier stores `user.id` on requests (the explorer's usage per end user). */
+  keepsUserId(tier: string): boolean;
 }
 
 export function analyticsRoutes(deps: AnalyticsDeps): Array<(app: FastifyInstance) => void> {
+  const tierOf = (id: string) => deps.registry.current(id)?.tier ?? '';
   const queries = new TenantQueryEngine({ clickhouseUrl: deps.settings.clickhouseUrl, readerUrl: deps.settings.clickhouseQueryUrl, dataDir: deps.settings.dataDir, limits: deps.limits });
   return [
     queryRoutes({ tenants: deps.tenants, engine: queries, gate: new QueryGate(deps.queryConcurrency), onQuery: deps.onQuery }),
-    dashboardRoutes({ client: deps.client, tenants: deps.tenants, engine: deps.engine, tierOf: (id) => deps.registry.current(id)?.tier ?? '' }),
+    dashboardRoutes({ client: deps.client, tenants: deps.tenants, engine: deps.engine, tierOf }),
+    explorerRoutes({ client: deps.client, tenants: deps.tenants, engine: deps.engine, tierOf, keepsUserId: (tier) => deps.keepsUserId(tier) }),
     privacyRoutes({
       client: deps.client,
       tenants: deps.tenants,

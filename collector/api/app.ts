@@ -1,19 +1,25 @@
 // The management API: its own fastify instance on its own port, never the
-// ingest port. Everything under /api needs the admin token unless a route says
-// otherwise; /metrics needs the admin token or the metrics token; /healthz and
-// /readyz are open (they name no tenant).
-import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
+// ingest port. Every route under /api declares who may call it (access.ts):
+// an operator's token or the bootstrap admin token, checked against the
+// route's permission; /metrics needs the admin token or the metrics token;
+// /healthz and /readyz are open (they name no tenant).
+import type { FastifyError, FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { Logger } from '../../core/logger.ts';
 import { metricsRoute, type Metrics } from '../../core/metrics.ts';
 import { VERSION } from '../../core/version.ts';
 import { createHttpServer, type HttpLimits } from '../../core/http-server.ts';
-import { bearerToken, secretEquals } from '../../core/keys.ts';
+import { secretEquals } from '../../core/keys.ts';
 import { TENANT_ID_PATTERN, type TenantStore } from '../../control/tenant-store.ts';
+import type { OperatorStore, Principal } from '../../control/operator-store.ts';
 import { ApiError } from './errors.ts';
+import { enforceAccess, principalOf } from './access.ts';
+import { operatorRoutes } from './operators.ts';
 
 export interface ApiDeps {
+  /** The bootstrap admin token: acts as the admin named `admin`. */
   adminToken: string;
+  operators: OperatorStore;
   /** Also reads /metrics; empty: none. */
   metricsToken: string;
   /** Timeouts of the port. */
@@ -24,8 +30,8 @@ export interface ApiDeps {
   /** Tier names a tenant may be given. */
   tierNames(): string[];
   defaultTier: string;
-  /** Sets a new tenant's first tier (audited as created by `admin`). */
-  assignInitialTier(tenantId: string, tier: string): Promise<void>;
+  /** Sets a new tenant's first tier (audited as made by `actor`). */
+  assignInitialTier(tenantId: string, tier: string, actor: string): Promise<void>;
   tierOf(tenantId: string): string;
   /** ClickHouse reachable and migrated, transport connected. */
   ready(): Promise<{ ok: boolean; checks: Record<string, string> }>;
@@ -48,6 +54,12 @@ export function buildApiApp(deps: ApiDeps): FastifyInstance {
     routerOptions: { maxParamLength: 2048 },
     // Unknown fields are an error, not silently removed.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
+  });
+
+  const bootstrapAdmin: Principal = { name: 'admin', role: 'admin' };
+  enforceAccess(app, {
+    prefix: '/api',
+    authenticate: (token) => (secretEquals(token, deps.adminToken) ? bootstrapAdmin : deps.operators.operatorOfToken(token)),
   });
 
   app.setErrorHandler((err: FastifyError | ApiError, _req, reply) => {
@@ -84,44 +96,33 @@ export function buildApiApp(deps: ApiDeps): FastifyInstance {
 
   app.register(
     async (api) => {
-      api.addHook('onRequest', async (req: FastifyRequest) => {
-        if (isPublic(req)) return;
-        const token = bearerToken(req.headers.authorization);
-        if (token === undefined || !secretEquals(token, deps.adminToken)) throw new ApiError('UNAUTHORIZED');
-      });
+      api.get('/tiers', { config: { access: 'read' } }, async () => ({ tiers: deps.tierNames() }));
 
-      api.get('/tiers', async () => ({ tiers: deps.tierNames() }));
-
-      api.get('/tenants', async () => ({
+      api.get('/tenants', { config: { access: 'read' } }, async () => ({
         tenants: deps.tenants.list().map((t) => ({ ...t, tier: deps.tierOf(t.id) })),
       }));
 
-      api.post<{ Body: Static<typeof CreateTenant> }>('/tenants', { schema: { body: CreateTenant } }, async (req, reply) => {
+      api.post<{ Body: Static<typeof CreateTenant> }>('/tenants', { config: { access: 'tenants:write' }, schema: { body: CreateTenant } }, async (req, reply) => {
         const { id } = req.body;
         const tier = req.body.tier ?? deps.defaultTier;
         if (!deps.tierNames().includes(tier)) throw new ApiError('UNKNOWN_TIER', `unknown tier "${tier}": one of ${deps.tierNames().join(', ')}`);
         if (deps.tenants.get(id) !== undefined) throw new ApiError('TENANT_EXISTS', `tenant "${id}" exists already: pick another id`);
         const created = await deps.tenants.create(id);
-        await deps.assignInitialTier(id, tier);
+        await deps.assignInitialTier(id, tier, principalOf(req).name);
         return reply.code(201).send({ id, tier, ingestKey: created.ingestKey, queryKey: created.queryKey });
       });
 
-      api.get<{ Params: { id: string } }>('/tenants/:id', async (req) => {
+      api.get<{ Params: { id: string } }>('/tenants/:id', { config: { access: 'read' } }, async (req) => {
         const t = deps.tenants.get(req.params.id);
         if (t === undefined) throw new ApiError('TENANT_NOT_FOUND', `no tenant "${req.params.id}": list tenants with GET /api/tenants`);
         return { ...t, tier: deps.tierOf(t.id) };
       });
 
+      operatorRoutes({ operators: deps.operators })(api);
       for (const add of deps.routes ?? []) add(api);
     },
     { prefix: '/api' },
   );
 
   return app;
-}
-
-/** Routes under /api that authenticate by a tenant's query key instead of the admin token. */
-const PUBLIC_ROUTES = new Set(['/api/query']);
-function isPublic(req: FastifyRequest): boolean {
-  return PUBLIC_ROUTES.has(req.routeOptions.url ?? '');
 }

@@ -1,4 +1,4 @@
-// GET /api/tenants/:id/dashboard?from&to&step (admin token): requests, errors,
+// GET /api/tenants/:id/dashboard?from&to&step (any role): requests, errors,
 // latency quantiles and tokens of a tenant, per provider, endpoint, model and
 // time bucket (collector/analytics/dashboard.ts).
 //
@@ -29,10 +29,21 @@ export function requestDataOf(level: number | undefined): 'none-by-consent' | 'a
   return level === 1 ? 'aggregates' : 'per-request';
 }
 
+/** Runs a read of ClickHouse: unreachable is 503 UNAVAILABLE; an error ClickHouse answered is a bug in our SQL (500, logged). */
+export async function fromStorage<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string' && code !== '') throw err;
+    throw new ApiError('UNAVAILABLE', 'ClickHouse did not answer; retry later');
+  }
+}
+
 export function dashboardRoutes(deps: DashboardDeps) {
   const now = deps.now ?? Date.now;
   return (app: FastifyInstance): void => {
-    app.get<{ Params: { id: string }; Querystring: { from?: string; to?: string; step?: string } }>('/tenants/:id/dashboard', async (req) => {
+    app.get<{ Params: { id: string }; Querystring: { from?: string; to?: string; step?: string } }>('/tenants/:id/dashboard', { config: { access: 'read' } }, async (req) => {
       const id = req.params.id;
       if (deps.tenants.get(id) === undefined) throw new ApiError('TENANT_NOT_FOUND', `no tenant "${id}": list tenants with GET /api/tenants`);
       const { from, to, step } = req.query;
@@ -48,14 +59,7 @@ export function dashboardRoutes(deps: DashboardDeps) {
         to: new Date(range.to * 1000).toISOString(),
         stepSeconds: range.step,
       };
-      let figures;
-      try {
-        figures = await dashboardFigures(deps.client, id, range);
-      } catch (err) {
-        const code = (err as { code?: unknown }).code;
-        if (typeof code === 'string' && code !== '') throw err; // a bug in our SQL: 500 and logged
-        throw new ApiError('UNAVAILABLE', 'ClickHouse did not answer; retry later');
-      }
+      const figures = await fromStorage(() => dashboardFigures(deps.client, id, range));
       if (requestData === 'none-by-consent') {
         const message = `tier "${tier}" stores no request data by consent: there is nothing to count, which is not the same as no traffic`;
         const earlier = figures.sources.summaries + figures.sources.spans;

@@ -2,10 +2,14 @@
 // and a message that says what to do. README's error table is checked against
 // this list by a test.
 export const API_ERRORS = {
-  UNAUTHORIZED: { status: 401, message: 'missing or wrong token: send Authorization: Bearer <admin token>' },
+  UNAUTHORIZED: { status: 401, message: 'missing, wrong or revoked token: send Authorization: Bearer <operator token or admin token>' },
+  FORBIDDEN: { status: 403, message: "the operator's role does not allow this: ask an admin for a role that does" },
   BAD_REQUEST: { status: 400, message: 'invalid request' },
   TENANT_EXISTS: { status: 409, message: 'a tenant with this id exists already: pick another id' },
   TENANT_NOT_FOUND: { status: 404, message: 'no such tenant: list tenants with GET /api/tenants' },
+  OPERATOR_EXISTS: { status: 409, message: 'an operator with this name exists or existed: names are never reused, pick another' },
+  OPERATOR_NOT_FOUND: { status: 404, message: 'no such operator: list operators with GET /api/operators' },
+  REQUEST_NOT_FOUND: { status: 404, message: 'no such request of this tenant: it may have expired or been erased' },
   UNKNOWN_TIER: { status: 400, message: 'unknown tier: list tiers with GET /api/tiers' },
   NOT_FOUND: { status: 404, message: 'no such endpoint' },
   UNAVAILABLE: { status: 503, message: 'storage unavailable, retry later' },

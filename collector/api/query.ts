@@ -4,8 +4,8 @@
 // application/x-ndjson one JSON object per row, text/csv with a header line.
 // Queries are admitted by a QueryGate (per tenant and in total); more are
 // answered 429 QUERY_BUSY + Retry-After at once. A query whose client goes
-// away before the answer is cancelled in the engine. This route is exempt
-// from the admin token (app.ts PUBLIC_ROUTES).
+// away before the answer is cancelled in the engine. The route declares access
+// `query-key` (access.ts): it checks the tenant's query key itself.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { bearerToken } from '../../core/keys.ts';
@@ -56,7 +56,7 @@ export function queryRoutes(deps: QueryRouteDeps) {
   };
   return (app: FastifyInstance): void => {
     app.addHook('onClose', async () => deps.engine.close());
-    app.post<{ Body: Static<typeof QueryBody> }>('/query', { schema: { body: QueryBody }, onRequest: authenticate }, async (req, reply) => {
+    app.post<{ Body: Static<typeof QueryBody> }>('/query', { config: { access: 'query-key' }, schema: { body: QueryBody }, onRequest: authenticate }, async (req, reply) => {
       const tenantId = tenantOf.get(req)!;
       const format = formatOf(req.headers.accept);
       if (format === undefined) throw new ApiError('NOT_ACCEPTABLE');

@@ -14,6 +14,7 @@ import type { TierEngine } from '../../processors/tiers/engine.ts';
 import type { TenantStore } from '../../control/tenant-store.ts';
 import type { TierRegistry } from '../../control/tier-registry.ts';
 import { ApiError } from './errors.ts';
+import { principalOf } from './access.ts';
 
 const SwitchTier = Type.Object(
   {
@@ -55,19 +56,19 @@ export function tierRoutes(deps: TierRouteDeps) {
   };
 
   return (app: FastifyInstance): void => {
-    app.get<{ Params: { name: string } }>('/tiers/:name', async (req) => {
+    app.get<{ Params: { name: string } }>('/tiers/:name', { config: { access: 'read' } }, async (req) => {
       const t = deps.engine.get(req.params.name);
       if (t === undefined) throw new ApiError('UNKNOWN_TIER', `unknown tier "${req.params.name}": one of ${deps.engine.names().join(', ')}`);
       const c = t.config;
       return { name: c.name, description: c.description, level: c.level, stores: c.stores, omits: c.omits, retentionDays: c.retentionDays, upgradeRequiresUntil: c.upgradeRequiresUntil === true };
     });
 
-    app.get<{ Params: { id: string } }>('/tenants/:id/tier', async (req) => {
+    app.get<{ Params: { id: string } }>('/tenants/:id/tier', { config: { access: 'read' } }, async (req) => {
       tenantOr404(req.params.id);
       return view(req.params.id);
     });
 
-    app.put<{ Params: { id: string }; Body: Static<typeof SwitchTier> }>('/tenants/:id/tier', { schema: { body: SwitchTier } }, async (req) => {
+    app.put<{ Params: { id: string }; Body: Static<typeof SwitchTier> }>('/tenants/:id/tier', { config: { access: 'tiers:write' }, schema: { body: SwitchTier } }, async (req) => {
       const id = req.params.id;
       tenantOr404(id);
       const { tier, reason = '' } = req.body;
@@ -87,7 +88,7 @@ export function tierRoutes(deps: TierRouteDeps) {
         throw new ApiError('BAD_REQUEST', `tier "${base.config.name}" allows a more permissive tier only for a limited time: add "until"`);
       }
       const from = deps.registry.current(id)?.tier ?? '';
-      const next = await deps.registry.assign(id, { tier, until, reason, actor: 'admin', action: 'switch' });
+      const next = await deps.registry.assign(id, { tier, until, reason, actor: principalOf(req).name, action: 'switch' });
       const before = deps.engine.get(from);
       if (deps.applied !== undefined && tier !== from && (before === undefined || target.config.level <= before.config.level)) {
         try {
@@ -102,7 +103,7 @@ export function tierRoutes(deps: TierRouteDeps) {
       return view(id);
     });
 
-    app.get<{ Params: { id: string } }>('/tenants/:id/audit', async (req) => {
+    app.get<{ Params: { id: string } }>('/tenants/:id/audit', { config: { access: 'read' } }, async (req) => {
       tenantOr404(req.params.id);
       return { audit: await deps.registry.audit(req.params.id) };
     });

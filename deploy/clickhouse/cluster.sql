@@ -290,6 +290,38 @@ TTL At + INTERVAL 1 HOUR;
 CREATE TABLE IF NOT EXISTS consentry.insert_probe ON CLUSTER '{cluster}' AS consentry.insert_probe_local
 ENGINE = Distributed('{cluster}', 'consentry', 'insert_probe_local', rand());
 
+-- 012_operators
+
+CREATE TABLE IF NOT EXISTS consentry.operators_local ON CLUSTER '{cluster}' (
+    Id String,
+    Name String,
+    Role LowCardinality(String),
+    TokenHash String,
+    CreatedAt DateTime64(3),
+    CreatedBy String,
+    Revoked UInt8,
+    Version UInt64
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/consentry/operators_local', '{replica}', Version)
+ORDER BY Id;
+
+CREATE TABLE IF NOT EXISTS consentry.operators ON CLUSTER '{cluster}' AS consentry.operators_local
+ENGINE = Distributed('{cluster}', 'consentry', 'operators_local', cityHash64(Id));
+
+CREATE TABLE IF NOT EXISTS consentry.operator_audit_local ON CLUSTER '{cluster}' (
+    At DateTime64(3),
+    Actor String,
+    Action LowCardinality(String),
+    OperatorId String,
+    Name String,
+    Role LowCardinality(String)
+) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/consentry/operator_audit_local', '{replica}')
+ORDER BY At;
+
+CREATE TABLE IF NOT EXISTS consentry.operator_audit ON CLUSTER '{cluster}' AS consentry.operator_audit_local
+ENGINE = Distributed('{cluster}', 'consentry', 'operator_audit_local', rand());
+
+ALTER TABLE consentry.otel_traces_local ON CLUSTER '{cluster}' ADD INDEX IF NOT EXISTS idx_timestamp Timestamp TYPE minmax GRANULARITY 1;
+
 -- Recorded as applied, so Consentry's migrate() skips them.
 
-INSERT INTO consentry.schema_migrations (Version, Name) VALUES (1, 'init'), (2, 'tiers'), (3, 'summaries'), (4, 'privacy'), (5, 'compact_parts'), (6, 'fewer_merges'), (7, 'event_name'), (8, 'erased_traces'), (9, 'insert_probe');
+INSERT INTO consentry.schema_migrations (Version, Name) VALUES (1, 'init'), (2, 'tiers'), (3, 'summaries'), (4, 'privacy'), (5, 'compact_parts'), (6, 'fewer_merges'), (7, 'event_name'), (8, 'erased_traces'), (9, 'insert_probe'), (12, 'operators');

@@ -25,6 +25,8 @@ export interface Topics {
   tenants: string;
   /** Short-lived: sinks confirm here that they applied a tier change (a downgrade's 200 waits for them). */
   tierAcks: string;
+  /** Compacted: key operator id, value a change notice (no token, no hash): collectors reload operators from ClickHouse. */
+  operators: string;
 }
 
 export function topicNames(prefix: string): Topics {
@@ -35,6 +37,7 @@ export function topicNames(prefix: string): Topics {
     tiers: `${prefix}consentry.tiers.v1`,
     tenants: `${prefix}consentry.tenants.v1`,
     tierAcks: `${prefix}consentry.tier-acks.v1`,
+    operators: `${prefix}consentry.operators.v1`,
   };
 }
 
@@ -132,7 +135,7 @@ export async function ensureTopics(admin: Admin, s: KafkaSettings): Promise<void
   });
   // Tier confirmations matter for seconds: an hour of them.
   const acks: ITopicConfig = { topic: s.topics.tierAcks, numPartitions: 1, replicationFactor, configEntries: [{ name: 'retention.ms', value: String(3_600_000) }] };
-  const wanted = [data(s.topics.spans), data(s.topics.logs), data(s.topics.deadletter), compacted(s.topics.tiers), compacted(s.topics.tenants), acks];
+  const wanted = [data(s.topics.spans), data(s.topics.logs), data(s.topics.deadletter), compacted(s.topics.tiers), compacted(s.topics.tenants), compacted(s.topics.operators), acks];
   const existing = new Set(await admin.listTopics());
   const missing = wanted.filter((t) => !existing.has(t.topic));
   if (missing.length === 0) return;

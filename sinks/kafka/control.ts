@@ -1,5 +1,6 @@
 // The control channel between instances: tier assignments and tenant notices
-// on two compacted topics (key: tenant id). Every collector and sink reads both
+// on two compacted topics (key: tenant id), and operator notices on a third
+// (key: operator name; collectors only). Every collector and sink reads them
 // from the beginning with a consumer group of its own (kafkajs has no
 // group-less assignment), so each instance sees every change; a fetch waits at
 // most 50 ms on the broker, which answers as soon as a record arrives, so a
@@ -10,7 +11,9 @@
 // applied only when newer than what the instance has (TierRegistry.applyRemote),
 // so replays, reorderings across restarts and compaction are harmless. A null
 // value (tombstone) on the tiers topic means the tenant was deleted. Tenant
-// notices carry no key and no hash: receivers reload tenants from ClickHouse.
+// and operator notices carry no key, token or hash: receivers reload tenants
+// or operators from ClickHouse (and operators every refresh too, so a lost
+// notice delays a revocation by at most that long).
 //
 // Confirmations. A sink that applied a tier change, once none of its inserts
 // of rows reduced under the older tier is left (its inserts check the tier
@@ -21,6 +24,7 @@ import { Histogram, type Registry } from 'prom-client';
 import type { Logger } from '../../core/logger.ts';
 import type { Assignment, TierBroadcast, TierRegistry } from '../../control/tier-registry.ts';
 import type { TenantBroadcast } from '../../control/shared-tenant-store.ts';
+import type { OperatorBroadcast } from '../../control/operator-store.ts';
 import { ensureTopics, withTimeout, type KafkaSettings } from './config.ts';
 
 const INSTANCE_HEADER = 'consentry-instance';
@@ -45,6 +49,13 @@ interface TenantMessage {
   publishedAtMs: number;
 }
 
+interface OperatorMessage {
+  v: 1;
+  name: string;
+  revoked: boolean;
+  publishedAtMs: number;
+}
+
 interface AckMessage {
   v: 1;
   /** The sink's instance id, its Kafka client id. */
@@ -60,7 +71,9 @@ const ACK_MEMORY_MS = 10 * 60_000;
 export interface ControlTargets {
   registry: TierRegistry;
   /** Tenants to reload on a notice (collectors); none for a sink. */
-  tenants?: { load(): Promise<void>; get(id: string): unknown };
+  tenants?: ReloadTarget;
+  /** Operators to reload on a notice and every refresh (collectors); none for a sink. */
+  operators?: ReloadTarget;
   /**
    * Sinks: the registry holds this version (or a newer one) of a tenant's
    * tier, published moments ago; the sink confirms once it writes nothing
@@ -78,14 +91,70 @@ export interface KafkaControlOptions {
   role: 'collector' | 'sink';
 }
 
-export class KafkaControl implements TierBroadcast, TenantBroadcast {
+/** A store kept in memory and reloaded from ClickHouse. */
+interface ReloadTarget {
+  load(): Promise<void>;
+  get(id: string): unknown;
+}
+
+/**
+ * Reloads a store after change notices, a few notices at a time; retries a
+ * few times while a created entry is not visible yet (replica lag).
+ */
+class Reloader {
+  private timer: NodeJS.Timeout | undefined;
+  private wanted = new Set<string>();
+  private stopped = false;
+
+  constructor(
+    private readonly what: string,
+    private readonly target: ReloadTarget,
+    private readonly logger: Logger,
+  ) {}
+
+  /** `id` was created (reload until it is visible), or '' for any other change (reload once). */
+  want(id: string): void {
+    this.wanted.add(id);
+    this.timer ??= setTimeout(() => void this.reload(0), 10);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+
+  private async reload(attempt: number): Promise<void> {
+    const wanted = this.wanted;
+    this.wanted = new Set();
+    try {
+      if (this.stopped) return;
+      await this.target.load();
+      const missing = [...wanted].filter((id) => id !== '' && this.target.get(id) === undefined);
+      if (missing.length > 0 && attempt < 10) {
+        for (const id of missing) this.wanted.add(id);
+        this.timer = setTimeout(() => void this.reload(attempt + 1), 200);
+        return;
+      }
+    } catch (err) {
+      this.logger.error({ err }, `reloading ${this.what} after a change notice failed; retrying`);
+      for (const id of wanted) this.wanted.add(id);
+      this.timer = setTimeout(() => void this.reload(attempt + 1), 1000);
+      return;
+    }
+    this.timer = undefined;
+    if (this.wanted.size > 0) this.timer = setTimeout(() => void this.reload(0), 10);
+  }
+}
+
+export class KafkaControl implements TierBroadcast, TenantBroadcast, OperatorBroadcast {
   private readonly producer: Producer;
   private consumer: Consumer | undefined;
   private targets: ControlTargets | undefined;
   private stopped = false;
   private joined = false;
-  private reloadTimer: NodeJS.Timeout | undefined;
-  private reloadWanted = new Set<string>();
+  private readonly reloaders: Reloader[] = [];
+  private tenantReloader: Reloader | undefined;
+  private operatorReloader: Reloader | undefined;
   private refresher: NodeJS.Timeout | undefined;
   private readonly propagation: Histogram<'kind'>;
   /** Collectors: tenant -> sink instance -> the newest version it confirmed, and when. */
@@ -112,6 +181,14 @@ export class KafkaControl implements TierBroadcast, TenantBroadcast {
    */
   async start(targets: ControlTargets, refreshMs = 10_000): Promise<void> {
     this.targets = targets;
+    const reloader = (what: string, target: ReloadTarget | undefined) => {
+      if (target === undefined) return undefined;
+      const r = new Reloader(what, target, this.opts.logger);
+      this.reloaders.push(r);
+      return r;
+    };
+    this.tenantReloader = reloader('tenants', targets.tenants);
+    this.operatorReloader = reloader('operators', targets.operators);
     const admin = this.opts.kafka.admin();
     try {
       await withTimeout(admin.connect(), 30_000, `Kafka brokers ${this.opts.settings.brokers.join(',')} unreachable`);
@@ -123,6 +200,7 @@ export class KafkaControl implements TierBroadcast, TenantBroadcast {
     await this.startConsumer();
     this.refresher = setInterval(() => {
       targets.registry.refresh().catch((err: unknown) => this.opts.logger.warn({ err }, 'refreshing tier assignments from ClickHouse failed'));
+      targets.operators?.load().catch((err: unknown) => this.opts.logger.warn({ err }, 'refreshing operators from ClickHouse failed'));
     }, refreshMs);
     this.refresher.unref();
   }
@@ -158,7 +236,7 @@ export class KafkaControl implements TierBroadcast, TenantBroadcast {
       }
     });
     await consumer.connect();
-    await consumer.subscribe({ topics: [s.topics.tiers, s.topics.tenants], fromBeginning: true });
+    await consumer.subscribe({ topics: this.targets?.operators === undefined ? [s.topics.tiers, s.topics.tenants] : [s.topics.tiers, s.topics.tenants, s.topics.operators], fromBeginning: true });
     // Only confirmations of switches made from now on matter.
     if (this.opts.role === 'collector') await consumer.subscribe({ topics: [s.topics.tierAcks], fromBeginning: false });
     await consumer.run({
@@ -202,38 +280,16 @@ export class KafkaControl implements TierBroadcast, TenantBroadcast {
         if (Date.now() - m.publishedAtMs < ACK_MEMORY_MS) targets.onApplied?.(m.tenantId, m.version);
       } else if (topic === this.opts.settings.topics.tierAcks) {
         if (message.value !== null) this.noteAck(JSON.parse(message.value.toString()) as AckMessage);
-      } else if (topic === this.opts.settings.topics.tenants && targets.tenants !== undefined && !self) {
+      } else if (topic === this.opts.settings.topics.tenants && !self) {
         const m = message.value === null ? undefined : (JSON.parse(message.value.toString()) as TenantMessage);
-        this.reloadWanted.add(m !== undefined && !m.deleted ? key : '');
-        this.reloadTimer ??= setTimeout(() => void this.reloadTenants(0), 10);
+        this.tenantReloader?.want(m !== undefined && !m.deleted ? key : '');
+      } else if (topic === this.opts.settings.topics.operators && !self) {
+        const m = message.value === null ? undefined : (JSON.parse(message.value.toString()) as OperatorMessage);
+        this.operatorReloader?.want(m !== undefined && !m.revoked ? key : '');
       }
     } catch (err) {
       this.opts.logger.warn({ err, topic, offset: message.offset }, 'unreadable control record skipped');
     }
-  }
-
-  /** Reloads tenants from ClickHouse; retries a few times while a created tenant is not visible yet (replica lag). */
-  private async reloadTenants(attempt: number): Promise<void> {
-    const tenants = this.targets?.tenants;
-    const wanted = this.reloadWanted;
-    this.reloadWanted = new Set();
-    try {
-      if (tenants === undefined || this.stopped) return;
-      await tenants.load();
-      const missing = [...wanted].filter((id) => id !== '' && tenants.get(id) === undefined);
-      if (missing.length > 0 && attempt < 10) {
-        for (const id of missing) this.reloadWanted.add(id);
-        this.reloadTimer = setTimeout(() => void this.reloadTenants(attempt + 1), 200);
-        return;
-      }
-    } catch (err) {
-      this.opts.logger.error({ err }, 'reloading tenants after a change notice failed; retrying');
-      for (const id of wanted) this.reloadWanted.add(id);
-      this.reloadTimer = setTimeout(() => void this.reloadTenants(attempt + 1), 1000);
-      return;
-    }
-    this.reloadTimer = undefined;
-    if (this.reloadWanted.size > 0) this.reloadTimer = setTimeout(() => void this.reloadTenants(0), 10);
   }
 
   private noteAck(m: AckMessage): void {
@@ -309,6 +365,11 @@ export class KafkaControl implements TierBroadcast, TenantBroadcast {
     await this.publish(this.opts.settings.topics.tenants, tenantId, JSON.stringify(m));
   }
 
+  async publishOperator(name: string, revoked: boolean): Promise<void> {
+    const m: OperatorMessage = { v: 1, name, revoked, publishedAtMs: Date.now() };
+    await this.publish(this.opts.settings.topics.operators, name, JSON.stringify(m));
+  }
+
   private async publish(topic: string, key: string, value: string | null): Promise<void> {
     await withTimeout(
       this.producer.send({ topic, acks: -1, messages: [{ key, value, headers: { [INSTANCE_HEADER]: this.opts.settings.instanceId } }] }),
@@ -320,7 +381,7 @@ export class KafkaControl implements TierBroadcast, TenantBroadcast {
   async shutdown(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    clearTimeout(this.reloadTimer);
+    for (const r of this.reloaders) r.stop();
     clearInterval(this.refresher);
     await withTimeout(this.consumer?.disconnect() ?? Promise.resolve(), 10_000, 'control consumer disconnect timed out').catch(() => undefined);
     await withTimeout(this.producer.disconnect(), 5000, 'control producer disconnect timed out').catch(() => undefined);

@@ -32,6 +32,8 @@ async function subjectRows(tenant: string, user: string): Promise<{ spans: numbe
 
 describe('erasure of an end user', () => {
   it('removes every row of the subject, also what was in flight, and nothing else', async () => {
+    // The audit names the operator who erased, from its token.
+    const dpo = (await c.api('POST', '/api/operators', { name: 'dpo@example.com', role: 'privacy' })).body.token as string;
     const before = { u1: await subjectRows('priv', 'u1'), u2: await subjectRows('priv', 'u2'), u3: await subjectRows('priv', 'u3') };
     expect(before.u1.spans).toBeGreaterThan(0);
     expect(before.u1.logs).toBeGreaterThan(0);
@@ -41,7 +43,7 @@ describe('erasure of an end user', () => {
     const inflight = Array.from({ length: 10 }, (_, i) => generateTraffic({ seed: 100 + i, n: 5, startSec: start + 1200, minutes: 1, users: ['u1'] }));
     const sends = inflight.flatMap((reqs) => [sendOtlp(c.otlpUrl, keys.ingestKey, 'traces', tracesBody(reqs)), sendOtlp(c.otlpUrl, keys.ingestKey, 'logs', logsBody(reqs))]);
     await new Promise((r) => setTimeout(r, 250)); // received (so before the erasure), not yet inserted
-    const erase = await c.api('DELETE', '/api/tenants/priv/subjects/u1?actor=dpo%40example.com&reason=GDPR%20art.%2017');
+    const erase = await c.api('DELETE', '/api/tenants/priv/subjects/u1?reason=GDPR%20art.%2017', undefined, dpo);
     await Promise.all(sends);
     expect(erase.status, JSON.stringify(erase.body)).toBe(200);
     expect(erase.body).toMatchObject({ tenant: 'priv', subject: 'u1' });

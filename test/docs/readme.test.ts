@@ -8,6 +8,7 @@ import { fieldsMarkdown } from '../../processors/conventions/genai.ts';
 import { contentMarkdown } from '../../processors/conventions/content.ts';
 import { BUILTIN_PROCESSORS } from '../../processors/builtin.ts';
 import { FIXED_STAGES } from '../../processors/tiers/stages.ts';
+import { rolesMarkdown } from '../../collector/api/access.ts';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 
@@ -25,6 +26,10 @@ describe('README', () => {
   it('prints the conventions mapping and the content table as the code has them', () => {
     expect(readme, 'README mapping table differs from processors/conventions/genai.ts: paste fieldsMarkdown()').toContain(fieldsMarkdown());
     expect(readme, 'README content table differs from processors/conventions/content.ts: paste contentMarkdown()').toContain(contentMarkdown());
+  });
+
+  it('prints the roles and their permissions as the code has them', () => {
+    expect(readme, 'README roles table differs from collector/api/access.ts: paste rolesMarkdown()').toContain(rolesMarkdown());
   });
 
   it.each([...BUILTIN_PROCESSORS.keys()])('names the processor %s', (name) => {

@@ -1,7 +1,7 @@
 // The Kafka path end to end, every process real: OTel SDK -> collector ->
 // Kafka (a real broker) -> sink -> ClickHouse (the chdb HTTP server). Also the
-// dead-letter topic, the downgrade of data in flight, and tier switches and
-// tenants shared across two collector instances.
+// dead-letter topic, the downgrade of data in flight, and tier switches,
+// tenants and operators shared across two collector instances.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SeverityNumber } from '@opentelemetry/api-logs';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
@@ -166,6 +166,29 @@ describe('Kafka pipeline', () => {
       return o.committed === o.end;
     }, 30_000);
     expect(await count(`SELECT count() AS n FROM consentry.otel_traces WHERE TenantId = '${tenant}'`)).toBe(before);
+    expect(await b.stop()).toBe(0);
+  });
+
+  it('shares operators: one created on A works on B, one revoked on A is refused on B (control channel)', { timeout: 90_000 }, async () => {
+    const b = await d.collector();
+    const created = await api(a.apiUrl, 'POST', '/api/operators', { name: 'kafka-olga', role: 'operator' });
+    expect(created.status).toBe(201);
+    const token = created.body.token as string;
+    let t0 = performance.now();
+    await until('B knows the operator', async () => (await api(b.apiUrl, 'GET', '/api/session', undefined, token)).status === 200, 5000, 2);
+    const known = performance.now() - t0;
+    // On B it acts under its own name; A records the same.
+    expect((await api(b.apiUrl, 'POST', '/api/tenants', { id: 'made-on-b', tier: 'full' }, token)).status).toBe(201);
+    await until('A knows the tenant', async () => (await api(a.apiUrl, 'GET', '/api/tenants/made-on-b/audit')).status === 200, 10_000, 5);
+    expect((await api(a.apiUrl, 'GET', '/api/tenants/made-on-b/audit')).body.audit).toMatchObject([{ actor: 'kafka-olga', action: 'create', to: 'full' }]);
+    // The name is taken on B too, though A created it.
+    expect((await api(b.apiUrl, 'POST', '/api/operators', { name: 'kafka-olga', role: 'viewer' })).status).toBe(409);
+
+    expect((await api(a.apiUrl, 'DELETE', '/api/operators/kafka-olga')).status).toBe(200);
+    t0 = performance.now();
+    await until('B refuses the revoked token', async () => (await api(b.apiUrl, 'GET', '/api/session', undefined, token)).status === 401, 5000, 2);
+    const revoked = performance.now() - t0;
+    console.log(`operator propagation A -> B (ms, measured from A's answer): created ${known.toFixed(1)}, revoked ${revoked.toFixed(1)}`);
     expect(await b.stop()).toBe(0);
   });
 });

@@ -17,17 +17,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, eventually, startTestConsentry, type TestConsentry } from '../helpers/consentry.ts';
 import { sdkClient } from '../helpers/otel.ts';
 import { CHROMIUM_ARGS, ensureChromium } from '../../scripts/ensure-chromium.ts';
+import type { PageElement } from '../helpers/browser.ts';
 
 // The few browser globals the page functions below use: the project's type
 // check has no DOM library, and these declarations stay in this module.
-interface PageElement {
-  tagName: string;
-  id: string;
-  className: string;
-  textContent: string | null;
-  getAttribute(name: string): string | null;
-  getBoundingClientRect(): { right: number };
-}
 declare const document: { activeElement: PageElement | null; documentElement: { scrollWidth: number }; querySelectorAll(selector: string): Iterable<PageElement> };
 declare const requestAnimationFrame: (callback: () => void) => number;
 declare const window: { innerWidth: number };
@@ -172,14 +165,15 @@ describe('control plane page', () => {
     expect((await fetch(`${c.apiUrl}/api/tenants`)).status).toBe(401);
   });
 
-  it('signs in with the admin token, kept in sessionStorage only', async () => {
+  it('signs in with the bootstrap admin token, kept in sessionStorage only, and says who is signed in', async () => {
     await page.goto(`${c.apiUrl}/ui/`);
     await expect(page.getByRole('heading', { name: 'Consentry control plane' }).isVisible()).resolves.toBe(true);
     await shot('sign-in');
-    await page.getByLabel('Admin token').fill(ADMIN_TOKEN);
+    await page.getByLabel('Operator or admin token').fill(ADMIN_TOKEN);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Tenants', level: 1 }).waitFor();
-    const storage = await page.evaluate(() => ({ session: sessionStorage.getItem('consentry.adminToken'), local: localStorage.length }));
+    expect(await page.locator('#signed-in-as').textContent()).toBe('Signed in as admin admin');
+    const storage = await page.evaluate(() => ({ session: sessionStorage.getItem('consentry.token'), local: localStorage.length }));
     expect(storage).toEqual({ session: ADMIN_TOKEN, local: 0 });
     expect(page.url()).not.toContain(ADMIN_TOKEN);
   });
@@ -484,11 +478,11 @@ describe('control plane page', () => {
     await page.keyboard.press('Tab');
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
     const order: string[] = [];
-    for (let i = 0; i < 6; i++) {
+    for (let i = 0; i < 8; i++) {
       await page.keyboard.press('Tab');
       order.push(await page.evaluate(() => `${document.activeElement?.tagName}:${document.activeElement?.getAttribute('id') ?? document.activeElement?.textContent}`));
     }
-    expect(order).toEqual(['A:Tenants', 'A:Dashboard', 'A:Audit', 'A:Query', 'BUTTON:Sign out', 'INPUT:new-tenant-id']);
+    expect(order).toEqual(['A:Tenants', 'A:Dashboard', 'A:Requests', 'A:Audit', 'A:Query', 'A:Operators', 'BUTTON:Sign out', 'INPUT:new-tenant-id']);
     // The focused control has a visible outline.
     expect(await page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle)).toBe('solid');
     await page.locator('tr[data-tenant="acme"]').getByRole('button', { name: /^Switch tier/ }).focus();
@@ -525,8 +519,8 @@ describe('control plane page', () => {
 
   it('signs out: the token is gone from sessionStorage', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
-    await page.getByLabel('Admin token').waitFor();
-    expect(await page.evaluate(() => sessionStorage.getItem('consentry.adminToken'))).toBeNull();
+    await page.getByLabel('Operator or admin token').waitFor();
+    expect(await page.evaluate(() => sessionStorage.getItem('consentry.token'))).toBeNull();
   });
 
   it('logged no console errors', () => {

@@ -1,10 +1,11 @@
-// Calls to the management API. The admin token lives in sessionStorage only
-// (gone when the tab closes; never in a URL, never in localStorage); a tenant's
-// query key lives in memory only, for as long as the page is open.
+// Calls to the management API. The signed-in token (an operator's, or the
+// bootstrap admin token) lives in sessionStorage only (gone when the tab
+// closes; never in a URL, never in localStorage); a tenant's query key lives
+// in memory only, for as long as the page is open.
 
-const TOKEN_KEY = 'consentry.adminToken';
+const TOKEN_KEY = 'consentry.token';
 
-export const adminToken = {
+export const signedInToken = {
   get: () => sessionStorage.getItem(TOKEN_KEY),
   set: (t) => sessionStorage.setItem(TOKEN_KEY, t),
   clear: () => sessionStorage.removeItem(TOKEN_KEY),
@@ -22,15 +23,15 @@ export class ApiError extends Error {
   }
 }
 
-/** Fired when the admin token is refused: the app goes back to sign-in. */
+/** Fired when the signed-in token is refused (wrong, or revoked since): the app goes back to sign-in. */
 export const SIGNED_OUT = 'consentry:signed-out';
 
 /**
- * Calls /api with the admin token (or `token`), returns the parsed JSON answer.
+ * Calls /api with the signed-in token (or `token`), returns the parsed JSON answer.
  * Throws ApiError with the API's own code and message on an error answer.
  */
 export async function api(path, { method = 'GET', body, token } = {}) {
-  const bearer = token ?? adminToken.get();
+  const bearer = token ?? signedInToken.get();
   const headers = { accept: 'application/json' };
   if (bearer) headers.authorization = `Bearer ${bearer}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
@@ -51,8 +52,8 @@ export async function api(path, { method = 'GET', body, token } = {}) {
     const code = json?.error ?? `HTTP_${res.status}`;
     const message = json?.message ?? (text.slice(0, 300) || res.statusText);
     if (res.status === 401 && token === undefined) {
-      adminToken.clear();
-      window.dispatchEvent(new CustomEvent(SIGNED_OUT, { detail: 'The admin token was refused. Paste it again.' }));
+      signedInToken.clear();
+      window.dispatchEvent(new CustomEvent(SIGNED_OUT, { detail: 'Your token was refused: it is wrong or was revoked. Sign in again.' }));
     }
     throw new ApiError(res.status, code, message);
   }

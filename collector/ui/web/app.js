@@ -1,19 +1,28 @@
-// The Consentry control plane: sign-in with the admin token, then four pages
-// routed by the URL fragment (#/tenants, #/dashboard/<tenant>, #/audit/<tenant>,
-// #/query). The fragment holds tenant ids and time ranges only, never a token.
+// The Consentry control plane: sign-in with an operator's token (or the
+// bootstrap admin token), then pages routed by the URL fragment (#/tenants,
+// #/dashboard/<tenant>, #/requests/<tenant>, #/audit/<tenant>, #/query,
+// #/operators). The fragment holds tenant ids, filters and time ranges only,
+// never a token. The header says who is signed in; each page offers only what
+// the operator's role allows (GET /api/session), and the API checks again.
 import { html, render } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { adminToken, api, queryKeyMemory, ApiError, SIGNED_OUT } from './api.js';
+import { signedInToken, api, queryKeyMemory, ApiError, SIGNED_OUT } from './api.js';
+import { ErrorBox, Loading, can } from './components.js';
 import { TenantsPage } from './pages/tenants.js';
 import { DashboardPage } from './pages/dashboard.js';
+import { RequestsPage } from './pages/requests.js';
 import { AuditPage } from './pages/audit.js';
 import { QueryPage } from './pages/query.js';
+import { OperatorsPage } from './pages/operators.js';
 
+/** `tenant`: the page is about one tenant (its id follows in the fragment); `needs`: shown only with that permission. */
 const PAGES = [
   { id: 'tenants', title: 'Tenants', component: TenantsPage },
-  { id: 'dashboard', title: 'Dashboard', component: DashboardPage },
-  { id: 'audit', title: 'Audit', component: AuditPage },
+  { id: 'dashboard', title: 'Dashboard', component: DashboardPage, tenant: true },
+  { id: 'requests', title: 'Requests', component: RequestsPage, tenant: true },
+  { id: 'audit', title: 'Audit', component: AuditPage, tenant: true },
   { id: 'query', title: 'Query', component: QueryPage },
+  { id: 'operators', title: 'Operators', component: OperatorsPage, needs: 'operators' },
 ];
 
 /** The route in the fragment: page, tenant id, parameters. */
@@ -47,15 +56,15 @@ function SignIn({ notice, onSignedIn }) {
   const submit = async (e) => {
     e.preventDefault();
     const t = token.trim();
-    if (t === '') return setError('Paste the admin token first.');
+    if (t === '') return setError('Paste your token first.');
     setBusy(true);
     setError('');
     try {
-      await api('/api/tenants', { token: t });
-      adminToken.set(t);
-      onSignedIn();
+      const me = await api('/api/session', { token: t });
+      signedInToken.set(t);
+      onSignedIn(me);
     } catch (err) {
-      setError(err instanceof ApiError && err.status === 401 ? 'This token was refused: paste the admin token of this Consentry.' : err.message);
+      setError(err instanceof ApiError && err.status === 401 ? 'This token was refused: it is wrong, or it was revoked. Ask an admin for a new one.' : err.message);
       setBusy(false);
     }
   };
@@ -64,11 +73,12 @@ function SignIn({ notice, onSignedIn }) {
       <form class="card signin-card" onSubmit=${submit} aria-describedby="signin-help">
         <h1>Consentry control plane</h1>
         <p id="signin-help" class="muted">
-          Sign in with the admin token: <code>CONSENTRY_ADMIN_TOKEN</code>, or the file <code>data/admin-token</code> written at first start.
+          Sign in with your operator token (an admin creates it: <code>consentry operators create</code>), or with the bootstrap admin token:
+          <code>CONSENTRY_ADMIN_TOKEN</code>, or the file <code>data/admin-token</code> written at first start.
           It is kept in this tab's session storage only and sent to the management API as a bearer token.
         </p>
-        <label for="admin-token">Admin token</label>
-        <input id="admin-token" ref=${input} type="password" autocomplete="off" spellcheck="false" value=${token} onInput=${(e) => setToken(e.currentTarget.value)} />
+        <label for="signin-token">Operator or admin token</label>
+        <input id="signin-token" ref=${input} type="password" autocomplete="off" spellcheck="false" value=${token} onInput=${(e) => setToken(e.currentTarget.value)} />
         ${notice && !error && html`<p class="notice" role="status">${notice}</p>`}
         ${error && html`<p class="error" role="alert">${error}</p>`}
         <button type="submit" class="primary" disabled=${busy}>${busy ? 'Signing in…' : 'Sign in'}</button>
@@ -77,10 +87,12 @@ function SignIn({ notice, onSignedIn }) {
   `;
 }
 
-function Shell({ route, onSignOut }) {
+function Shell({ route, me, onSignOut }) {
   const main = useRef(null);
   const first = useRef(true);
-  const Page = route.page.component;
+  const pages = PAGES.filter((p) => p.needs === undefined || can(me, p.needs));
+  const page = pages.includes(route.page) ? route.page : undefined;
+  const Page = page?.component;
   useEffect(() => {
     document.title = `${route.page.title}${route.tenant ? ` · ${route.tenant}` : ''} · Consentry`;
     // After a navigation, move focus to the new page's heading (not on first load).
@@ -88,44 +100,57 @@ function Shell({ route, onSignOut }) {
     else main.current?.querySelector('h1')?.focus();
   }, [route.page.id, route.tenant]);
   const skip = () => main.current?.focus();
-  const href = (p) => (route.tenant && p.id !== 'tenants' && p.id !== 'query' ? `#/${p.id}/${encodeURIComponent(route.tenant)}` : `#/${p.id}`);
+  const href = (p) => (route.tenant && p.tenant ? `#/${p.id}/${encodeURIComponent(route.tenant)}` : `#/${p.id}`);
   return html`
     <button type="button" class="skip" onClick=${skip}>Skip to content</button>
     <header class="top">
       <span class="brand">Consentry</span>
       <nav aria-label="Main">
         <ul>
-          ${PAGES.map((p) => html`<li><a href=${href(p)} aria-current=${p.id === route.page.id ? 'page' : undefined}>${p.title}</a></li>`)}
+          ${pages.map((p) => html`<li><a href=${href(p)} aria-current=${p.id === route.page.id ? 'page' : undefined}>${p.title}</a></li>`)}
         </ul>
       </nav>
+      <span class="who" id="signed-in-as">Signed in as <strong>${me.name}</strong> <span class="role">${me.role}</span></span>
       <button type="button" class="quiet" onClick=${onSignOut}>Sign out</button>
     </header>
     <main id="main" ref=${main} tabindex="-1">
-      <${Page} key=${`${route.page.id}/${route.tenant ?? ''}`} tenant=${route.tenant} params=${route.params} />
+      ${Page
+        ? html`<${Page} key=${`${route.page.id}/${route.tenant ?? ''}`} me=${me} tenant=${route.tenant} params=${route.params} />`
+        : html`<h1 tabindex="-1">${route.page.title}</h1>
+            <p class="role-note" id="page-not-offered">Signed in as <strong>${me.name}</strong> (role ${me.role}): the ${route.page.title} page needs the role admin. Ask an admin.</p>`}
     </main>
   `;
 }
 
 function App() {
   const route = useRoute();
-  const [signedIn, setSignedIn] = useState(() => adminToken.get() !== null);
+  // undefined: not signed in; 'loading': a token from this tab's session, being checked; else GET /api/session.
+  const [me, setMe] = useState(() => (signedInToken.get() === null ? undefined : 'loading'));
+  const [error, setError] = useState(undefined);
   const [notice, setNotice] = useState(undefined);
   useEffect(() => {
     const on = (e) => {
       setNotice(e.detail);
-      setSignedIn(false);
+      setMe(undefined);
     };
     window.addEventListener(SIGNED_OUT, on);
     return () => window.removeEventListener(SIGNED_OUT, on);
   }, []);
+  useEffect(() => {
+    if (me !== 'loading') return;
+    api('/api/session').then(setMe, (err) => {
+      if (err.status !== 401) setError(err); // 401: SIGNED_OUT took the page back to sign-in
+    });
+  }, [me]);
   const signOut = () => {
-    adminToken.clear();
+    signedInToken.clear();
     queryKeyMemory.value = '';
     setNotice('Signed out.');
-    setSignedIn(false);
+    setMe(undefined);
   };
-  if (!signedIn) return html`<${SignIn} notice=${notice} onSignedIn=${() => setSignedIn(true)} />`;
-  return html`<${Shell} route=${route} onSignOut=${signOut} />`;
+  if (me === undefined) return html`<${SignIn} notice=${notice} onSignedIn=${setMe} />`;
+  if (me === 'loading') return html`<main id="main">${error ? html`<${ErrorBox} error=${error} title="Your session could not be checked" />` : html`<${Loading} what="Checking your session" />`}</main>`;
+  return html`<${Shell} route=${route} me=${me} onSignOut=${signOut} />`;
 }
 
 render(html`<${App} />`, document.getElementById('app'));

@@ -7,45 +7,19 @@ import { useMemo, useState } from 'preact/hooks';
 import { api, enc } from '../api.js';
 import { ErrorBox, Loading, PageTitle, TableRegion, TenantPicker, loadTenants, useLoad } from '../components.js';
 import { Bar, TimeChart } from '../charts.js';
-import { fmtInt, fmtMs, fmtPct, fmtTime, fromLocalInput, timeZone, toLocalInput } from '../format.js';
-
-const PRESETS = [
-  { id: '15m', label: 'Last 15 minutes', seconds: 900 },
-  { id: '1h', label: 'Last hour', seconds: 3600 },
-  { id: '6h', label: 'Last 6 hours', seconds: 6 * 3600 },
-  { id: '24h', label: 'Last 24 hours', seconds: 86_400 },
-  { id: '7d', label: 'Last 7 days', seconds: 7 * 86_400 },
-  { id: '30d', label: 'Last 30 days', seconds: 30 * 86_400 },
-];
-
-/** The range in the fragment's parameters: ?range=<preset> or ?from=<ISO>&to=<ISO>. */
-function rangeOf(params) {
-  const from = params.get('from');
-  const to = params.get('to');
-  if (from && to) return { kind: 'custom', from, to };
-  const preset = PRESETS.find((p) => p.id === params.get('range')) ?? PRESETS[1];
-  return { kind: 'preset', preset };
-}
+import { fmtInt, fmtMs, fmtPct, fmtTime } from '../format.js';
+import { RangeFields, fieldsRange, rangeKey as keyOf, rangeOf, rangeParams, rangeTimes, useRangeFields } from '../range.js';
 
 export function DashboardPage({ tenant, params }) {
   const tenants = useLoad(loadTenants, []);
   const range = rangeOf(params);
-  const rangeKey = range.kind === 'custom' ? `${range.from}/${range.to}` : range.preset.id;
+  const rangeKey = keyOf(range);
   const [refreshed, setRefreshed] = useState(0);
   const dash = useLoad(async () => {
     if (!tenant) return undefined;
-    const q = new URLSearchParams();
-    if (range.kind === 'custom') {
-      q.set('from', range.from);
-      q.set('to', range.to);
-    } else {
-      const now = Date.now();
-      q.set('from', new Date(now - range.preset.seconds * 1000).toISOString());
-      q.set('to', new Date(now).toISOString());
-    }
-    return api(`/api/tenants/${enc(tenant)}/dashboard?${q}`);
+    return api(`/api/tenants/${enc(tenant)}/dashboard?${new URLSearchParams(rangeTimes(range))}`);
   }, [tenant, rangeKey, refreshed]);
-  const suffix = range.kind === 'custom' ? `?from=${enc(range.from)}&to=${enc(range.to)}` : `?range=${range.preset.id}`;
+  const suffix = `?${rangeParams(range)}`;
 
   return html`
     <${PageTitle}>Dashboard${tenant ? html` <span class="muted">· ${tenant}</span>` : ''}<//>
@@ -62,44 +36,19 @@ export function DashboardPage({ tenant, params }) {
 }
 
 function RangePicker({ tenant, range, onRefresh }) {
-  const [preset, setPreset] = useState(range.kind === 'custom' ? 'custom' : range.preset.id);
-  const now = new Date();
-  const [from, setFrom] = useState(range.kind === 'custom' ? toLocalInput(new Date(range.from)) : toLocalInput(new Date(now.getTime() - 86_400_000)));
-  const [to, setTo] = useState(range.kind === 'custom' ? toLocalInput(new Date(range.to)) : toLocalInput(now));
+  const f = useRangeFields(range);
   const [error, setError] = useState('');
   const apply = (e) => {
     e.preventDefault();
+    const q = fieldsRange(f);
+    if (typeof q === 'string') return setError(q);
     setError('');
-    const base = `#/dashboard/${enc(tenant)}`;
-    let next;
-    if (preset !== 'custom') next = `${base}?range=${preset}`;
-    else {
-      const f = fromLocalInput(from);
-      const t = fromLocalInput(to);
-      if (!f || !t) return setError('Give both times.');
-      if (f >= t) return setError('From must be before to.');
-      next = `${base}?from=${enc(f.toISOString())}&to=${enc(t.toISOString())}`;
-    }
+    const next = `#/dashboard/${enc(tenant)}?${q}`;
     if (location.hash === next) onRefresh();
     else location.hash = next;
   };
   return html`<form class="row range" onSubmit=${apply} aria-label="Time range">
-    <div class="field">
-      <label for="range-preset">Time range</label>
-      <select id="range-preset" value=${preset} onChange=${(e) => setPreset(e.currentTarget.value)}>
-        ${PRESETS.map((p) => html`<option value=${p.id}>${p.label}</option>`)}
-        <option value="custom">Custom…</option>
-      </select>
-    </div>
-    ${preset === 'custom' &&
-    html`<div class="field">
-        <label for="range-from">From <span class="muted small">(${timeZone()})</span></label>
-        <input id="range-from" type="datetime-local" value=${from} onInput=${(e) => setFrom(e.currentTarget.value)} required />
-      </div>
-      <div class="field">
-        <label for="range-to">To</label>
-        <input id="range-to" type="datetime-local" value=${to} onInput=${(e) => setTo(e.currentTarget.value)} required />
-      </div>`}
+    <${RangeFields} f=${f} />
     <div class="field field-button"><button type="submit" class="primary">Show</button></div>
     ${error && html`<p class="error" role="alert">${error}</p>`}
   </form>`;

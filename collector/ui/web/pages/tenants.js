@@ -3,14 +3,15 @@
 // confirmation that says what the new tier stores and what stops being stored,
 // and the two erasures (collector/api/privacy.ts): one end user of a tenant,
 // after a confirmation of what is deleted, and a whole tenant, after its id is
-// typed.
+// typed. Each action is offered only when the signed-in operator's role
+// allows it; the page says which are not offered and why.
 import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, enc } from '../api.js';
-import { ErrorBox, Loading, PageTitle, TableRegion, loadTenants, useLoad } from '../components.js';
+import { CreateForm, ErrorBox, Loading, PageTitle, RoleNote, ShownOnce, TableRegion, can, loadTenants, useLoad, useModal } from '../components.js';
 import { fmtInt, fmtTime, fromLocalInput, timeZone, toLocalInput } from '../format.js';
 
-export function TenantsPage() {
+export function TenantsPage({ me }) {
   const tenants = useLoad(loadTenants, []);
   const tiers = useLoad(() => api('/api/tiers').then((r) => r.tiers), []);
   const [created, setCreated] = useState(undefined);
@@ -24,16 +25,27 @@ export function TenantsPage() {
     if (notice?.focus) noticeBox.current?.focus();
   }, [notice]);
 
+  const [mayCreate, maySwitch, mayErase] = [can(me, 'tenants:write'), can(me, 'tiers:write'), can(me, 'erasure')];
   return html`
     <${PageTitle}>Tenants<//>
-    <${CreateTenant}
+    <${RoleNote}
+      me=${me}
+      id="tenants-role-note"
+      missing=${[
+        ['tenants:write', 'creating and deleting tenants'],
+        ['tiers:write', 'switching tiers'],
+        ['erasure', 'erasing end users'],
+      ]}
+    />
+    ${mayCreate &&
+    html`<${CreateTenant}
       tiers=${tiers.data ?? []}
       onCreated=${(t) => {
         setCreated(t);
         setNotice(undefined);
         tenants.reload();
       }}
-    />
+    />`}
     ${created && html`<${KeysOnce} tenant=${created} onDone=${() => setCreated(undefined)} />`}
     <div role="status" id="tenants-notice">
       ${notice &&
@@ -46,7 +58,7 @@ export function TenantsPage() {
       <h2 id="tenant-list-h">All tenants</h2>
       <${ErrorBox} error=${tenants.error ?? tiers.error} />
       ${tenants.loading && !tenants.data ? html`<${Loading} what="Loading tenants" />` : ''}
-      ${tenants.data && tenants.data.length === 0 && html`<p class="empty">No tenants yet: create the first one above.</p>`}
+      ${tenants.data && tenants.data.length === 0 && html`<p class="empty">No tenants yet${mayCreate ? ': create the first one above' : ''}.</p>`}
       ${tenants.data &&
       tenants.data.length > 0 &&
       html`<${TableRegion} label="Tenants">
@@ -65,10 +77,11 @@ export function TenantsPage() {
                 <td>
                   <div class="actions">
                     <a href=${`#/dashboard/${enc(t.id)}`}>Dashboard<span class="sr-only"> of ${t.id}</span></a>
+                    <a href=${`#/requests/${enc(t.id)}`}>Requests<span class="sr-only"> of ${t.id}</span></a>
                     <a href=${`#/audit/${enc(t.id)}`}>Audit<span class="sr-only"> of ${t.id}</span></a>
-                    <button type="button" onClick=${() => setSwitching(t)}>Switch tier<span class="sr-only"> of ${t.id}</span></button>
-                    <button type="button" class="danger-text" onClick=${() => setErasing(t)}>Erase end user<span class="sr-only"> of ${t.id}</span></button>
-                    <button type="button" class="danger-text" onClick=${() => setDeleting(t)}>Delete tenant<span class="sr-only"> of ${t.id}</span></button>
+                    ${maySwitch && html`<button type="button" onClick=${() => setSwitching(t)}>Switch tier<span class="sr-only"> of ${t.id}</span></button>`}
+                    ${mayErase && html`<button type="button" class="danger-text" onClick=${() => setErasing(t)}>Erase end user<span class="sr-only"> of ${t.id}</span></button>`}
+                    ${mayCreate && html`<button type="button" class="danger-text" onClick=${() => setDeleting(t)}>Delete tenant<span class="sr-only"> of ${t.id}</span></button>`}
                   </div>
                 </td>
               </tr>`,
@@ -121,79 +134,40 @@ export function TenantsPage() {
 function CreateTenant({ tiers, onCreated }) {
   const [id, setId] = useState('');
   const [tier, setTier] = useState('');
-  const [error, setError] = useState(undefined);
-  const [busy, setBusy] = useState(false);
-  const submit = async (e) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
-      const created = await api('/api/tenants', { method: 'POST', body: tier ? { id: id.trim(), tier } : { id: id.trim() } });
-      setId('');
-      onCreated(created);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+  const create = async () => {
+    const created = await api('/api/tenants', { method: 'POST', body: tier ? { id: id.trim(), tier } : { id: id.trim() } });
+    setId('');
+    onCreated(created);
   };
-  return html`<section aria-labelledby="create-h" class="card">
-    <h2 id="create-h">Create a tenant</h2>
-    <form class="row" onSubmit=${submit}>
-      <div class="field">
-        <label for="new-tenant-id">Tenant id</label>
-        <input id="new-tenant-id" required pattern="[a-z0-9][a-z0-9_\\-]{0,62}" aria-describedby="new-tenant-id-help" value=${id} onInput=${(e) => setId(e.currentTarget.value)} autocomplete="off" spellcheck="false" />
-        <span id="new-tenant-id-help" class="hint">lower-case letters, digits, - and _</span>
-      </div>
-      <div class="field">
-        <label for="new-tenant-tier">Tier</label>
-        <select id="new-tenant-tier" value=${tier} onChange=${(e) => setTier(e.currentTarget.value)}>
-          <option value="">default of this Consentry</option>
-          ${tiers.map((t) => html`<option value=${t}>${t}</option>`)}
-        </select>
-      </div>
-      <div class="field field-button">
-        <button type="submit" class="primary" disabled=${busy}>${busy ? 'Creating…' : 'Create tenant'}</button>
-      </div>
-    </form>
-    <${ErrorBox} error=${error} title="The tenant was not created" />
-  </section>`;
+  return html`<${CreateForm} id="create" title="Create a tenant" submitLabel="Create tenant" failed="The tenant was not created" action=${create}>
+    <div class="field">
+      <label for="new-tenant-id">Tenant id</label>
+      <input id="new-tenant-id" required pattern="[a-z0-9][a-z0-9_\\-]{0,62}" aria-describedby="new-tenant-id-help" value=${id} onInput=${(e) => setId(e.currentTarget.value)} autocomplete="off" spellcheck="false" />
+      <span id="new-tenant-id-help" class="hint">lower-case letters, digits, - and _</span>
+    </div>
+    <div class="field">
+      <label for="new-tenant-tier">Tier</label>
+      <select id="new-tenant-tier" value=${tier} onChange=${(e) => setTier(e.currentTarget.value)}>
+        <option value="">default of this Consentry</option>
+        ${tiers.map((t) => html`<option value=${t}>${t}</option>`)}
+      </select>
+    </div>
+  <//>`;
 }
 
 /** The keys of a new tenant, shown once: the API keeps only their hashes. */
 function KeysOnce({ tenant, onDone }) {
-  const box = useRef(null);
-  useEffect(() => box.current?.focus(), [tenant.id]);
-  return html`<section class="keys card" aria-labelledby="keys-h" ref=${box} tabindex="-1" id="new-keys">
-    <h2 id="keys-h">Keys of tenant ${tenant.id} (tier ${tenant.tier})</h2>
-    <p class="warning" role="alert"><strong>Copy these keys now.</strong> Consentry stores only their hashes: they are shown this once and cannot be shown again. Anyone with the ingest key can send data as ${tenant.id}; anyone with the query key can read its data.</p>
-    <${KeyField} id="ingest-key" label="Ingest key (gateways send OTLP with it)" value=${tenant.ingestKey} />
-    <${KeyField} id="query-key" label="Query key (SQL over this tenant's data)" value=${tenant.queryKey} />
-    <button type="button" onClick=${onDone}>I have stored both keys</button>
-  </section>`;
-}
-
-function KeyField({ id, label, value }) {
-  const [status, setStatus] = useState('');
-  const input = useRef(null);
-  const copy = async () => {
-    try {
-      await navigator.clipboard.writeText(value);
-      setStatus('Copied.');
-    } catch {
-      // No clipboard permission (plain http on another host, or a locked-down browser): select it for Ctrl+C.
-      input.current?.select();
-      setStatus('Selected: press Ctrl+C (⌘C) to copy.');
-    }
-  };
-  return html`<div class="field key-field">
-    <label for=${id}>${label}</label>
-    <div class="key-row">
-      <input id=${id} ref=${input} readonly value=${value} spellcheck="false" onFocus=${(e) => e.currentTarget.select()} />
-      <button type="button" onClick=${copy} aria-describedby=${`${id}-status`}>Copy<span class="sr-only"> ${label}</span></button>
-    </div>
-    <span id=${`${id}-status`} class="hint" role="status">${status}</span>
-  </div>`;
+  return html`<${ShownOnce}
+    id="new-keys"
+    title=${`Keys of tenant ${tenant.id} (tier ${tenant.tier})`}
+    warning=${html`<strong>Copy these keys now.</strong> Consentry stores only their hashes: they are shown this once and cannot be shown again. Anyone with the ingest key can send data as ${tenant.id}; anyone with the query key can read its data.`}
+    secrets=${[
+      { id: 'ingest-key', label: 'Ingest key (gateways send OTLP with it)', value: tenant.ingestKey },
+      { id: 'query-key', label: "Query key (SQL over this tenant's data)", value: tenant.queryKey },
+    ]}
+    done="I have stored both keys"
+    onDone=${onDone}
+  />`;
 }
 
 /** Items of `a` not in `b`. */
@@ -335,30 +309,6 @@ function rowsText(rows = {}, always = []) {
       return `${fmtInt(n)} ${n === 1 ? one : many}`;
     })
     .join(', ');
-}
-
-/**
- * Opens `dialog` as a modal on mount; its closing (Escape, Cancel, or after
- * success) calls onClose(undefined). While `busy`, Escape does not close it:
- * the answer of a running change must not be lost.
- */
-function useModal(dialog, onClose, busy) {
-  const busyNow = useRef(busy);
-  busyNow.current = busy;
-  useEffect(() => {
-    const d = dialog.current;
-    d.showModal();
-    const closed = () => onClose(undefined);
-    const cancel = (e) => {
-      if (busyNow.current) e.preventDefault();
-    };
-    d.addEventListener('close', closed);
-    d.addEventListener('cancel', cancel);
-    return () => {
-      d.removeEventListener('close', closed);
-      d.removeEventListener('cancel', cancel);
-    };
-  }, []);
 }
 
 /** The API's limit on an end user id, in characters (code points: an emoji counts once, unlike maxlength). */
