@@ -1,17 +1,20 @@
 // The control-plane web page, served by the management API under /ui on its
-// own port. Only static files live here: the page (collector/ui/web/, committed
-// source, no build step) and the ES modules of preact, htm and uPlot from
-// node_modules. Nothing under /ui needs a token; every figure the page shows
-// comes from /api, called with the admin token the operator pastes (kept in
-// sessionStorage, never in a URL), so the page itself holds no data.
+// own port (@fastify/static). Only static files live here: the page
+// (collector/ui/web/, committed source, no build step) and the browser builds
+// of preact, htm and uPlot from node_modules under /ui/vendor/<package>/.
+// Nothing under /ui needs a token; every figure the page shows comes from
+// /api, called with the operator's token (kept in sessionStorage, never in a
+// URL), so the page itself holds no data.
 //
-// Every file is read once at registration into memory: a fixed table of URL
-// paths, so no request path ever reaches the file system.
+// The page's routes are made once at registration from its files (wildcard
+// off), and the vendor folders serve only the files listed here: no request
+// path reaches another file.
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, extname, join, relative, sep } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 
 /** URL prefix of the page. */
@@ -19,59 +22,27 @@ export const UI_PREFIX = '/ui';
 
 const WEB_DIR = join(dirname(fileURLToPath(import.meta.url)), 'web');
 
-const CONTENT_TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
+/**
+ * Browser builds of the libraries the page imports (index.html's import map
+ * names them), per package: the files of the package served under
+ * /ui/vendor/<package>/, as the package lays them out.
+ */
+export const VENDOR: Readonly<Record<string, readonly string[]>> = {
+  preact: ['dist/preact.mjs', 'hooks/dist/hooks.mjs'],
+  htm: ['dist/htm.module.js', 'preact/index.module.js'],
+  uplot: ['dist/uPlot.esm.js', 'dist/uPlot.min.css'],
 };
 
-/**
- * Browser builds of the libraries, by the name the page imports them under
- * (index.html's import map points each bare name at /ui/vendor/<file>).
- * `from` is resolved with Node's resolver, then `file` taken beside it, so a
- * package's export map does not decide which build the browser gets.
- */
-const VENDOR: Array<{ file: string; from: string; pick?: string }> = [
-  { file: 'preact.mjs', from: 'preact' },
-  { file: 'preact-hooks.mjs', from: 'preact/hooks' },
-  { file: 'htm.mjs', from: 'htm', pick: 'htm.module.js' },
-  { file: 'htm-preact.mjs', from: 'htm/preact', pick: 'index.module.js' },
-  { file: 'uplot.mjs', from: 'uplot/dist/uPlot.esm.js' },
-  { file: 'uplot.css', from: 'uplot/dist/uPlot.min.css' },
-];
-
-interface Asset {
-  body: Buffer;
-  type: string;
-  etag: string;
-}
-
-function asset(body: Buffer, path: string): Asset {
-  const type = CONTENT_TYPES[extname(path)];
-  if (type === undefined) throw new Error(`ui: no content type for ${path}`);
-  return { body, type, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` };
-}
-
-/** Reads the page's files and the vendor modules; throws (at start) when one is missing. */
-export function loadAssets(webDir = WEB_DIR): Map<string, Asset> {
-  const assets = new Map<string, Asset>();
-  const walk = (dir: string) => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const full = join(dir, e.name);
-      if (e.isDirectory()) walk(full);
-      else if (CONTENT_TYPES[extname(e.name)] !== undefined) assets.set(`/${relative(webDir, full).split(sep).join('/')}`, asset(readFileSync(full), full));
-    }
-  };
-  walk(webDir);
+/** The folder of an installed package (its package.json is not always exported: resolve its main entry and walk up). */
+function packageDir(name: string): string {
   const require = createRequire(import.meta.url);
-  for (const v of VENDOR) {
-    const resolved = require.resolve(v.from);
-    const path = v.pick === undefined ? resolved : join(dirname(resolved), v.pick);
-    assets.set(`/vendor/${v.file}`, asset(readFileSync(path), v.file));
+  let dir = dirname(require.resolve(name));
+  while (!dir.endsWith(`/node_modules/${name}`)) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`ui: cannot find the folder of package ${name}`);
+    dir = up;
   }
-  return assets;
+  return dir;
 }
 
 /**
@@ -95,13 +66,9 @@ export function contentSecurityPolicy(indexHtml: string): string {
   ].join('; ');
 }
 
-/** Registers GET /ui (redirect), /ui/ (the page) and /ui/<file>. */
+/** Registers GET /ui and /ui/ (the page; a route of a prefixed plugin answers both), /ui/<file> and /ui/vendor/<package>/<file>. */
 export const consoleUi: FastifyPluginAsync = async (app: FastifyInstance) => {
-  const assets = loadAssets();
-  const index = assets.get('/index.html');
-  if (index === undefined) throw new Error(`ui: ${WEB_DIR}/index.html is missing`);
-  const csp = contentSecurityPolicy(index.body.toString('utf8'));
-
+  const csp = contentSecurityPolicy(readFileSync(join(WEB_DIR, 'index.html'), 'utf8'));
   await app.register(
     async (ui) => {
       ui.addHook('onSend', async (_req, reply) => {
@@ -114,14 +81,18 @@ export const consoleUi: FastifyPluginAsync = async (app: FastifyInstance) => {
         // Revalidated on every load (ETag), so a new version is never stale.
         reply.header('cache-control', 'no-cache');
       });
-      ui.get('', async (_req, reply) => reply.redirect(`${UI_PREFIX}/`));
-      ui.get<{ Params: { '*': string } }>('/*', async (req, reply) => {
-        const path = req.params['*'] === '' ? '/index.html' : `/${req.params['*']}`;
-        const a = assets.get(path);
-        if (a === undefined) return reply.code(404).type('text/plain; charset=utf-8').send('no such file');
-        if (req.headers['if-none-match'] === a.etag) return reply.code(304).header('etag', a.etag).send();
-        return reply.type(a.type).header('etag', a.etag).send(a.body);
-      });
+      await ui.register(fastifyStatic, { root: WEB_DIR, prefix: '/', wildcard: false, index: ['index.html'], cacheControl: false, lastModified: false });
+      for (const [pkg, files] of Object.entries(VENDOR)) {
+        const allowed = new Set(files.map((f) => `/${f}`));
+        await ui.register(fastifyStatic, {
+          root: packageDir(pkg),
+          prefix: `/vendor/${pkg}/`,
+          decorateReply: false,
+          cacheControl: false,
+          lastModified: false,
+          allowedPath: (path) => allowed.has(path),
+        });
+      }
     },
     { prefix: UI_PREFIX },
   );

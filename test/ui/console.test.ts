@@ -13,6 +13,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SpanKind, SpanStatusCode, context as otelContext, trace } from '@opentelemetry/api';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { VENDOR } from '../../collector/ui/plugin.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, eventually, startTestConsentry, type TestConsentry } from '../helpers/consentry.ts';
 import { sdkClient } from '../helpers/otel.ts';
@@ -157,9 +158,15 @@ describe('control plane page', () => {
     expect(csp).not.toContain('unsafe-inline');
     expect(csp).not.toContain('unsafe-eval');
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
-    for (const path of ['/ui/app.js', '/ui/style.css', '/ui/vendor/preact.mjs', '/ui/vendor/preact-hooks.mjs', '/ui/vendor/htm-preact.mjs', '/ui/vendor/uplot.mjs', '/ui/vendor/uplot.css']) {
-      expect((await fetch(`${c.apiUrl}${path}`)).status, path).toBe(200);
+    for (const path of ['/ui/app.js', '/ui/style.css', ...Object.entries(VENDOR).flatMap(([pkg, files]) => files.map((f) => `/ui/vendor/${pkg}/${f}`))]) {
+      const file = await fetch(`${c.apiUrl}${path}`);
+      expect(file.status, path).toBe(200);
+      expect(file.headers.get('content-security-policy'), path).toBe(csp);
     }
+    // Only the listed files of a package, and nothing outside the page's folder.
+    expect((await fetch(`${c.apiUrl}/ui/vendor/preact/package.json`)).status).toBe(404);
+    expect((await fetch(`${c.apiUrl}/ui/vendor/preact/src/index.js`)).status).toBe(404);
+    expect((await fetch(`${c.apiUrl}/ui/plugin.js`)).status).toBe(404);
     expect((await fetch(`${c.apiUrl}/ui/../package.json`)).status).toBe(404);
     expect((await fetch(`${c.apiUrl}/ui/vendor/../../package.json`)).status).toBe(404);
     expect((await fetch(`${c.apiUrl}/api/tenants`)).status).toBe(401);
