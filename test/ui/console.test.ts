@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { SpanKind, SpanStatusCode, context as otelContext, trace } from '@opentelemetry/api';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { VENDOR } from '../../collector/ui/plugin.ts';
+import { VERSION } from '../../core/version.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, eventually, startTestConsentry, type TestConsentry } from '../helpers/consentry.ts';
 import { sdkClient } from '../helpers/otel.ts';
@@ -170,6 +171,12 @@ describe('control plane page', () => {
     expect((await fetch(`${c.apiUrl}/ui/../package.json`)).status).toBe(404);
     expect((await fetch(`${c.apiUrl}/ui/vendor/../../package.json`)).status).toBe(404);
     expect((await fetch(`${c.apiUrl}/api/tenants`)).status).toBe(401);
+  });
+
+  it('shows the version that runs in the footer', async () => {
+    await page.goto(`${c.apiUrl}/ui/`);
+    await page.locator('#version', { hasText: VERSION }).waitFor();
+    expect(await page.locator('#version').textContent()).toBe(`Consentry ${VERSION}`);
   });
 
   it('signs in with the bootstrap admin token, kept in sessionStorage only, and says who is signed in', async () => {

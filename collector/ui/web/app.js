@@ -122,6 +122,21 @@ function Shell({ route, me, onSignOut }) {
   `;
 }
 
+/** What runs: Consentry's version from GET /readyz (no token needed), in every page's footer. */
+function Footer() {
+  const [version, setVersion] = useState(undefined);
+  useEffect(() => {
+    fetch('/readyz', { credentials: 'omit', cache: 'no-store' })
+      .then((r) => r.json())
+      .then((b) => setVersion(b.version), () => undefined);
+  }, []);
+  return html`<footer class="page-footer" id="version">Consentry${version === undefined ? '' : ` ${version}`}</footer>`;
+}
+
+function Root() {
+  return html`<${App} /><${Footer} />`;
+}
+
 function App() {
   const route = useRoute();
   // undefined: not signed in; 'loading': a token from this tab's session, being checked; else GET /api/session.
@@ -153,4 +168,4 @@ function App() {
   return html`<${Shell} route=${route} me=${me} onSignOut=${signOut} />`;
 }
 
-render(html`<${App} />`, document.getElementById('app'));
+render(html`<${Root} />`, document.getElementById('app'));
