@@ -11,6 +11,7 @@ import { BUILTIN_PROCESSORS } from '../processors/builtin.ts';
 import { scrubSecretsProcessor } from '../processors/scrub-secrets/processor.ts';
 import { loadTierFiles } from '../processors/tiers/config.ts';
 import { TierEngine, type EngineHooks } from '../processors/tiers/engine.ts';
+import { loadPriceTable } from '../processors/cost/prices.ts';
 import type { BatchContext, RecordBatch } from '../core/record.ts';
 
 export const TIER_DIRS = [fileURLToPath(new URL('../processors/tiers/builtin/', import.meta.url)), fileURLToPath(new URL('../processors/tiers/presets/', import.meta.url))];
@@ -29,12 +30,12 @@ export function hmacKey(settings: Pick<Settings, 'dataDir' | 'hmacKey'>): Buffer
   return key;
 }
 
-/** Loads every tier (built-in, presets, CONSENTRY_TIERS_DIR) and compiles it; checks the default tier. */
+/** Loads every tier (built-in, presets, CONSENTRY_TIERS_DIR) and the price table, and compiles them; checks the default tier. */
 export function buildTierEngine(settings: Settings, hooks: EngineHooks): TierEngine {
   const engine = new TierEngine({
     tiers: loadTierFiles(settings.tiersDir === '' ? TIER_DIRS : [...TIER_DIRS, settings.tiersDir], BUILTIN_PROCESSORS),
     factories: BUILTIN_PROCESSORS,
-    env: { hmacKey: hmacKey(settings), count: hooks.count },
+    env: { hmacKey: hmacKey(settings), count: hooks.count, prices: loadPriceTable(settings.pricesFile) },
     scrub: scrubSecretsProcessor({ onRedact: hooks.onRedact }),
     onDrop: hooks.onDrop,
   });

@@ -10,6 +10,7 @@
 import { GAMMA, MAX_BUCKET, MAX_MS, MIN_BUCKET, MIN_MS, bucketOf } from '../../processors/summarize/sketch.ts';
 import { CALL_EVIDENCE, FIELDS, keysOf } from '../../processors/conventions/genai.ts';
 import { SpanFlags } from '../../core/record.ts';
+import { COST_ATTRIBUTE } from '../../processors/cost/processor.ts';
 
 const LN_GAMMA = Math.log(GAMMA);
 const UINT64_MAX = (1n << 64n) - 1n;
@@ -154,7 +155,8 @@ export interface SpanRequestsOptions {
  * One row per span of the tenant in [from, to) that is a request or an LLM
  * call: t (bucket start, Unix seconds, by the minute of the span's start as
  * the processor does), provider, endpoint, model, status_class, is_error,
- * is_entry, is_call, bucket, in_tok, out_tok.
+ * is_entry, is_call, bucket, in_tok, out_tok, cost_usd (the call's cost,
+ * priced at receipt: processors/cost/; NULL when it was not priced).
  */
 export function spanRequestsSql(o: SpanRequestsOptions): string {
   const a = 'SpanAttributes';
@@ -171,7 +173,8 @@ export function spanRequestsSql(o: SpanRequestsOptions): string {
     ${isCallSql(a, 'is_entry')} AS is_call,
     ${bucketSelectSql('Duration')},
     ${countSql(firstOfSql(a, keysOf(FIELDS.inputTokens)))} AS in_tok,
-    ${countSql(firstOfSql(a, keysOf(FIELDS.outputTokens)))} AS out_tok
+    ${countSql(firstOfSql(a, keysOf(FIELDS.outputTokens)))} AS out_tok,
+    toDecimal128OrNull(${attr(a, COST_ATTRIBUTE)}, 12) AS cost_usd
   FROM consentry.otel_traces
   WHERE TenantId = ${o.tenant}
     AND Timestamp >= toDateTime64(${o.from}, 9) AND Timestamp < toDateTime64(${o.to}, 9)

@@ -14,6 +14,7 @@ import type { ErasureTombstones } from '../../control/tombstones.ts';
 import { queryRoutes } from './query.ts';
 import { dashboardRoutes } from './dashboard.ts';
 import { privacyRoutes } from './privacy.ts';
+import { describeRetention } from '../../processors/tiers/config.ts';
 
 export interface AnalyticsDeps {
   settings: { clickhouseUrl: string; clickhouseQueryUrl: string; dataDir: string };
@@ -42,6 +43,10 @@ export function analyticsRoutes(deps: AnalyticsDeps): Array<(app: FastifyInstanc
       tombstones: deps.tombstones,
       forgetTier: (id) => deps.registry.forget(id),
       drain: deps.drain,
+      retentionOf: (id) => {
+        const config = deps.engine.get(deps.registry.current(id)?.tier ?? '')?.config;
+        return config === undefined ? undefined : describeRetention(config);
+      },
     }),
   ];
 }

@@ -134,3 +134,21 @@ export function withoutContent(attrs: Attributes, removed: { n: number }): Attri
   }
   return out ?? attrs;
 }
+
+/** Attributes parted into what stays and the content (what withoutContent removes); `content` undefined when there is none. */
+export function splitContent(attrs: Attributes): { kept: Attributes; content: Attributes | undefined } {
+  const kept = withoutContent(attrs, { n: 0 });
+  if (kept === attrs) return { kept, content: undefined };
+  const content: Attributes = {};
+  for (const k in attrs) if (!(k in kept)) content[k] = attrs[k]!;
+  return { kept, content };
+}
+
+/**
+ * Whether a log record's body is content: it comes from instrumentation (an
+ * event name, or LLM attributes) and is not empty. The rule drop-content
+ * clears bodies by (less its keepBodies list).
+ */
+export function isContentBody(log: LogRecord, eventName: string): boolean {
+  return log.body !== '' && (eventName !== '' || hasLlmAttributes(log.attributes));
+}

@@ -4,12 +4,14 @@
 //
 // Order at receipt, in every tier: gateway metadata extraction -> API-key HMAC
 // (tiers that keep it; must see the raw header) -> secret scrubbing -> the
-// tier's span and log pipelines -> retention.
+// tier's span and log pipelines -> cost of the call spans kept -> retention.
 import type { BatchContext, RecordBatch } from '../../core/record.ts';
 import { emptyBatch } from '../../core/record.ts';
 import type { Processor, ProcessorEnv, ProcessorFactory } from '../processor.ts';
 import type { LoadedTier, TierConfig } from './config.ts';
 import { compileSpanReads, DECODE_NOTHING, type SpanProjection } from '../projection.ts';
+import { createCostStage } from '../cost/processor.ts';
+import type { PriceTable } from '../cost/prices.ts';
 
 /** Where the engine reports what it did (metrics); never per tenant. */
 export interface EngineHooks {
@@ -47,8 +49,10 @@ const SIGNALS = ['spans', 'logs', 'summaries', 'metadata'] as const;
 
 export class TierEngine {
   private readonly tiers = new Map<string, CompiledTier>();
+  private readonly cost: Processor;
 
   constructor(private readonly opts: TierEngineOptions) {
+    this.cost = opts.env.prices === undefined ? (b) => b : createCostStage(opts.env.prices);
     for (const t of opts.tiers) this.tiers.set(t.config.name, this.compile(t));
   }
 
@@ -81,9 +85,14 @@ export class TierEngine {
       hashApiKeys: c.hashApiKeys === true ? this.factory('hash-api-keys').create({}, this.opts.env) : undefined,
       spans: c.spans.map(step),
       logs: c.logs.map(step),
-      retention: this.factory('retention').create({ days: c.retentionDays }, this.opts.env),
+      retention: this.factory('retention').create({ days: c.retentionDays, contentDays: c.contentRetentionDays ?? null }, this.opts.env),
       projection,
     };
+  }
+
+  /** The price table calls are priced by (ProcessorEnv.prices); undefined: none. */
+  get prices(): PriceTable | undefined {
+    return this.opts.env.prices;
   }
 
   names(): string[] {
@@ -137,7 +146,7 @@ export class TierEngine {
       summaries: spans.summaries.concat(logs.summaries),
       metadata: b.metadata,
     };
-    return tier.retention(merged, ctx);
+    return tier.retention(this.cost(merged, ctx), ctx);
   }
 
   private run(steps: Processor[], batch: RecordBatch, ctx: BatchContext, tier: string): RecordBatch {
