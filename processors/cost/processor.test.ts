@@ -64,9 +64,9 @@ describe('the cost stage', () => {
     expect(out.spans[3]).toBe(spans[3]);
   });
 
-  it('a call whose model has no price carries no cost (unpriced, not free)', () => {
-    const out = stage(testBatch({ spans: [testSpan({ ...call, 'gen_ai.request.model': 'gpt-7' })] }), TEST_CTX);
-    expect(COST_ATTRIBUTE in out.spans[0]!.attributes).toBe(false);
+  it('a call whose model has no price costs unknown (unpriced, not free)', () => {
+    const out = stage(testBatch({ spans: [testSpan({ ...call, 'gen_ai.request.model': 'gpt-7' }), testSpan({ 'gen_ai.provider.name': 'openai', 'gen_ai.operation.name': 'chat' })] }), TEST_CTX);
+    expect(out.spans.map((s) => s.attributes[COST_ATTRIBUTE])).toEqual(['unknown', 'unknown']);
   });
 
   it('replaces or removes a gateway.cost.usd the sender put there: only Consentry says what a call cost', () => {
@@ -76,7 +76,7 @@ describe('the cost stage', () => {
       testSpan({ 'http.route': '/x', [COST_ATTRIBUTE]: '99' }, { spanId: '1'.repeat(16) }),
     ];
     const out = stage(testBatch({ spans }), TEST_CTX);
-    expect(out.spans.map((s) => s.attributes[COST_ATTRIBUTE])).toEqual(['0.00035', undefined, undefined]);
+    expect(out.spans.map((s) => s.attributes[COST_ATTRIBUTE])).toEqual(['0.00035', 'unknown', undefined]);
     expect(out.spans[2]!.attributes).toEqual({ 'http.route': '/x' });
   });
 });

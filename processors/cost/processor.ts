@@ -5,15 +5,17 @@
 // is counted where tokens are and never twice: the `summary` fold adds it to
 // its rows (summarize), and the cost stage below writes it on every stored
 // call span as `gateway.cost.usd` (the `full` dashboard's SQL sums it over the
-// same call spans). A call whose model has no price carries no cost and is
+// same call spans). A call whose model has no price carries `unknown` and is
 // counted as unpriced, never as free.
 import type { Attributes, RecordBatch, SpanRecord } from '../../core/record.ts';
 import { inputTokensOf, isCallSpan, isEntrySpan, modelOf, outputTokensOf, providerOf } from '../conventions/counting.ts';
 import type { Processor } from '../processor.ts';
 import type { PriceTable } from './prices.ts';
 
-/** The span attribute Consentry writes on call spans: the call's cost in US dollars, a decimal. */
+/** The span attribute Consentry writes on every call span: the call's cost in US dollars, a decimal, or UNPRICED. */
 export const COST_ATTRIBUTE = 'gateway.cost.usd';
+/** The cost of a call whose model (or provider) has no price. */
+export const UNPRICED = 'unknown';
 
 const PICO_PER_USD = 1_000_000_000_000n;
 
@@ -35,20 +37,20 @@ export function usdText(pico: bigint): string {
 
 /**
  * The cost stage of every tier, after its pipelines: each call span that is
- * stored gets `gateway.cost.usd` when its model is priced; every other span,
- * and a call span whose model is not, loses any `gateway.cost.usd` the sender
- * put there (only Consentry says what a call cost).
+ * stored gets `gateway.cost.usd`, its cost or `unknown`; every other span
+ * loses any `gateway.cost.usd` the sender put there (only Consentry says what
+ * a call cost, and which spans are calls).
  */
 export function createCostStage(prices: PriceTable): Processor {
   const priced = (s: SpanRecord): SpanRecord => {
     const a = s.attributes;
-    const cost = isCallSpan(a, isEntrySpan(s)) ? callCostPico(prices, a) : undefined;
-    if (cost === undefined) {
+    if (!isCallSpan(a, isEntrySpan(s))) {
       if (!(COST_ATTRIBUTE in a)) return s;
       const { [COST_ATTRIBUTE]: _forged, ...rest } = a;
       return { ...s, attributes: rest };
     }
-    return { ...s, attributes: { ...a, [COST_ATTRIBUTE]: usdText(cost) } };
+    const cost = callCostPico(prices, a);
+    return { ...s, attributes: { ...a, [COST_ATTRIBUTE]: cost === undefined ? UNPRICED : usdText(cost) } };
   };
   return (batch: RecordBatch) => (batch.spans.length === 0 ? batch : { ...batch, spans: batch.spans.map(priced) });
 }
