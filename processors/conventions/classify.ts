@@ -119,29 +119,36 @@ export function eventNameOf(log: LogRecord): string {
  * `removed` counting what went.
  */
 export function withoutContent(attrs: Attributes, removed: { n: number }): Attributes {
+  const { kept, content } = part(attrs, false);
+  removed.n += content;
+  return kept;
+}
+
+/** Attributes parted into what stays and the content (what withoutContent removes); `content` undefined when there is none. */
+export function splitContent(attrs: Attributes): { kept: Attributes; content: Attributes | undefined } {
+  const { kept, apart } = part(attrs, true);
+  return { kept, content: apart };
+}
+
+/** One pass: the attributes that are not content (`attrs` itself when none is), how many are, and (`collect`) those that are. */
+function part(attrs: Attributes, collect: boolean): { kept: Attributes; content: number; apart: Attributes | undefined } {
   let out: Attributes | undefined;
+  let apart: Attributes | undefined;
+  let content = 0;
   const keys = Object.keys(attrs);
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i]!;
     const c = classifyAttribute(k);
     if (c === CONTENT_ATTRIBUTE || c === GATEWAY_CONTENT_ATTRIBUTE) {
-      removed.n++;
+      content++;
+      if (collect) (apart ??= {})[k] = attrs[k]!;
       if (out === undefined) {
         out = {};
         for (let j = 0; j < i; j++) out[keys[j]!] = attrs[keys[j]!]!;
       }
     } else if (out !== undefined) out[k] = attrs[k]!;
   }
-  return out ?? attrs;
-}
-
-/** Attributes parted into what stays and the content (what withoutContent removes); `content` undefined when there is none. */
-export function splitContent(attrs: Attributes): { kept: Attributes; content: Attributes | undefined } {
-  const kept = withoutContent(attrs, { n: 0 });
-  if (kept === attrs) return { kept, content: undefined };
-  const content: Attributes = {};
-  for (const k in attrs) if (!(k in kept)) content[k] = attrs[k]!;
-  return { kept, content };
+  return { kept: out ?? attrs, content, apart };
 }
 
 /**
