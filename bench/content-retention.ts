@@ -40,6 +40,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { buildPool } from './otlp-batches.ts';
+import { childOrParent } from './procs.ts';
 import { decodeTracesProto } from '../collector/otlp/decode-proto.ts';
 import { loadSettings } from '../core/settings.ts';
 import { buildTierEngine } from '../app/pipeline.ts';
@@ -443,10 +444,4 @@ async function child(spec: ChildSpec): Promise<Result> {
   return result;
 }
 
-if (process.argv[2] === '--child') {
-  const result = await child(JSON.parse(process.argv[3]!) as ChildSpec);
-  process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
-  process.exit(0); // chdb's background threads would keep the process alive
-} else {
-  await parent();
-}
+await childOrParent(child, parent);

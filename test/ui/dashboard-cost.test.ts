@@ -1,5 +1,5 @@
 // The dashboard page shows cost (issue 17) in a real browser (Debian's
-// Chromium through playwright-core, as console.test.ts): the total and per
+// Chromium through playwright-core: test/helpers/browser.ts): the total and per
 // model, priced by the shipped table, a model without a price as "unknown"
 // (never $0) with its calls counted, and how long the tenant's tier keeps rows
 // and content. Traffic through the OTel SDK; the expected figures are
@@ -7,18 +7,18 @@
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { SpanKind } from '@opentelemetry/api';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, eventually, startTestConsentry, type TestConsentry } from '../helpers/consentry.ts';
 import { sdkClient } from '../helpers/otel.ts';
-import { CHROMIUM_ARGS, ensureChromium } from '../../scripts/ensure-chromium.ts';
+import { openBrowserPage } from '../helpers/browser.ts';
 
 const SHOTS = join(import.meta.dirname, '..', 'screenshots');
 
 let c: TestConsentry;
 let browser: Browser;
 let page: Page;
-const consoleErrors: string[] = [];
+let consoleErrors: string[] = [];
 
 // Published prices (USD per million tokens, processors/cost/prices.yaml): gpt-4o 2.50 / 10, gpt-4o-mini 0.15 / 0.60.
 const PLAN = [
@@ -29,16 +29,9 @@ const PLAN = [
 const usd = (v: number) => new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(v);
 
 beforeAll(async () => {
-  const chromiumPath = await ensureChromium();
-  if (!chromiumPath.ok) throw new Error(chromiumPath.message);
   mkdirSync(SHOTS, { recursive: true });
   c = await startTestConsentry();
-  browser = await chromium.launch({ executablePath: chromiumPath.path, args: CHROMIUM_ARGS });
-  page = await (await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB', timezoneId: 'UTC' })).newPage();
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') consoleErrors.push(`${m.type()}: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
+  ({ browser, page, errors: consoleErrors } = await openBrowserPage());
 
   const k = await c.createTenant('shop', 'lunogen');
   const client = sdkClient({ otlpUrl: c.otlpUrl, ingestKey: k.ingestKey, encoding: 'proto', resource: { 'service.name': 'ui-cost-gateway' } });
