@@ -221,7 +221,7 @@ describe('content retention (lunogen: content 30 days, rows without expiry)', ()
 });
 
 describe('content retention: a plain GenAI event log through OTLP', () => {
-  it('a GenAI event record of a lunogen tenant expires whole with its content; its span stays', async () => {
+  it('a GenAI event record of a lunogen tenant expires whole, at its content expiry (00:00 UTC, within 30 days)', async () => {
     const k = await c.createTenant('cr-events', 'lunogen');
     const t0 = Date.now();
     const body = JSON.stringify({
