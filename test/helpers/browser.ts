@@ -1,30 +1,20 @@
-// A page in Debian's Chromium through playwright-core for the browser tests
-// (installed by scripts/ensure-chromium.ts when missing, never downloaded by
-// playwright): 1280x900, en-GB, UTC, with the page's console errors and
-// warnings and its uncaught exceptions collected.
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+// Pieces the browser tests share: Debian's Chromium launched as
+// test/ui/console.test.ts does (scripts/ensure-chromium.ts installs it), and
+// the page's console errors collected.
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { CHROMIUM_ARGS, ensureChromium } from '../../scripts/ensure-chromium.ts';
 
-export interface BrowserPage {
-  browser: Browser;
-  context: BrowserContext;
-  page: Page;
-  /** Console errors and warnings, and uncaught exceptions, of the page so far. */
-  errors: string[];
+/** Chromium (installed first when missing), headless, reaching nothing by itself. */
+export async function launchChromium(): Promise<Browser> {
+  const found = await ensureChromium();
+  if (!found.ok) throw new Error(found.message);
+  return chromium.launch({ executablePath: found.path, args: CHROMIUM_ARGS });
 }
 
-/** Opens the browser and a page; `clipboardOrigin`: an origin allowed to read and write the clipboard. */
-export async function openBrowserPage(opts: { clipboardOrigin?: string } = {}): Promise<BrowserPage> {
-  const chromiumPath = await ensureChromium();
-  if (!chromiumPath.ok) throw new Error(chromiumPath.message);
-  const browser = await chromium.launch({ executablePath: chromiumPath.path, args: CHROMIUM_ARGS });
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB', timezoneId: 'UTC' });
-  if (opts.clipboardOrigin !== undefined) await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: opts.clipboardOrigin });
-  const page = await context.newPage();
-  const errors: string[] = [];
+/** Collects the page's console errors and warnings, and uncaught exceptions, into `into`; lines matching `expected` are left out. */
+export function collectConsoleErrors(page: Page, into: string[], expected?: RegExp): void {
   page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') errors.push(`${m.type()}: ${m.text()}`);
+    if ((m.type() === 'error' || m.type() === 'warning') && !(expected?.test(m.text()) ?? false)) into.push(`${m.type()}: ${m.text()}`);
   });
-  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-  return { browser, context, page, errors };
+  page.on('pageerror', (e) => into.push(`pageerror: ${e.message}`));
 }

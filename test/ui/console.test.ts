@@ -12,11 +12,11 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SpanKind, SpanStatusCode, context as otelContext, trace } from '@opentelemetry/api';
-import type { Browser, Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, eventually, startTestConsentry, type TestConsentry } from '../helpers/consentry.ts';
 import { sdkClient } from '../helpers/otel.ts';
-import { openBrowserPage } from '../helpers/browser.ts';
+import { CHROMIUM_ARGS, ensureChromium } from '../../scripts/ensure-chromium.ts';
 
 // The few browser globals the page functions below use: the project's type
 // check has no DOM library, and these declarations stay in this module.
@@ -41,9 +41,10 @@ const SHOTS = join(ROOT, 'test', 'screenshots');
 
 let c: TestConsentry;
 let browser: Browser;
+let context: BrowserContext;
 let page: Page;
 /** Console errors and uncaught exceptions of the page; expected ones are taken out where they happen. */
-let consoleErrors: string[] = [];
+const consoleErrors: string[] = [];
 let keys: { ingestKey: string; queryKey: string };
 
 /** The traffic sent for tenant acme: one SERVER span per request. */
@@ -55,9 +56,18 @@ const PLAN = [
 const fmt = (n: number) => new Intl.NumberFormat('en-US').format(n);
 
 beforeAll(async () => {
+  const chromiumPath = await ensureChromium();
+  if (!chromiumPath.ok) throw new Error(chromiumPath.message);
   mkdirSync(SHOTS, { recursive: true });
   c = await startTestConsentry();
-  ({ browser, page, errors: consoleErrors } = await openBrowserPage({ clipboardOrigin: c.apiUrl }));
+  browser = await chromium.launch({ executablePath: chromiumPath.path, args: CHROMIUM_ARGS });
+  context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB', timezoneId: 'UTC' });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: c.apiUrl });
+  page = await context.newPage();
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') consoleErrors.push(`${m.type()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
 }, 600_000); // a first Chromium install (apt-get) can take minutes
 
 afterAll(async () => {

@@ -11,14 +11,14 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, eventually, startTestConsentry, type TestConsentry } from '../helpers/consentry.ts';
 import { sdkClient } from '../helpers/otel.ts';
-import { openBrowserPage } from '../helpers/browser.ts';
+import { collectConsoleErrors, launchChromium } from '../helpers/browser.ts';
 
 const SHOTS = join(import.meta.dirname, '..', 'screenshots');
 
 let c: TestConsentry;
 let browser: Browser;
 let page: Page;
-let consoleErrors: string[] = [];
+const consoleErrors: string[] = [];
 
 // Published prices (USD per million tokens, processors/cost/prices.yaml): gpt-4o 2.50 / 10, gpt-4o-mini 0.15 / 0.60.
 const PLAN = [
@@ -31,7 +31,9 @@ const usd = (v: number) => new Intl.NumberFormat('en-US', { style: 'currency', c
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   c = await startTestConsentry();
-  ({ browser, page, errors: consoleErrors } = await openBrowserPage());
+  browser = await launchChromium();
+  page = await (await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB', timezoneId: 'UTC' })).newPage();
+  collectConsoleErrors(page, consoleErrors);
 
   const k = await c.createTenant('shop', 'lunogen');
   const client = sdkClient({ otlpUrl: c.otlpUrl, ingestKey: k.ingestKey, encoding: 'proto', resource: { 'service.name': 'ui-cost-gateway' } });
