@@ -12,6 +12,7 @@ import { scrubSecretsProcessor } from '../processors/scrub-secrets/processor.ts'
 import { loadSecretRulesFile, type SecretRules } from '../processors/scrub-secrets/rules-file.ts';
 import { loadTierFiles } from '../processors/tiers/config.ts';
 import { TierEngine, type EngineHooks } from '../processors/tiers/engine.ts';
+import { loadPriceTable } from '../processors/cost/prices.ts';
 import type { BatchContext, RecordBatch } from '../core/record.ts';
 
 export const TIER_DIRS = [fileURLToPath(new URL('../processors/tiers/builtin/', import.meta.url)), fileURLToPath(new URL('../processors/tiers/presets/', import.meta.url))];
@@ -35,12 +36,12 @@ export function secretRules(settings: Pick<Settings, 'secretRulesFile'>): Secret
   return settings.secretRulesFile === '' ? {} : loadSecretRulesFile(settings.secretRulesFile);
 }
 
-/** Loads every tier (built-in, presets, CONSENTRY_TIERS_DIR) and compiles it; checks the default tier. */
+/** Loads every tier (built-in, presets, CONSENTRY_TIERS_DIR) and the price table, and compiles them; checks the default tier. */
 export function buildTierEngine(settings: Settings, hooks: EngineHooks): TierEngine {
   const engine = new TierEngine({
     tiers: loadTierFiles(settings.tiersDir === '' ? TIER_DIRS : [...TIER_DIRS, settings.tiersDir], BUILTIN_PROCESSORS),
     factories: BUILTIN_PROCESSORS,
-    env: { hmacKey: hmacKey(settings), count: (name, n) => hooks.count(name, n) },
+    env: { hmacKey: hmacKey(settings), count: (name, n) => hooks.count(name, n), prices: loadPriceTable(settings.pricesFile) },
     scrub: scrubSecretsProcessor({ ...secretRules(settings), onRedact: (kind, n) => hooks.onRedact(kind, n) }),
     onDrop: (signal, tier, n) => hooks.onDrop(signal, tier, n),
   });

@@ -57,6 +57,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { buildPool } from './otlp-batches.ts';
+import { childOrParent } from './procs.ts';
 import { decodeTracesProto } from '../collector/otlp/decode-proto.ts';
 import { loadSettings } from '../core/settings.ts';
 import { buildTierEngine } from '../app/pipeline.ts';
@@ -917,11 +918,4 @@ async function child(spec: ChildSpec): Promise<RunResult> {
   return result;
 }
 
-if (process.argv[2] === '--child') {
-  const result = await child(JSON.parse(process.argv[3]!) as ChildSpec);
-  process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
-  // chdb's background threads would keep the process alive.
-  process.exit(0);
-} else {
-  await parent();
-}
+await childOrParent(child, parent);

@@ -218,3 +218,17 @@ export class Processes {
     }
   }
 }
+
+/**
+ * The entry of a bench that measures each variant in a child process of its
+ * own (bench/insert.ts, bench/content-retention.ts): started as
+ * `<script> --child <JSON spec>`, runs `child` and prints `RESULT <JSON>` for
+ * the parent to read, then exits (chdb's background threads would keep the
+ * process alive); otherwise runs `parent`.
+ */
+export async function childOrParent<S, R>(child: (spec: S) => Promise<R>, parent: () => Promise<void>): Promise<void> {
+  if (process.argv[2] !== '--child') return parent();
+  const result = await child(JSON.parse(process.argv[3]!) as S);
+  process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
+  process.exit(0);
+}

@@ -140,6 +140,9 @@ export interface SummaryRecord {
   /** Tokens of the LLM calls. */
   inputTokens: number;
   outputTokens: number;
+  /** Cost of the priced LLM calls, picodollars (processors/cost/), and how many calls had no price. */
+  costPicoUsd: bigint;
+  unpricedCalls: number;
   requestBytes: number;
   responseBytes: number;
 }
@@ -166,6 +169,12 @@ export interface RecordBatch {
   metadata: GatewayMetadataRecord[];
   /** Unix seconds after which storage removes these rows (set by the retention processor); unset: kept. */
   expireAt?: number;
+  /**
+   * Unix seconds after which storage removes the content of these rows
+   * (processors/conventions/content.ts), when the tier keeps content for less
+   * time than rows (contentRetentionDays); unset: content lives as long as its row.
+   */
+  contentExpireAt?: number;
 }
 
 /** Who and when a batch belongs to: one request, one tenant, one tier. */

@@ -84,6 +84,8 @@ export interface Settings {
   queryMaxThreads: number;
   /** Tier of tenants created without one. */
   defaultTier: string;
+  /** Price table of LLM calls (YAML); empty: the shipped processors/cost/prices.yaml. */
+  pricesFile: string;
   /** How long after an erasure later-arriving spans and logs of the subject's traces are dropped, hours. */
   erasureTraceHours: number;
   /** Erased traces each writing process holds in memory, at most. */
@@ -163,6 +165,7 @@ export const SETTINGS: { [K in keyof Settings]: SettingSpec<K> }[keyof Settings]
   { key: 'queryMaxMemoryBytes', env: 'CONSENTRY_QUERY_MAX_MEMORY_BYTES', default: String(1 << 30), parse: positiveInt, doc: 'most memory one tenant query may use, bytes (enforced by ClickHouse; 422 QUERY_LIMIT above)' },
   { key: 'queryMaxThreads', env: 'CONSENTRY_QUERY_MAX_THREADS', default: '1', parse: positiveInt, doc: "ClickHouse threads one tenant query may use (`max_threads`); 1 leaves the other cores to ingest and other tenants' queries" },
   { key: 'defaultTier', env: 'CONSENTRY_DEFAULT_TIER', default: 'minimal', parse: text, doc: 'tier of a tenant created without one (the most private by default)' },
+  { key: 'pricesFile', env: 'CONSENTRY_PRICES_FILE', default: '', parse: text, doc: 'price table of LLM calls (YAML, the format of `processors/cost/prices.yaml`), which replaces the shipped one; validated at start (file and line of each problem); unset: the shipped table' },
   { key: 'erasureTraceHours', env: 'CONSENTRY_ERASURE_TRACE_HOURS', default: '24', parse: positiveInt, doc: "how long after an erasure later-arriving spans and logs of the subject's traces are dropped, hours (with Kafka: at least CONSENTRY_KAFKA_RETENTION_HOURS)" },
   { key: 'erasureMaxTraces', env: 'CONSENTRY_ERASURE_MAX_TRACES', default: '250000', parse: positiveInt, doc: 'erased traces each writer (embedded collector, sink) holds in memory to drop their later spans, about 95 bytes each; past it more are not held (logged), and a later erasure of the subject removes what they let through' },
   { key: 'tierSwitchTimeoutMs', env: 'CONSENTRY_TIER_SWITCH_TIMEOUT_MS', default: '10000', parse: positiveInt, doc: 'longest wait of a downgrade for data received under the old tier to be written or reduced (with Kafka: for every sink to confirm), ms; then 503 TIER_SWITCH_PENDING' },

@@ -6,6 +6,7 @@
 // not call the next stage: the pipeline does, and counts what each drops.
 import type { TSchema, Static } from '@sinclair/typebox';
 import type { BatchContext, RecordBatch } from '../core/record.ts';
+import type { PriceTable } from './cost/prices.ts';
 
 export type Processor = (batch: RecordBatch, ctx: BatchContext) => RecordBatch;
 
@@ -32,6 +33,8 @@ export interface ProcessorEnv {
   hmacKey: Buffer;
   /** Counts values a processor removed on purpose, by kind (never the values). */
   count(name: string, n: number): void;
+  /** Prices of LLM calls (CONSENTRY_PRICES_FILE or the shipped table); absent: no call is priced. */
+  prices?: PriceTable;
 }
 
 /**

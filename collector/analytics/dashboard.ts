@@ -1,6 +1,9 @@
 // Dashboard figures of one tenant over a time range, in buckets of `step`:
 // requests, LLM calls, errors and error rates, latency p50/p95/p99 (of
-// requests and of calls), tokens, per provider, endpoint, model and over time.
+// requests and of calls), tokens and cost, per provider, endpoint, model and
+// over time. Cost is what the calls' prices were at receipt (processors/cost/);
+// calls whose model had none are counted as unpriced, and a breakdown whose
+// calls are all unpriced has cost null (unknown), never 0.
 // Requests and calls are different figures (processors/conventions/counting.ts):
 // a request is counted once whatever the shape of its trace, and its LLM calls
 // (retries and fallbacks included) as calls, with the tokens and the model.
@@ -95,6 +98,10 @@ export interface Breakdown {
   /** Tokens of the calls. */
   inputTokens: number;
   outputTokens: number;
+  /** US dollars of the priced calls; null when there are calls and none was priced (unknown, not free). */
+  costUsd: number | null;
+  /** Calls whose model (or provider) had no price at receipt. */
+  unpricedCalls: number;
 }
 
 export interface DashboardFigures {
@@ -119,6 +126,8 @@ interface Row {
   ce: number;
   it: number;
   ot: number;
+  cost: number;
+  uc: number;
   p50: number | null;
   p95: number | null;
   p99: number | null;
@@ -146,7 +155,8 @@ export function dashboardSql(): string {
   SELECT toInt64(intDiv(toUInt32(toUnixTimestamp(Minute)), {step:UInt32}) * {step:UInt32}) AS t,
     toString(Provider) AS provider, toString(Endpoint) AS endpoint, toString(Model) AS model, 'summaries' AS src,
     sum(Requests) AS r, sum(Errors) AS e, sumMap(LatencyBuckets) AS lat,
-    sum(Calls) AS c, sum(CallErrors) AS ce, sumMap(CallLatencyBuckets) AS clat, sum(InputTokens) AS it, sum(OutputTokens) AS ot
+    sum(Calls) AS c, sum(CallErrors) AS ce, sumMap(CallLatencyBuckets) AS clat, sum(InputTokens) AS it, sum(OutputTokens) AS ot,
+    sum(CostUsd) AS cost, sum(UnpricedCalls) AS uc
   FROM consentry.request_summaries
   WHERE TenantId = {tenant:String} AND Minute >= toDateTime({from:UInt32}) AND Minute < toDateTime({to:UInt32})
   GROUP BY t, provider, endpoint, model
@@ -154,12 +164,14 @@ export function dashboardSql(): string {
   SELECT t, provider, endpoint, model, 'spans' AS src,
     countIf(is_entry) AS r, countIf(is_entry AND is_error) AS e, sumMapIf(map(bucket, toUInt64(1)), is_entry) AS lat,
     countIf(is_call) AS c, countIf(is_call AND is_error) AS ce, sumMapIf(map(bucket, toUInt64(1)), is_call) AS clat,
-    sumIf(in_tok, is_call) AS it, sumIf(out_tok, is_call) AS ot
+    sumIf(in_tok, is_call) AS it, sumIf(out_tok, is_call) AS ot,
+    sumIf(assumeNotNull(cost_usd), is_call AND isNotNull(cost_usd)) AS cost, countIf(is_call AND isNull(cost_usd)) AS uc
   FROM (${spans})
   GROUP BY t, provider, endpoint, model
 )
 SELECT grouping(t, provider, endpoint, model, src) AS g, t, provider, endpoint, model, src,
   sum(r) AS r, sum(e) AS e, sum(c) AS c, sum(ce) AS ce, sum(it) AS it, sum(ot) AS ot,
+  toFloat64(sum(cost)) AS cost, sum(uc) AS uc,
   ${q}
 FROM requests
 GROUP BY GROUPING SETS ((), (provider), (endpoint), (model), (t), (t, provider), (src))
@@ -171,6 +183,7 @@ function breakdown(r: Row | undefined): Breakdown {
   const errors = Number(r?.e ?? 0);
   const calls = Number(r?.c ?? 0);
   const callErrors = Number(r?.ce ?? 0);
+  const unpricedCalls = Number(r?.uc ?? 0);
   const q = (v: number | null | undefined) => (v === null || v === undefined || Number.isNaN(Number(v)) ? null : Number(v));
   return {
     requests,
@@ -183,6 +196,8 @@ function breakdown(r: Row | undefined): Breakdown {
     callLatencyMs: { p50: q(r?.c50), p95: q(r?.c95), p99: q(r?.c99) },
     inputTokens: Number(r?.it ?? 0),
     outputTokens: Number(r?.ot ?? 0),
+    costUsd: calls > 0 && unpricedCalls === calls ? null : Number(r?.cost ?? 0),
+    unpricedCalls,
   };
 }
 

@@ -92,7 +92,8 @@ export interface CallSummary {
   models: string[];
   inputTokens: number;
   outputTokens: number;
-  costUsd?: number;
+  /** USD of the priced calls; null when every call had no price (never a zero that would read as free). */
+  costUsd?: number | null;
   unknownCostCalls?: number;
 }
 
@@ -270,9 +271,11 @@ export function attributeCalls(entries: Array<{ TraceId: string; SpanId: string 
     sum.outputTokens += Number(s.out_tok);
     if (cost) {
       if (s.cost === null || s.cost === undefined) sum.unknownCostCalls! += 1;
-      else sum.costUsd! += Number(s.cost);
+      else sum.costUsd = (sum.costUsd ?? 0) + Number(s.cost);
     }
   }
+  // Calls all without a price: the cost is unknown, not zero.
+  for (const sum of out.values()) if (cost && sum.calls > 0 && sum.unknownCostCalls === sum.calls) sum.costUsd = null;
   return out;
 }
 
@@ -431,7 +434,8 @@ interface SpanRow {
   Duration: string | number;
   StatusCode: string;
   StatusMessage: string;
-  SpanAttributes: Record<string, string>;
+  /** SpanAttributes with the content kept apart for content retention (ContentAttributes) put back. */
+  attrs: Record<string, string>;
   ResourceAttributes: Record<string, string>;
   ev_ns: string[];
   ev_name: string[];
@@ -452,7 +456,7 @@ interface TraceRow {
   Duration: string | number;
   StatusCode: string;
   StatusMessage: string;
-  SpanAttributes: Record<string, string>;
+  attrs: Record<string, string>;
   is_entry: number | boolean;
   is_call: number | boolean;
 }
@@ -491,7 +495,7 @@ export function traceTree(rows: TraceRow[]): TraceSpan[] {
       depth,
       isRequest: truthy(r.is_entry),
       isCall: truthy(r.is_call),
-      attributes: r.SpanAttributes,
+      attributes: r.attrs,
     });
     for (const c of children.get(r.SpanId) ?? []) visit(c, depth + 1);
   };
@@ -500,13 +504,23 @@ export function traceTree(rows: TraceRow[]): TraceSpan[] {
   return out;
 }
 
+/**
+ * A span's attributes as sent: a tier with content retention shorter than its
+ * rows keeps content apart (ContentAttributes, EventsContentAttributes:
+ * storage/sql/010_content_retention.sql); the explorer shows it back in place
+ * while it lasts.
+ */
+const WITH_CONTENT = 'mapUpdate(SpanAttributes, ContentAttributes)';
+const EVENTS_WITH_CONTENT =
+  'if(length(EventsContentAttributes) = length(Events.Attributes), arrayMap((a, c) -> mapUpdate(a, c), Events.Attributes, EventsContentAttributes), Events.Attributes)';
+
 /** One stored span of the tenant with its trace and the trace's logs; undefined when there is no such span. */
 export async function openRequest(client: ClickHouseClient, tenantId: string, traceId: string, spanId: string): Promise<OpenedRequest | undefined> {
   const scanned: Scanned = { rows: 0, statements: 0 };
   const [row] = await run<SpanRow>(
     client,
-    `SELECT toString(toUnixTimestamp64Nano(Timestamp)) AS ns, Tier, toString(ExpireAt) AS ExpireAt, TraceId, SpanId, ParentSpanId, TraceState, SpanName, SpanKind, ServiceName, ScopeName, ScopeVersion, Duration, StatusCode, StatusMessage, SpanAttributes, ResourceAttributes, ` +
-      `arrayMap(t -> toString(toUnixTimestamp64Nano(t)), Events.Timestamp) AS ev_ns, Events.Name AS ev_name, Events.Attributes AS ev_attrs, Links.TraceId AS ln_trace, Links.SpanId AS ln_span, Links.TraceState AS ln_state, Links.Attributes AS ln_attrs ` +
+    `SELECT toString(toUnixTimestamp64Nano(Timestamp)) AS ns, Tier, toString(ExpireAt) AS ExpireAt, TraceId, SpanId, ParentSpanId, TraceState, SpanName, SpanKind, ServiceName, ScopeName, ScopeVersion, Duration, StatusCode, StatusMessage, ${WITH_CONTENT} AS attrs, ResourceAttributes, ` +
+      `arrayMap(t -> toString(toUnixTimestamp64Nano(t)), Events.Timestamp) AS ev_ns, Events.Name AS ev_name, ${EVENTS_WITH_CONTENT} AS ev_attrs, Links.TraceId AS ln_trace, Links.SpanId AS ln_span, Links.TraceState AS ln_state, Links.Attributes AS ln_attrs ` +
       `FROM consentry.otel_traces WHERE TenantId = {tenant:String} AND TraceId = {trace:String} AND SpanId = {span:String} ORDER BY Timestamp LIMIT 1 ${STATEMENT_SETTINGS}`,
     { tenant: tenantId, trace: traceId, span: spanId },
     scanned,
@@ -516,15 +530,15 @@ export async function openRequest(client: ClickHouseClient, tenantId: string, tr
   const around = { tenant: tenantId, trace: traceId, tfrom: String(at - TRACE_SLACK_NS), tto: String(at + TRACE_SLACK_NS) };
   const spans = await run<TraceRow>(
     client,
-    `SELECT ns, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName, Duration, StatusCode, StatusMessage, SpanAttributes, is_entry, is_call FROM (` +
-      `${spansIn('toString(toUnixTimestamp64Nano(Timestamp)) AS ns, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName, Duration, StatusCode, StatusMessage, SpanAttributes', nsParam('tfrom'), nsParam('tto'))} AND TraceId = {trace:String}` +
+    `SELECT ns, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName, Duration, StatusCode, StatusMessage, attrs, is_entry, is_call FROM (` +
+      `${spansIn(`toString(toUnixTimestamp64Nano(Timestamp)) AS ns, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName, Duration, StatusCode, StatusMessage, ${WITH_CONTENT} AS attrs`, nsParam('tfrom'), nsParam('tto'))} AND TraceId = {trace:String}` +
       `) ORDER BY ns LIMIT {max:UInt32} ${STATEMENT_SETTINGS}`,
     { ...around, max: MAX_TRACE_SPANS + 1 },
     scanned,
   );
-  const logs = await run<{ ns: string; SpanId: string; SeverityText: string; EventName: string; Body: string; LogAttributes: Record<string, string> }>(
+  const logs = await run<{ ns: string; SpanId: string; SeverityText: string; EventName: string; Body: string; attrs: Record<string, string> }>(
     client,
-    `SELECT toString(toUnixTimestamp64Nano(Timestamp)) AS ns, SpanId, SeverityText, EventName, Body, LogAttributes FROM consentry.otel_logs ` +
+    `SELECT toString(toUnixTimestamp64Nano(Timestamp)) AS ns, SpanId, SeverityText, EventName, Body, mapUpdate(LogAttributes, ContentAttributes) AS attrs FROM consentry.otel_logs ` +
       `WHERE TenantId = {tenant:String} AND TraceId = {trace:String} AND TimestampTime >= toDateTime(intDiv({tfrom:Int64}, 1000000000)) AND TimestampTime <= toDateTime(intDiv({tto:Int64}, 1000000000)) ` +
       `ORDER BY Timestamp LIMIT {max:UInt32} ${STATEMENT_SETTINGS}`,
     { ...around, max: MAX_TRACE_LOGS + 1 },
@@ -546,15 +560,15 @@ export async function openRequest(client: ClickHouseClient, tenantId: string, tr
       durationMs: Number(row.Duration) / 1e6,
       statusCode: row.StatusCode,
       statusMessage: row.StatusMessage,
-      attributes: row.SpanAttributes,
-      kinds: kindsOf(row.SpanAttributes),
+      attributes: row.attrs,
+      kinds: kindsOf(row.attrs),
       resource: row.ResourceAttributes,
       events: row.ev_name.map((name, i) => ({ time: isoOfNs(BigInt(row.ev_ns[i] ?? '0')), name, attributes: row.ev_attrs[i] ?? {} })),
       links: row.ln_trace.map((t, i) => ({ traceId: t, spanId: row.ln_span[i] ?? '', traceState: row.ln_state[i] ?? '', attributes: row.ln_attrs[i] ?? {} })),
     },
     trace: { spans: traceTree(spans.slice(0, MAX_TRACE_SPANS)), truncated: spans.length > MAX_TRACE_SPANS },
     logs: {
-      rows: logs.slice(0, MAX_TRACE_LOGS).map((l) => ({ time: isoOfNs(BigInt(l.ns)), spanId: l.SpanId, severity: l.SeverityText, eventName: l.EventName, body: l.Body, attributes: l.LogAttributes })),
+      rows: logs.slice(0, MAX_TRACE_LOGS).map((l) => ({ time: isoOfNs(BigInt(l.ns)), spanId: l.SpanId, severity: l.SeverityText, eventName: l.EventName, body: l.Body, attributes: l.attrs })),
       truncated: logs.length > MAX_TRACE_LOGS,
     },
     scanned,
@@ -570,7 +584,8 @@ export interface EndUserUsage {
   calls: number;
   inputTokens: number;
   outputTokens: number;
-  costUsd?: number;
+  /** USD of the priced calls; null when every call had no price (never a zero that would read as free). */
+  costUsd?: number | null;
   unknownCostCalls?: number;
 }
 
@@ -581,7 +596,8 @@ export interface EndUserUsage {
  */
 export function endUsersSql(cost: CostSql | undefined): string {
   const costCols = cost === undefined ? '' : `, sumIf(cost, isNotNull(cost)) AS cost_usd, countIf(isNull(cost)) AS unknown_cost`;
-  const costSums = cost === undefined ? '' : `, sum(cost_usd) AS costUsd, sum(unknown_cost) AS unknownCostCalls`;
+  // Calls all without a price: the cost is unknown (NULL), not zero.
+  const costSums = cost === undefined ? '' : `, if(sum(c) > 0 AND sum(unknown_cost) = sum(c), NULL, sum(cost_usd)) AS costUsd, sum(unknown_cost) AS unknownCostCalls`;
   const costIn = cost === undefined ? '' : `, ${cost.callCostUsd} AS cost`;
   return `WITH entries AS (
   SELECT TraceId, end_user, count() AS requests, countIf(is_error) AS errors FROM (${spansIn(`TraceId, ${USER} AS end_user`, nsParam('from'), nsParam('to'))}) WHERE is_entry AND end_user != '' GROUP BY TraceId, end_user
@@ -604,7 +620,7 @@ export async function endUserUsage(o: { client: ClickHouseClient; tenantId: stri
     calls: Number(r['calls']),
     inputTokens: Number(r['inputTokens']),
     outputTokens: Number(r['outputTokens']),
-    ...(o.cost === undefined ? {} : { costUsd: Number(r['costUsd']), unknownCostCalls: Number(r['unknownCostCalls']) }),
+    ...(o.cost === undefined ? {} : { costUsd: r['costUsd'] === null ? null : Number(r['costUsd']), unknownCostCalls: Number(r['unknownCostCalls']) }),
   }));
   return { users, truncated: rows.length > o.limit, scanned };
 }

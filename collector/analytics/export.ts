@@ -10,6 +10,8 @@
 // Maps as objects, Nested columns as arrays named `Events.Name` etc. The last
 // line is a trailer: {"end":true,"rows":{"otel_traces":n,...}}, or on failure
 // {"error":"..."}: a consumer that does not see the trailer has a partial export.
+// The trailer also carries what the caller adds (`trailer`): how long the
+// tenant's tier keeps rows and content (collector/api/privacy.ts).
 import type { ClickHouseClient } from '@clickhouse/client';
 import { DATABASE } from '../../storage/clickhouse.ts';
 import { SUBJECT_TABLES, subjectPredicate } from './erasure.ts';
@@ -36,6 +38,8 @@ export interface ExportOptions {
   pageRows?: number;
   /** Aimed-for bytes per page. Default 4 MiB. */
   targetPageBytes?: number;
+  /** More fields of the end line. */
+  trailer?: Record<string, unknown>;
 }
 
 interface Cursor {
@@ -103,7 +107,7 @@ export async function* exportLines(o: ExportOptions): AsyncGenerator<string> {
         else if (text.length < target / 4 && pageRows < base * 8) pageRows *= 2;
       }
     }
-    yield `${JSON.stringify({ end: true, rows: counts })}\n`;
+    yield `${JSON.stringify({ end: true, rows: counts, ...o.trailer })}\n`;
   } catch (err) {
     yield `${JSON.stringify({ error: `export failed: ${(err as Error).message}`, rows: counts })}\n`;
   }

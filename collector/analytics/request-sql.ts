@@ -10,6 +10,7 @@
 import { GAMMA, MAX_BUCKET, MAX_MS, MIN_BUCKET, MIN_MS, bucketOf } from '../../processors/summarize/sketch.ts';
 import { CALL_EVIDENCE, FIELDS, keysOf } from '../../processors/conventions/genai.ts';
 import { SpanFlags } from '../../core/record.ts';
+import { COST_ATTRIBUTE } from '../../processors/cost/processor.ts';
 
 const LN_GAMMA = Math.log(GAMMA);
 const UINT64_MAX = (1n << 64n) - 1n;
@@ -154,7 +155,8 @@ export interface SpanRequestsOptions {
  * One row per span of the tenant in [from, to) that is a request or an LLM
  * call: t (bucket start, Unix seconds, by the minute of the span's start as
  * the processor does), provider, endpoint, model, status_class, is_error,
- * is_entry, is_call, bucket, in_tok, out_tok.
+ * is_entry, is_call, bucket, in_tok, out_tok, cost_usd (the call's cost,
+ * priced at receipt: processors/cost/; NULL when it was not priced).
  */
 /** Status classes of requestFieldsSql's `status_class`, for validating a filter. */
 export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx', 'error', 'unset'] as const;
@@ -162,7 +164,7 @@ export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx', 'error', 'unse
 /**
  * Select-list items over an otel_traces row, as the summarize processor reads
  * a span: provider, endpoint, model, http_class, failed, status_class,
- * is_error, is_entry, is_call, in_tok, out_tok.
+ * is_error, is_entry, is_call, in_tok, out_tok, cost_usd.
  */
 export function requestFieldsSql(): string {
   const a = 'SpanAttributes';
@@ -176,7 +178,8 @@ export function requestFieldsSql(): string {
     ${isEntrySql()} AS is_entry,
     ${isCallSql(a, 'is_entry')} AS is_call,
     ${countSql(firstOfSql(a, keysOf(FIELDS.inputTokens)))} AS in_tok,
-    ${countSql(firstOfSql(a, keysOf(FIELDS.outputTokens)))} AS out_tok`;
+    ${countSql(firstOfSql(a, keysOf(FIELDS.outputTokens)))} AS out_tok,
+    toDecimal128OrNull(${attr(a, COST_ATTRIBUTE)}, 12) AS cost_usd`;
 }
 
 export function spanRequestsSql(o: SpanRequestsOptions): string {

@@ -15,6 +15,11 @@ import { queryRoutes } from './query.ts';
 import { dashboardRoutes } from './dashboard.ts';
 import { privacyRoutes } from './privacy.ts';
 import { explorerRoutes } from './explorer.ts';
+import { COST_ATTRIBUTE } from '../../processors/cost/processor.ts';
+import { describeRetention } from '../../processors/tiers/config.ts';
+
+/** The cost of a stored LLM call span (the cost stage's attribute; `unknown` reads as NULL: unpriced). */
+const CALL_COST_SQL = { callCostUsd: `toFloat64OrNull(SpanAttributes['${COST_ATTRIBUTE}'])` };
 
 export interface AnalyticsDeps {
   settings: { clickhouseUrl: string; clickhouseQueryUrl: string; dataDir: string };
@@ -40,13 +45,17 @@ export function analyticsRoutes(deps: AnalyticsDeps): Array<(app: FastifyInstanc
   return [
     queryRoutes({ tenants: deps.tenants, engine: queries, gate: new QueryGate(deps.queryConcurrency), onQuery: deps.onQuery }),
     dashboardRoutes({ client: deps.client, tenants: deps.tenants, engine: deps.engine, tierOf }),
-    explorerRoutes({ client: deps.client, tenants: deps.tenants, engine: deps.engine, tierOf, keepsUserId: (tier) => deps.keepsUserId(tier) }),
+    explorerRoutes({ client: deps.client, tenants: deps.tenants, engine: deps.engine, tierOf, keepsUserId: (tier) => deps.keepsUserId(tier), cost: CALL_COST_SQL }),
     privacyRoutes({
       client: deps.client,
       tenants: deps.tenants,
       tombstones: deps.tombstones,
       forgetTier: (id) => deps.registry.forget(id),
       drain: deps.drain,
+      retentionOf: (id) => {
+        const config = deps.engine.get(deps.registry.current(id)?.tier ?? '')?.config;
+        return config === undefined ? undefined : describeRetention(config);
+      },
     }),
   ];
 }

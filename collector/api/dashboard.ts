@@ -6,13 +6,16 @@
 // `per-request` (spans kept), or `none-by-consent` when the tenant's current
 // tier keeps no request data at all (level 0): then the answer says so instead
 // of showing zeros that would read as "no traffic". Figures stored under an
-// earlier tier in the range are still shown.
+// earlier tier in the range are still shown. `retention` says how long the
+// current tier keeps rows and content; `prices` which price table costs come
+// from (calls are priced at receipt, so older figures keep their prices).
 import type { FastifyInstance } from 'fastify';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { TierEngine } from '../../processors/tiers/engine.ts';
 import type { TenantStore } from '../../control/tenant-store.ts';
 import { dashboardFigures, parseRange } from '../analytics/dashboard.ts';
 import { ApiError } from './errors.ts';
+import { describeRetention } from '../../processors/tiers/config.ts';
 
 export interface DashboardDeps {
   client: ClickHouseClient;
@@ -50,11 +53,14 @@ export function dashboardRoutes(deps: DashboardDeps) {
       const range = parseRange({ from, to, step }, now());
       if (typeof range === 'string') throw new ApiError('BAD_REQUEST', range);
       const tier = deps.tierOf(id);
-      const requestData = requestDataOf(deps.engine.get(tier)?.config.level);
+      const config = deps.engine.get(tier)?.config;
+      const requestData = requestDataOf(config?.level);
       const head = {
         tenant: id,
         tier,
         requestData,
+        retention: config === undefined ? null : describeRetention(config),
+        prices: deps.engine.prices === undefined ? null : { version: deps.engine.prices.version },
         from: new Date(range.from * 1000).toISOString(),
         to: new Date(range.to * 1000).toISOString(),
         stepSeconds: range.step,

@@ -16,6 +16,7 @@ import { exportLines } from '../analytics/export.ts';
 import type { ErasureTombstones } from '../../control/tombstones.ts';
 import { ApiError } from './errors.ts';
 import { principalOf } from './access.ts';
+import type { RetentionView } from '../../processors/tiers/config.ts';
 
 export interface PrivacyDeps {
   client: ClickHouseClient;
@@ -27,6 +28,8 @@ export interface PrivacyDeps {
   drain?: () => Promise<void>;
   /** See ErasureOptions.settleMs. */
   settleMs?: number;
+  /** How long the tenant's current tier keeps rows and content, for the export's end line. */
+  retentionOf?(tenantId: string): RetentionView | undefined;
 }
 
 /** Characters (Unicode code points) of a user id; the API's router lets 2048 UTF-16 units through (app.ts), more get 414. */
@@ -42,6 +45,10 @@ export function privacyRoutes(deps: PrivacyDeps) {
   };
   const subjectOk = (s: string) => {
     if (s === '' || [...s].length > MAX_SUBJECT) throw new ApiError('BAD_REQUEST', `subject: must be the user.id, 1 to ${MAX_SUBJECT} characters (URL-encoded)`);
+  };
+  const trailerOf = (id: string) => {
+    const retention = deps.retentionOf?.(id);
+    return retention === undefined ? undefined : { retention };
   };
   const auditOf = (req: FastifyRequest<Audit>) => ({ actor: principalOf(req).name, reason: req.query.reason ?? '' });
   const ndjson = (reply: FastifyReply, name: string, lines: AsyncGenerator<string>) =>
@@ -80,12 +87,12 @@ export function privacyRoutes(deps: PrivacyDeps) {
       const { id, subject } = req.params;
       tenantOr404(id);
       subjectOk(subject);
-      return ndjson(reply, `${id}-subject-export`, exportLines({ client: deps.client, tenantId: id, subject }));
+      return ndjson(reply, `${id}-subject-export`, exportLines({ client: deps.client, tenantId: id, subject, trailer: trailerOf(id) }));
     });
 
     app.get<{ Params: { id: string } }>('/tenants/:id/export', { config: { access: 'export' } }, async (req, reply) => {
       tenantOr404(req.params.id);
-      return ndjson(reply, `${req.params.id}-export`, exportLines({ client: deps.client, tenantId: req.params.id }));
+      return ndjson(reply, `${req.params.id}-export`, exportLines({ client: deps.client, tenantId: req.params.id, trailer: trailerOf(req.params.id) }));
     });
 
     app.get<{ Params: { id: string } }>('/tenants/:id/erasures', { config: { access: 'read' } }, async (req) => {

@@ -15,6 +15,7 @@ import type { TenantStore } from '../../control/tenant-store.ts';
 import type { TierRegistry } from '../../control/tier-registry.ts';
 import { ApiError } from './errors.ts';
 import { principalOf } from './access.ts';
+import { describeRetention } from '../../processors/tiers/config.ts';
 
 const SwitchTier = Type.Object(
   {
@@ -60,7 +61,18 @@ export function tierRoutes(deps: TierRouteDeps) {
       const t = deps.engine.get(req.params.name);
       if (t === undefined) throw new ApiError('UNKNOWN_TIER', `unknown tier "${req.params.name}": one of ${deps.engine.names().join(', ')}`);
       const c = t.config;
-      return { name: c.name, description: c.description, level: c.level, stores: c.stores, omits: c.omits, retentionDays: c.retentionDays, upgradeRequiresUntil: c.upgradeRequiresUntil === true };
+      const retention = describeRetention(c);
+      return {
+        name: c.name,
+        description: c.description,
+        level: c.level,
+        stores: c.stores,
+        omits: c.omits,
+        retentionDays: c.retentionDays,
+        contentRetentionDays: retention.contentDays,
+        retention: retention.summary,
+        upgradeRequiresUntil: c.upgradeRequiresUntil === true,
+      };
     });
 
     app.get<{ Params: { id: string } }>('/tenants/:id/tier', { config: { access: 'read' } }, async (req) => {

@@ -290,6 +290,38 @@ TTL At + INTERVAL 1 HOUR;
 CREATE TABLE IF NOT EXISTS consentry.insert_probe ON CLUSTER '{cluster}' AS consentry.insert_probe_local
 ENGINE = Distributed('{cluster}', 'consentry', 'insert_probe_local', rand());
 
+-- 010_content_retention
+
+ALTER TABLE consentry.otel_traces_local ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS ContentExpireAt DateTime DEFAULT ExpireAt CODEC(ZSTD(1)) AFTER ExpireAt,
+    ADD COLUMN IF NOT EXISTS ContentAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)) AFTER ContentExpireAt,
+    ADD COLUMN IF NOT EXISTS EventsContentAttributes Array(Map(LowCardinality(String), String)) CODEC(ZSTD(1)) AFTER ContentAttributes;
+
+ALTER TABLE consentry.otel_traces ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS ContentExpireAt DateTime DEFAULT ExpireAt CODEC(ZSTD(1)) AFTER ExpireAt,
+    ADD COLUMN IF NOT EXISTS ContentAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)) AFTER ContentExpireAt,
+    ADD COLUMN IF NOT EXISTS EventsContentAttributes Array(Map(LowCardinality(String), String)) CODEC(ZSTD(1)) AFTER ContentAttributes;
+
+ALTER TABLE consentry.otel_logs_local ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS ContentExpireAt DateTime DEFAULT ExpireAt CODEC(ZSTD(1)) AFTER ExpireAt,
+    ADD COLUMN IF NOT EXISTS ContentAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)) AFTER ContentExpireAt;
+
+ALTER TABLE consentry.otel_logs ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS ContentExpireAt DateTime DEFAULT ExpireAt CODEC(ZSTD(1)) AFTER ExpireAt,
+    ADD COLUMN IF NOT EXISTS ContentAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)) AFTER ContentExpireAt;
+
+ALTER TABLE consentry.otel_traces_local ON CLUSTER '{cluster}' MODIFY COLUMN ContentAttributes TTL ContentExpireAt SETTINGS materialize_ttl_after_modify = 0;
+
+ALTER TABLE consentry.otel_traces_local ON CLUSTER '{cluster}' MODIFY COLUMN EventsContentAttributes TTL ContentExpireAt SETTINGS materialize_ttl_after_modify = 0;
+
+ALTER TABLE consentry.otel_logs_local ON CLUSTER '{cluster}' MODIFY COLUMN ContentAttributes TTL ContentExpireAt SETTINGS materialize_ttl_after_modify = 0;
+
+ALTER TABLE consentry.otel_logs_local ON CLUSTER '{cluster}' MODIFY COLUMN Body TTL ContentExpireAt SETTINGS materialize_ttl_after_modify = 0;
+
+-- 011_cost
+
+ALTER TABLE consentry.request_summaries_local ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS CostUsd SimpleAggregateFunction(sum, Decimal(38, 12)) CODEC(ZSTD(1)) AFTER OutputTokens,
+    ADD COLUMN IF NOT EXISTS UnpricedCalls SimpleAggregateFunction(sum, UInt64) DEFAULT Calls CODEC(T64, ZSTD(1)) AFTER CostUsd;
+
+ALTER TABLE consentry.request_summaries ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS CostUsd SimpleAggregateFunction(sum, Decimal(38, 12)) CODEC(ZSTD(1)) AFTER OutputTokens,
+    ADD COLUMN IF NOT EXISTS UnpricedCalls SimpleAggregateFunction(sum, UInt64) DEFAULT Calls CODEC(T64, ZSTD(1)) AFTER CostUsd;
+
 -- 012_operators
 
 CREATE TABLE IF NOT EXISTS consentry.operators_local ON CLUSTER '{cluster}' (
@@ -324,4 +356,4 @@ ALTER TABLE consentry.otel_traces_local ON CLUSTER '{cluster}' ADD INDEX IF NOT 
 
 -- Recorded as applied, so Consentry's migrate() skips them.
 
-INSERT INTO consentry.schema_migrations (Version, Name) VALUES (1, 'init'), (2, 'tiers'), (3, 'summaries'), (4, 'privacy'), (5, 'compact_parts'), (6, 'fewer_merges'), (7, 'event_name'), (8, 'erased_traces'), (9, 'insert_probe'), (12, 'operators');
+INSERT INTO consentry.schema_migrations (Version, Name) VALUES (1, 'init'), (2, 'tiers'), (3, 'summaries'), (4, 'privacy'), (5, 'compact_parts'), (6, 'fewer_merges'), (7, 'event_name'), (8, 'erased_traces'), (9, 'insert_probe'), (10, 'content_retention'), (11, 'cost'), (12, 'operators');

@@ -54,8 +54,9 @@ function alterTable(statement: string, where: string): string[] {
   if (m === null) throw new Error(`${where}: ALTER TABLE must read "ALTER TABLE ${DB}.<name> ...": ${statement.slice(0, 80)}`);
   const [, name, rest] = m;
   const out = [`ALTER TABLE ${DB}.${name}_local ON CLUSTER ${CLUSTER} ${rest}`];
-  // Column changes concern the Distributed table too; settings, TTLs and indexes only the local one.
-  if (/^\s*(ADD|DROP|MODIFY|RENAME|COMMENT)\s+COLUMN\b/i.test(rest!)) out.push(`ALTER TABLE ${DB}.${name} ON CLUSTER ${CLUSTER} ${rest}`);
+  // Column changes concern the Distributed table too; settings, TTLs (a column's too) and indexes only the local one.
+  const columnTtlOnly = /^\s*MODIFY\s+COLUMN\s+\w+\s+TTL\b/i.test(rest!);
+  if (/^\s*(ADD|DROP|MODIFY|RENAME|COMMENT)\s+COLUMN\b/i.test(rest!) && !columnTtlOnly) out.push(`ALTER TABLE ${DB}.${name} ON CLUSTER ${CLUSTER} ${rest}`);
   return out;
 }
 

@@ -119,18 +119,43 @@ export function eventNameOf(log: LogRecord): string {
  * `removed` counting what went.
  */
 export function withoutContent(attrs: Attributes, removed: { n: number }): Attributes {
+  const { kept, content } = part(attrs, false);
+  removed.n += content;
+  return kept;
+}
+
+/** Attributes parted into what stays and the content (what withoutContent removes); `content` undefined when there is none. */
+export function splitContent(attrs: Attributes): { kept: Attributes; content: Attributes | undefined } {
+  const { kept, apart } = part(attrs, true);
+  return { kept, content: apart };
+}
+
+/** One pass: the attributes that are not content (`attrs` itself when none is), how many are, and (`collect`) those that are. */
+function part(attrs: Attributes, collect: boolean): { kept: Attributes; content: number; apart: Attributes | undefined } {
   let out: Attributes | undefined;
+  let apart: Attributes | undefined;
+  let content = 0;
   const keys = Object.keys(attrs);
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i]!;
     const c = classifyAttribute(k);
     if (c === CONTENT_ATTRIBUTE || c === GATEWAY_CONTENT_ATTRIBUTE) {
-      removed.n++;
+      content++;
+      if (collect) (apart ??= {})[k] = attrs[k]!;
       if (out === undefined) {
         out = {};
         for (let j = 0; j < i; j++) out[keys[j]!] = attrs[keys[j]!]!;
       }
     } else if (out !== undefined) out[k] = attrs[k]!;
   }
-  return out ?? attrs;
+  return { kept: out ?? attrs, content, apart };
+}
+
+/**
+ * Whether a log record's body is content: it comes from instrumentation (an
+ * event name, or LLM attributes) and is not empty. The rule drop-content
+ * clears bodies by (less its keepBodies list).
+ */
+export function isContentBody(log: LogRecord, eventName: string): boolean {
+  return log.body !== '' && (eventName !== '' || hasLlmAttributes(log.attributes));
 }

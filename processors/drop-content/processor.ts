@@ -19,7 +19,7 @@
 import { Type } from '@sinclair/typebox';
 import type { LogRecord, SpanEvent, SpanRecord } from '../../core/record.ts';
 import { defineProcessor } from '../processor.ts';
-import { eventNameOf, hasLlmAttributes, isLlmEvent, withoutContent } from '../conventions/classify.ts';
+import { eventNameOf, isContentBody, isLlmEvent, withoutContent } from '../conventions/classify.ts';
 
 export const dropContentSchema = Type.Object(
   {
@@ -78,9 +78,8 @@ export const dropContent = defineProcessor({
           logs++;
           continue;
         }
-        const instrumentation = name !== '' || hasLlmAttributes(l.attributes);
+        const clear = isContentBody(l, name) && !keepBodies.has(name);
         const attributes = withoutContent(l.attributes, removed);
-        const clear = instrumentation && l.body !== '' && !keepBodies.has(name);
         if (clear) bodies++;
         outLogs.push(attributes === l.attributes && !clear ? l : { ...l, attributes, body: clear ? '' : l.body });
       }

@@ -28,6 +28,8 @@ function fixture(): RecordBatch {
         callLatencyBuckets: new Map(),
         inputTokens: 30,
         outputTokens: 60,
+        costPicoUsd: 0n,
+        unpricedCalls: 0,
         requestBytes: 300,
         responseBytes: 900,
       },

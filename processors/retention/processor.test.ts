@@ -3,7 +3,7 @@ import { Value } from '@sinclair/typebox/value';
 import type { Static } from '@sinclair/typebox';
 import type { BatchContext, RecordBatch } from '../../core/record.ts';
 import { TEST_CTX, testBatch, testEnv, testLog } from '../testing/records.ts';
-import { retention, retentionSchema } from './processor.ts';
+import { contentExpiry, retention, retentionSchema } from './processor.ts';
 
 type Config = Static<typeof retentionSchema>;
 const { env } = testEnv();
@@ -40,6 +40,38 @@ describe('retention', () => {
     expect('expireAt' in out).toBe(want !== undefined);
     expect(out.logs).toBe(input.logs);
     expect(out.logs[1]!.resource).toBe(out.logs[0]!.resource);
+    expect('contentExpireAt' in out).toBe(false);
+  });
+
+  // Received 2023-11-14T22:13:20Z: content expires at 00:00 UTC of the day N days later.
+  const MIDNIGHT_NOV_14 = 1_699_920_000;
+  const contentCases: [string, Config, number | undefined, number | undefined][] = [
+    ['content 7 days, rows 30', { days: 30, contentDays: 7 }, 1_700_000_000 + 30 * 86400, MIDNIGHT_NOV_14 + 7 * 86400],
+    ['content 1 day: at most a day, lost at the next midnight', { days: 365, contentDays: 1 }, 1_700_000_000 + 365 * 86400, MIDNIGHT_NOV_14 + 86400],
+    ['content as long as rows: the day starts before the row expires', { days: 30, contentDays: 30 }, 1_700_000_000 + 30 * 86400, MIDNIGHT_NOV_14 + 30 * 86400],
+    ['rows without expiry, content 30 days (lunogen)', { days: null, contentDays: 30 }, undefined, MIDNIGHT_NOV_14 + 30 * 86400],
+    ['content null: as long as the row', { days: 30, contentDays: null }, 1_700_000_000 + 30 * 86400, undefined],
+  ];
+  it.each(contentCases)('%s', (_name, config, wantRows, wantContent) => {
+    expect(Value.Check(retentionSchema, config)).toBe(true);
+    const input = fixture();
+    input.contentExpireAt = 1; // an earlier step's, replaced
+    const out = retention.create(config, env)(input, { ...TEST_CTX, receivedAtMs });
+    expect(out.expireAt).toBe(wantRows);
+    expect(out.contentExpireAt).toBe(wantContent);
+    expect('contentExpireAt' in out).toBe(wantContent !== undefined);
+    if (wantRows !== undefined && wantContent !== undefined) expect(wantContent).toBeLessThanOrEqual(wantRows);
+  });
+
+  it('content expiry is the start of a UTC day, never more than contentDays after receipt', () => {
+    for (const ms of [0, 1, 86_399_999, 86_400_000, 1_700_000_000_999, Date.UTC(2026, 11, 31, 23, 59, 59)]) {
+      for (const days of [1, 7, 30, 36500]) {
+        const e = contentExpiry(ms, days);
+        expect(e % 86400).toBe(0);
+        expect(e).toBeLessThanOrEqual(Math.floor(ms / 1000) + days * 86400);
+        expect(e).toBeGreaterThan(Math.floor(ms / 1000) + (days - 1) * 86400);
+      }
+    }
   });
 
   const invalid: [string, unknown, string, string][] = [
@@ -49,6 +81,8 @@ describe('retention', () => {
     ['over 100 years', { days: 36501 }, '/days', 'Expected union value'],
     ['string', { days: '30' }, '/days', 'Expected union value'],
     ['unknown key', { hours: 1 }, '/hours', 'Unexpected property'],
+    ['content zero days', { days: 7, contentDays: 0 }, '/contentDays', 'Expected union value'],
+    ['content fraction of a day', { days: 7, contentDays: 0.5 }, '/contentDays', 'Expected union value'],
   ];
   it.each(invalid)('rejects config: %s', (_name, config, path, message) => {
     expect(Value.Check(retentionSchema, config)).toBe(false);
@@ -57,5 +91,6 @@ describe('retention', () => {
 
   it('create refuses an invalid value even without validation', () => {
     expect(() => retention.create({ days: 0 }, env)).toThrow(/days/);
+    expect(() => retention.create({ days: 7, contentDays: 8 }, env)).toThrow('retention: contentDays (8) is longer than days (7): content cannot outlive its row');
   });
 });

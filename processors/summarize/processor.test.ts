@@ -7,10 +7,14 @@ import type { ProcessorEnv } from '../processor.ts';
 import { RESOURCE, SCOPE, T0_NS, T0_SECONDS, batchOf, ctxFor, makeSpan, type SpanInput } from './fixtures.ts';
 import { summarize } from './processor.ts';
 import { MIN_BUCKET, bucketOf } from './sketch.ts';
+import { loadPriceTable } from '../cost/prices.ts';
+
+/** The shipped price table: calls are priced as in production. */
+const PRICES = loadPriceTable('');
 
 function recordingEnv(): ProcessorEnv & { counts: Map<string, number> } {
   const counts = new Map<string, number>();
-  return { hmacKey: Buffer.alloc(32), counts, count: (name, n) => counts.set(name, (counts.get(name) ?? 0) + n) };
+  return { hmacKey: Buffer.alloc(32), counts, count: (name, n) => counts.set(name, (counts.get(name) ?? 0) + n), prices: PRICES };
 }
 
 function run(spans: SpanRecord[], env = recordingEnv()): RecordBatch {
@@ -24,10 +28,10 @@ function plain(s: SummaryRecord): Record<string, unknown> {
     for (const [k, c] of [...m].sort((a, b) => a[0] - b[0])) buckets[String(k)] = c;
     return buckets;
   };
-  return { ...s, latencyBuckets: sorted(s.latencyBuckets), callLatencyBuckets: sorted(s.callLatencyBuckets) };
+  return { ...s, latencyBuckets: sorted(s.latencyBuckets), callLatencyBuckets: sorted(s.callLatencyBuckets), costPicoUsd: s.costPicoUsd.toString() };
 }
 
-const ZERO = { requests: 1, errors: 0, calls: 0, callErrors: 0, inputTokens: 0, outputTokens: 0, requestBytes: 0, responseBytes: 0 };
+const ZERO = { requests: 1, errors: 0, calls: 0, callErrors: 0, inputTokens: 0, outputTokens: 0, costPicoUsd: 0n, unpricedCalls: 0, requestBytes: 0, responseBytes: 0 };
 
 describe('summarize: one request span', () => {
   it.each<{ name: string; span: SpanInput; want: Partial<SummaryRecord> }>([
@@ -49,12 +53,13 @@ describe('summarize: one request span', () => {
           'gateway.request.body': 'ignored: size given',
         },
       },
-      want: { provider: 'openai', endpoint: '/v1/chat/completions', model: 'gpt-4o-2024-08-06', statusClass: '2xx', calls: 1, inputTokens: 100, outputTokens: 20, requestBytes: 300, responseBytes: 400 },
+      // gpt-4o-2024-08-06 is priced as gpt-4o (date suffix): 100 x $2.50 + 20 x $10 per million tokens = $0.00045.
+      want: { provider: 'openai', endpoint: '/v1/chat/completions', model: 'gpt-4o-2024-08-06', statusClass: '2xx', calls: 1, inputTokens: 100, outputTokens: 20, costPicoUsd: 450_000_000n, requestBytes: 300, responseBytes: 400 },
     },
     {
       name: 'fallbacks: gen_ai.system, request model, templated url.path',
       span: { attributes: { 'url.path': '/v1/files/12345', 'gen_ai.system': 'anthropic', 'gen_ai.request.model': 'claude', 'http.response.status_code': '201' } },
-      want: { provider: 'anthropic', endpoint: '/v1/files/:id', model: 'claude', statusClass: '2xx', calls: 1 },
+      want: { provider: 'anthropic', endpoint: '/v1/files/:id', model: 'claude', statusClass: '2xx', calls: 1, unpricedCalls: 1 },
     },
     {
       name: 'missing everything',
@@ -77,7 +82,7 @@ describe('summarize: one request span', () => {
           'gateway.response.body': 'not used: size present',
         },
       },
-      want: { calls: 1, inputTokens: 0, outputTokens: 0, requestBytes: 12, responseBytes: 0 },
+      want: { calls: 1, inputTokens: 0, outputTokens: 0, unpricedCalls: 1, requestBytes: 12, responseBytes: 0 },
     },
   ])('$name', ({ span, want }) => {
     const out = run([makeSpan(span)]);

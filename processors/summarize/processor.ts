@@ -30,6 +30,8 @@ import { FIELDS, keysOf } from '../conventions/genai.ts';
 import { SummarizeConfigSchema } from './config.ts';
 import { endpointSource, templatePath } from './endpoint.ts';
 import { bucketOf } from './sketch.ts';
+import { callCostPico } from '../cost/processor.ts';
+import type { PriceTable } from '../cost/prices.ts';
 
 const NS_PER_MINUTE = 60_000_000_000n;
 
@@ -55,9 +57,10 @@ type Groups = Map<number, Map<string, Map<string, Map<string, Map<string, Summar
 
 /**
  * The fold of one processor: `(spans, receivedAtMs) -> summaries`. Keeps a
- * bounded cache of templated endpoints (routes repeat in every batch).
+ * bounded cache of templated endpoints (routes repeat in every batch). Calls
+ * are priced by `prices` (absent: every call is unpriced).
  */
-export function createSpanFolder(): (spans: readonly SpanRecord[], receivedAtMs: number) => { summaries: SummaryRecord[]; nonRequests: number } {
+export function createSpanFolder(prices?: PriceTable): (spans: readonly SpanRecord[], receivedAtMs: number) => { summaries: SummaryRecord[]; nonRequests: number } {
   const endpoints = new Map<string, string>();
   const endpoint = (a: Attributes): string => {
     const raw = endpointSource(a);
@@ -135,6 +138,8 @@ export function createSpanFolder(): (spans: readonly SpanRecord[], receivedAtMs:
           callLatencyBuckets: new Map(),
           inputTokens: 0,
           outputTokens: 0,
+          costPicoUsd: 0n,
+          unpricedCalls: 0,
           requestBytes: 0,
           responseBytes: 0,
         };
@@ -156,6 +161,9 @@ export function createSpanFolder(): (spans: readonly SpanRecord[], receivedAtMs:
         g.callLatencyBuckets.set(bucket, (g.callLatencyBuckets.get(bucket) ?? 0) + 1);
         g.inputTokens += inputTokensOf(a);
         g.outputTokens += outputTokensOf(a);
+        const cost = prices === undefined ? undefined : callCostPico(prices, a);
+        if (cost === undefined) g.unpricedCalls++;
+        else g.costPicoUsd += cost;
       }
     }
     return { summaries, nonRequests };
@@ -163,7 +171,7 @@ export function createSpanFolder(): (spans: readonly SpanRecord[], receivedAtMs:
 }
 
 export function createSummarize(env: ProcessorEnv): Processor {
-  const fold = createSpanFolder();
+  const fold = createSpanFolder(env.prices);
   return (batch: RecordBatch, ctx: BatchContext): RecordBatch => {
     if (batch.spans.length === 0) return batch;
     const { summaries, nonRequests } = fold(batch.spans, ctx.receivedAtMs);

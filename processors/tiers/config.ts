@@ -3,11 +3,12 @@
 import { ConfigError } from '../../core/settings.ts';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { ProcessorFactory } from '../processor.ts';
 import { fixedStageProblem } from './stages.ts';
+import { checkYamlSchema, parseYamlFile } from '../yaml-config.ts';
+import { retentionProblem } from '../retention/processor.ts';
 
 /** A pipeline step names one processor and gives its config: `- summarize: {}`. */
 const Step = Type.Record(Type.String(), Type.Unknown(), { minProperties: 1, maxProperties: 1 });
@@ -27,6 +28,12 @@ export const TierSchema = Type.Object(
     omits: Type.Array(Type.String()),
     /** Days rows are kept after receipt; null keeps them without expiry. */
     retentionDays: Type.Union([Type.Integer({ minimum: 1, maximum: 36500 }), Type.Null()]),
+    /**
+     * Days content (bodies, prompts, completions, captured headers: the content
+     * table) is kept after receipt, at most retentionDays; the request's row
+     * stays, without it. Null or absent: as long as the row.
+     */
+    contentRetentionDays: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 36500 }), Type.Null()])),
     /** Keep an HMAC of API keys seen in request headers, so usage per key stays countable. */
     hashApiKeys: Type.Optional(Type.Boolean()),
     /** A switch from this tier to a more permissive one must carry `until` (time-limited debug capture). */
@@ -88,32 +95,13 @@ export function loadTierFiles(dirs: string[], processors: ReadonlyMap<string, Pr
 
 /** Parses one tier file; appends problems (with line numbers) and returns undefined when invalid. */
 export function parseTierFile(file: string, text: string, processors: ReadonlyMap<string, ProcessorFactory>, problems: string[]): LoadedTier | undefined {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
-  const at = (path: (string | number)[]): string => {
-    for (let p = path; ; p = p.slice(0, -1)) {
-      const node = doc.getIn(p, true) as { range?: [number, number, number] } | undefined;
-      if (node?.range !== undefined) return `${file}:${lines.linePos(node.range[0]).line}`;
-      if (p.length === 0) return `${file}:1`;
-    }
-  };
   const before = problems.length;
-  for (const e of doc.errors) problems.push(`${file}:${lines.linePos(e.pos[0]).line}: YAML syntax: ${e.message.split('\n')[0]}`);
-  if (problems.length > before) return undefined;
-  const value: unknown = doc.toJS();
-  if (!Value.Check(TierSchema, value)) {
-    for (const e of Value.Errors(TierSchema, value)) {
-      const path = e.path.split('/').filter(Boolean);
-      const key = path.join('.') || '(top level)';
-      const what = e.schema.description !== undefined ? `${e.message} (${e.schema.description})` : e.message;
-      problems.push(`${at(path)}: ${key}: ${what}`);
-    }
-    // Unknown top-level keys are easiest to act on when named.
-    if (typeof value === 'object' && value !== null) {
-      for (const k of Object.keys(value)) if (!(k in TierSchema.properties)) problems.push(`${at([k])}: unknown key "${k}"`);
-    }
-    return undefined;
-  }
+  const f = parseYamlFile(file, text, problems);
+  if (f === undefined || !checkYamlSchema(f, TierSchema, problems)) return undefined;
+  const value = f.value as TierConfig;
+  const at = f.at;
+  const retention = retentionProblem({ days: value.retentionDays, contentDays: value.contentRetentionDays }, { days: 'retentionDays', contentDays: 'contentRetentionDays' });
+  if (retention !== undefined) problems.push(`${at(['contentRetentionDays'])}: ${retention}`);
   for (const signal of ['spans', 'logs'] as const) {
     value[signal].forEach((step, i) => {
       const [name, cfg] = Object.entries(step)[0]!;
@@ -137,4 +125,27 @@ export function parseTierFile(file: string, text: string, processors: ReadonlyMa
     });
   }
   return problems.length > before ? undefined : { config: value, file };
+}
+
+/** How long a tier keeps rows and their content, for operators and tenants (API, dashboard, export). */
+export interface RetentionView {
+  /** Days request metadata (the rows) is kept after receipt; null: without expiry. */
+  rowsDays: number | null;
+  /** Days content is kept after receipt (at most: until 00:00 UTC of that day); null: without expiry. */
+  contentDays: number | null;
+  /** The same in one sentence. */
+  summary: string;
+}
+
+const CONTENT_WORDS = 'content (request and response bodies, prompts, completions, captured headers)';
+
+export function describeRetention(c: Pick<TierConfig, 'retentionDays' | 'contentRetentionDays'>): RetentionView {
+  const rowsDays = c.retentionDays;
+  const contentDays = c.contentRetentionDays ?? rowsDays;
+  const rows = rowsDays === null ? 'kept without expiry' : `deleted ${rowsDays} days after receipt`;
+  const summary =
+    contentDays === rowsDays
+      ? `Rows and their ${CONTENT_WORDS} are ${rows}.`
+      : `Request metadata (model, tokens, latency, status, user, ...) is ${rows}; its ${CONTENT_WORDS} is deleted ${contentDays} days after receipt (at 00:00 UTC that day), the rest of the row staying.`;
+  return { rowsDays, contentDays, summary };
 }

@@ -2,9 +2,10 @@
 // force at receipt, and reduces in-flight data when a tenant was downgraded
 // since (the same pipelines, run by the sink).
 //
-// Order at receipt, in every tier: the fixed stages (stages.ts: gateway
-// metadata, API-key HMAC where the tier keeps it, secret scrubbing) -> the
-// tier's span and log steps -> retention.
+// Order at receipt, in every tier: the fixed stages before the steps
+// (stages.ts: gateway metadata, API-key HMAC where the tier keeps it, secret
+// scrubbing) -> the tier's span and log steps -> the fixed stages after them
+// (cost of the call spans kept, retention).
 import type { BatchContext, RecordBatch } from '../../core/record.ts';
 import { batchOf, emptyBatch, forEachDropped } from '../../core/record.ts';
 import type { Processor, ProcessorEnv, ProcessorFactory } from '../processor.ts';
@@ -13,6 +14,8 @@ import { compileSpanReads, DECODE_NOTHING, type SpanProjection } from '../projec
 import { gatewayMetadata } from '../gateway-metadata/processor.ts';
 import { hashApiKeys } from '../hash-api-keys/processor.ts';
 import { retention } from '../retention/processor.ts';
+import { createCostStage } from '../cost/processor.ts';
+import type { PriceTable } from '../cost/prices.ts';
 
 /** Where the engine reports what it did (metrics); never per tenant. */
 export interface EngineHooks {
@@ -49,8 +52,10 @@ export interface TierEngineOptions {
 
 export class TierEngine {
   private readonly tiers = new Map<string, CompiledTier>();
+  private readonly cost: Processor;
 
   constructor(private readonly opts: TierEngineOptions) {
+    this.cost = opts.env.prices === undefined ? (b) => b : createCostStage(opts.env.prices);
     for (const t of opts.tiers) this.tiers.set(t.config.name, this.compile(t));
   }
 
@@ -80,9 +85,14 @@ export class TierEngine {
       hashApiKeys: c.hashApiKeys === true ? hashApiKeys.create({}, this.opts.env) : undefined,
       spans: c.spans.map(step),
       logs: c.logs.map(step),
-      retention: retention.create({ days: c.retentionDays }, this.opts.env),
+      retention: retention.create({ days: c.retentionDays, contentDays: c.contentRetentionDays ?? null }, this.opts.env),
       projection,
     };
+  }
+
+  /** The price table calls are priced by (ProcessorEnv.prices); undefined: none. */
+  get prices(): PriceTable | undefined {
+    return this.opts.env.prices;
   }
 
   names(): string[] {
@@ -136,7 +146,7 @@ export class TierEngine {
       summaries: spans.summaries.concat(logs.summaries),
       metadata: b.metadata,
     };
-    return tier.retention(merged, ctx);
+    return tier.retention(this.cost(merged, ctx), ctx);
   }
 
   private run(steps: Processor[], batch: RecordBatch, ctx: BatchContext, tier: string): RecordBatch {

@@ -23,6 +23,8 @@ export const FIXED_STAGES: readonly FixedStage[] = [
   // Must see the raw header, before the scrubber replaces it.
   { name: 'hash-api-keys', setBy: 'hashApiKeys', at: 'before steps', factory: hashApiKeys },
   { name: 'scrub-secrets', setBy: undefined, at: 'before steps' },
+  // On the call spans a tier kept, from the price table (CONSENTRY_PRICES_FILE): the same in every tier.
+  { name: 'cost', setBy: undefined, at: 'after steps' },
   { name: 'retention', setBy: 'retentionDays', at: 'after steps', factory: retention },
 ];
 

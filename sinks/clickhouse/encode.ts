@@ -5,9 +5,19 @@
 // the high-volume table, is written as TabSeparated; the others stay
 // JSONEachRow, whose strings go through the native JSON.stringify. Each line is
 // a template, to avoid building an object per row only to serialise it.
+//
+// Content that expires before its row (batch.contentExpireAt, a tier's
+// contentRetentionDays) is written apart, into the columns whose TTL is
+// ContentExpireAt (storage/sql/010_content_retention.sql): content attributes
+// of spans, span events and logs into ContentAttributes /
+// EventsContentAttributes, the rest where the exporter puts it; a log record
+// with content keeps its body in Body, whose TTL is ContentExpireAt too; a
+// GenAI event record (content, or its span repeated) expires whole then.
+// What is content: processors/conventions/content.ts, as drop-content reads it.
 import type { JoinedRows, Table } from '../../storage/tables.ts';
 import type { Attributes, BatchContext, GatewayMetadataRecord, LogRecord, RecordBatch, Resource, SpanRecord } from '../../core/record.ts';
 import { encodeSummaryRow } from './summary-row.ts';
+import { eventNameOf, isContentBody, isLlmEvent, splitContent } from '../../processors/conventions/classify.ts';
 
 /** Rows of one batch, per table, as lines in the table's INSERT_FORMATS format, without trailing newline. */
 export type EncodedRows = { [T in Table]: string[] };
@@ -26,6 +36,7 @@ const TRACE_COLUMNS = [
   'TenantId', 'Tier', 'Timestamp', 'TraceId', 'SpanId', 'ParentSpanId', 'TraceState', 'SpanName', 'SpanKind', 'ServiceName',
   'ResourceAttributes', 'ScopeName', 'ScopeVersion', 'SpanAttributes', 'Duration', 'StatusCode', 'StatusMessage', 'SpanFlags',
   'Events.Timestamp', 'Events.Name', 'Events.Attributes', 'Links.TraceId', 'Links.SpanId', 'Links.TraceState', 'Links.Attributes', 'ExpireAt',
+  'ContentExpireAt', 'ContentAttributes', 'EventsContentAttributes',
 ];
 
 /** How each table's lines are written: the FORMAT and, for positional formats, the column list in line order. */
@@ -108,7 +119,8 @@ const QUOTED_ESCAPES: Record<string, string> = { '\\': '\\\\', "'": "\\'", '\t':
 const tsv = (s: string): string => (/[\\\t\n\r]/.test(s) ? s.replace(/[\\\t\n\r]/g, (c) => TSV_ESCAPES[c]!) : s);
 const quoted = (s: string): string => `'${/[\\'\t\n\r\0]/.test(s) ? s.replace(/[\\'\t\n\r\0]/g, (c) => QUOTED_ESCAPES[c]!) : s}'`;
 
-function tsvMap(a: Attributes): string {
+/** A Map(String, String) field of a TabSeparated line, in its quoted text form. */
+export function tsvMap(a: Attributes): string {
   let out = '';
   for (const k in a) out += `${out === '' ? '' : ','}${quoted(k)}:${quoted(a[k]!)}`;
   return `{${out}}`;
@@ -119,10 +131,21 @@ export function encodeBatch(batch: RecordBatch, ctx: BatchContext): EncodedRows 
   const head = `{"TenantId":${str(ctx.tenantId)},"Tier":${str(ctx.tier)},"ExpireAt":${expireAt},`;
   const cache = new ResourceCache();
   const tsvHead = `${tsv(ctx.tenantId)}\t${tsv(ctx.tier)}\t`;
-  const tsvTail = `\t${expireAt}`;
+  // Content as long as the row: where the exporter puts it, ContentExpireAt = ExpireAt.
+  const keptTail = `\t${expireAt}\t${expireAt}\t{}\t[]`;
+  const contentExpireAt = batch.contentExpireAt;
+  if (contentExpireAt !== undefined) {
+    const eventHead = `{"TenantId":${str(ctx.tenantId)},"Tier":${str(ctx.tier)},"ExpireAt":${Math.min(expireAt, contentExpireAt)},`;
+    return {
+      otel_traces: batch.spans.map((s) => encodeSpanApart(tsvHead, s, cache, expireAt, contentExpireAt)),
+      otel_logs: batch.logs.map((l) => wellFormed(encodeLogApart(head, eventHead, l, cache, contentExpireAt))),
+      request_summaries: batch.summaries.map((r) => wellFormed(encodeSummaryRow(r, ctx.tenantId, ctx.tier, expireAt))),
+      gateway_metadata: batch.metadata.map((m) => wellFormed(encodeMetadata(head, m))),
+    };
+  }
   return {
-    otel_traces: batch.spans.map((s) => encodeSpan(tsvHead, s, cache, tsvTail)),
-    otel_logs: batch.logs.map((l) => wellFormed(encodeLog(head, l, cache))),
+    otel_traces: batch.spans.map((s) => encodeSpan(tsvHead, s, cache, keptTail)),
+    otel_logs: batch.logs.map((l) => wellFormed(encodeLog(head, l, cache, '}'))),
     request_summaries: batch.summaries.map((r) => wellFormed(encodeSummaryRow(r, ctx.tenantId, ctx.tier, expireAt))),
     gateway_metadata: batch.metadata.map((m) => wellFormed(encodeMetadata(head, m))),
   };
@@ -146,15 +169,51 @@ function encodeSpan(head: string, s: SpanRecord, cache: ResourceCache, tail: str
   );
 }
 
-function encodeLog(head: string, l: LogRecord, cache: ResourceCache): string {
+/**
+ * A span whose content expires before it: content attributes (of the span and
+ * of each event; every attribute of a GenAI event) into ContentAttributes and
+ * EventsContentAttributes, the rest in place. ContentExpireAt is the batch's
+ * when there is content, else the row's.
+ */
+function encodeSpanApart(head: string, s: SpanRecord, cache: ResourceCache, expireAt: number, contentExpireAt: number): string {
+  const { kept, content } = splitContent(s.attributes);
+  let events = s.events;
+  let eventsContent = '[]';
+  if (events.length > 0) {
+    const parts = events.map((e) => (isLlmEvent(e.name) ? { kept: {}, content: e.attributes } : splitContent(e.attributes)));
+    if (parts.some((p) => p.content !== undefined)) {
+      events = events.map((e, i) => ({ ...e, attributes: parts[i]!.kept }));
+      eventsContent = `[${parts.map((p) => tsvMap(p.content ?? {})).join(',')}]`;
+    }
+  }
+  if (content === undefined && events === s.events) return encodeSpan(head, s, cache, `\t${expireAt}\t${expireAt}\t{}\t[]`);
+  return encodeSpan(head, { ...s, attributes: kept, events }, cache, `\t${expireAt}\t${contentExpireAt}\t${tsvMap(content ?? {})}\t${eventsContent}`);
+}
+
+/** `tail`: the JSON after EventName, closing the object. */
+function encodeLog(head: string, l: LogRecord, cache: ResourceCache, tail: string, logAttributes: Attributes = l.attributes): string {
   const res = cache.get(l.resource);
   return (
     `${head}"Timestamp":"${timeText(l.timeUnixNano)}","TraceId":"${l.traceId}","SpanId":"${l.spanId}","TraceFlags":${l.flags & 0xff},` +
     `"SeverityText":${str(l.severityText)},"SeverityNumber":${l.severityNumber & 0xff},"ServiceName":${res.service},` +
     `"Body":${str(l.body)},"ResourceSchemaUrl":${str(l.resource.schemaUrl)},"ResourceAttributes":${res.json},` +
     `"ScopeSchemaUrl":${str(l.scope.schemaUrl)},"ScopeName":${str(l.scope.name)},"ScopeVersion":${str(l.scope.version)},` +
-    `"ScopeAttributes":${attrs(l.scope.attributes)},"LogAttributes":${attrs(l.attributes)},"EventName":${str(l.eventName)}}`
+    `"ScopeAttributes":${attrs(l.scope.attributes)},"LogAttributes":${attrs(logAttributes)},"EventName":${str(l.eventName)}${tail}`
   );
+}
+
+/**
+ * A log record whose content expires before its row. A GenAI event record
+ * expires whole at contentExpireAt (`eventHead`); any other record with
+ * content (attributes, or a body drop-content would clear) keeps its content
+ * attributes in ContentAttributes and its body in Body, both gone then.
+ */
+function encodeLogApart(head: string, eventHead: string, l: LogRecord, cache: ResourceCache, contentExpireAt: number): string {
+  const name = eventNameOf(l);
+  if (isLlmEvent(name)) return encodeLog(eventHead, l, cache, `,"ContentExpireAt":${contentExpireAt}}`);
+  const { kept, content } = splitContent(l.attributes);
+  if (content === undefined && !isContentBody(l, name)) return encodeLog(head, l, cache, '}');
+  return encodeLog(head, l, cache, `,"ContentExpireAt":${contentExpireAt},"ContentAttributes":${attrs(content ?? {})}}`, kept);
 }
 
 function encodeMetadata(head: string, m: GatewayMetadataRecord): string {

@@ -23,6 +23,8 @@ const base: SummaryRecord = {
   ]),
   inputTokens: 10,
   outputTokens: 20,
+  costPicoUsd: 12_345_678_901_234_567_890n,
+  unpricedCalls: 1,
   requestBytes: 30,
   responseBytes: 40,
 };
@@ -45,10 +47,21 @@ describe('encodeSummaryRow', () => {
       CallLatencyBuckets: { '300': 4 },
       InputTokens: 10,
       OutputTokens: 20,
+      CostUsd: 12345678.901234567,
+      UnpricedCalls: 1,
       RequestBytes: 30,
       ResponseBytes: 40,
       ExpireAt: 4102444800,
     });
+  });
+
+  it.each([
+    ['picodollars as exact decimal text', 12_345_678_901_234_567_890n, '"CostUsd":12345678.90123456789,'],
+    ['a whole number of dollars', 3_000_000_000_000n, '"CostUsd":3,'],
+    ['one picodollar', 1n, '"CostUsd":0.000000000001,'],
+    ['nothing priced', 0n, '"CostUsd":0,'],
+  ])('writes the cost: %s', (_name, costPicoUsd, want) => {
+    expect(encodeSummaryRow({ ...base, costPicoUsd }, 't', 's', 1)).toContain(want);
   });
 
   it.each([

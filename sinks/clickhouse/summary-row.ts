@@ -1,8 +1,9 @@
 // SummaryRecord -> one JSONEachRow line of consentry.request_summaries
-// (storage/sql/003_summaries.sql, 007_event_name.sql). The sink adds the table to its
+// (storage/sql/003_summaries.sql, 007_event_name.sql, 011_cost.sql). The sink adds the table to its
 // encoder with this; the bucket map goes out as a JSON object with the index as
 // a string key, which ClickHouse reads into Map(Int32, UInt64).
 import type { SummaryRecord } from '../../core/record.ts';
+import { usdText } from '../../processors/cost/processor.ts';
 
 export const SUMMARY_TABLE = 'request_summaries';
 
@@ -33,6 +34,8 @@ export function encodeSummaryRow(s: SummaryRecord, tenantId: string, tier: strin
     `"Requests":${uint(s.requests)},"Errors":${uint(s.errors)},"LatencyBuckets":${buckets(s.latencyBuckets)},` +
     `"Calls":${uint(s.calls)},"CallErrors":${uint(s.callErrors)},"CallLatencyBuckets":${buckets(s.callLatencyBuckets)},` +
     `"InputTokens":${uint(s.inputTokens)},"OutputTokens":${uint(s.outputTokens)},` +
+    // A JSON number written as exact decimal text: ClickHouse reads it into Decimal(38, 12) without a float in between.
+    `"CostUsd":${s.costPicoUsd > 0n ? usdText(s.costPicoUsd) : '0'},"UnpricedCalls":${uint(s.unpricedCalls)},` +
     `"RequestBytes":${uint(s.requestBytes)},"ResponseBytes":${uint(s.responseBytes)},"ExpireAt":${uint(expireAt)}}`
   );
 }

@@ -2,6 +2,7 @@
 // attributes, shared resources), splitting, and typed errors for anything that
 // is not a complete message of a known version.
 import { readFileSync } from 'node:fs';
+import { Writer } from 'protobufjs/minimal.js';
 import { describe, expect, it } from 'vitest';
 import type { BatchContext, RecordBatch, Resource, Scope } from '../../core/record.ts';
 import { CODEC_VERSION, CodecError, decodeBatchMessage, encodeBatchMessage, encodeBatchMessages, encodeRequestMessages, peekCounts } from './codec.ts';
@@ -70,12 +71,15 @@ function batch(n = 3): RecordBatch {
         ]),
         inputTokens: 1e12,
         outputTokens: 5,
+        costPicoUsd: 123_456_789_012_345_678_901_234n,
+        unpricedCalls: 3,
         requestBytes: 0,
         responseBytes: 1.5,
       },
     ],
     metadata: [{ timeUnixNano: 1n, serviceName: 'gw', serviceVersion: '2', instanceId: 'i-1', uptimeSeconds: 12.5, unexpectedRestarts: 0, environment: { TZ: 'UTC' }, policyConfig: '{}' }],
     expireAt: 4_102_444_800,
+    contentExpireAt: 4_100_000_000,
   };
 }
 
@@ -113,14 +117,39 @@ describe('Kafka record codec', () => {
       callLatencyBuckets: new Map(),
       inputTokens: 10,
       outputTokens: 20,
+      costPicoUsd: 0n,
+      unpricedCalls: 0,
       requestBytes: 30,
       responseBytes: 40,
     });
+    expect('contentExpireAt' in b).toBe(false);
   });
 
-  it('writes version 2, with span flags, the log event name and the calls', () => {
+  it('reads a version 2 message with the content expiry unset and every call unpriced', () => {
+    // The version 2 layout is version 3 without the content expiry and the summaries' last two fields.
+    const b = batch();
+    const v3 = encodeBatchMessage(b, ctx);
+    const s = b.summaries[0]!;
+    const tail = Buffer.concat([varintString(s.costPicoUsd.toString()), double(s.unpricedCalls)]);
+    const summaryEnd = v3.indexOf(tail);
+    const contentExpiry = double(b.contentExpireAt! + 1);
+    const at = v3.indexOf(contentExpiry);
+    expect(summaryEnd).toBeGreaterThan(0);
+    expect(at).toBeGreaterThan(0);
+    const v2 = Buffer.concat([v3.subarray(0, at), v3.subarray(at + 8, summaryEnd), v3.subarray(summaryEnd + tail.length)]);
+    v2[2] = 2;
+    const out = decodeBatchMessage(v2);
+    expect('contentExpireAt' in out.batch).toBe(false);
+    expect(out.batch.expireAt).toBe(b.expireAt);
+    expect(out.batch.summaries[0]).toEqual({ ...s, costPicoUsd: 0n, unpricedCalls: s.calls });
+    expect(out.batch.spans).toEqual(b.spans);
+  });
+
+  it('writes version 3, with span flags, the log event name, the calls, their cost and the content expiry', () => {
     const out = decodeBatchMessage(encodeBatchMessage(batch(), ctx));
-    expect(CODEC_VERSION).toBe(2);
+    expect(CODEC_VERSION).toBe(3);
+    expect(out.batch.contentExpireAt).toBe(4_100_000_000);
+    expect(out.batch.summaries[0]).toMatchObject({ costPicoUsd: 123_456_789_012_345_678_901_234n, unpricedCalls: 3 });
     expect(out.batch.spans.map((s) => s.flags)).toEqual([0x100, 0x301, 0x100]);
     expect(out.batch.logs[0]!.eventName).toBe('gen_ai.choice');
     expect(out.batch.summaries[0]).toMatchObject({ calls: 12, callErrors: 2, callLatencyBuckets: new Map([[-1, 3], [77, 9]]) });
@@ -131,6 +160,7 @@ describe('Kafka record codec', () => {
     const out = decodeBatchMessage(encodeBatchMessage(b, ctx));
     expect(out.batch).toEqual(b);
     expect('expireAt' in out.batch).toBe(false);
+    expect('contentExpireAt' in out.batch).toBe(false);
   });
 
   it('reads the record counts from the header alone', () => {
@@ -148,7 +178,7 @@ describe('Kafka record codec', () => {
     expect(decoded.flatMap((d) => d.logs)).toEqual(b.logs);
     expect(decoded.flatMap((d) => d.summaries)).toEqual(b.summaries);
     expect(decoded.flatMap((d) => d.metadata)).toEqual(b.metadata);
-    for (const d of decoded) expect(d.expireAt).toBe(b.expireAt);
+    for (const d of decoded) expect([d.expireAt, d.contentExpireAt]).toEqual([b.expireAt, b.contentExpireAt]);
     expect(encodeBatchMessages(b, ctx, whole.length)).toHaveLength(1);
   });
 
@@ -190,8 +220,8 @@ describe('a request\'s messages by topic', () => {
     expect(out.spans).toHaveLength(1);
     const logs = decodeBatchMessage(out.logs[0]!).batch;
     const spans = decodeBatchMessage(out.spans[0]!).batch;
-    expect(logs).toEqual({ spans: [], logs: b.logs, summaries: [], metadata: [], expireAt: b.expireAt });
-    expect(spans).toEqual({ spans: b.spans, logs: [], summaries: b.summaries, metadata: b.metadata, expireAt: b.expireAt });
+    expect(logs).toEqual({ spans: [], logs: b.logs, summaries: [], metadata: [], expireAt: b.expireAt, contentExpireAt: b.contentExpireAt });
+    expect(spans).toEqual({ spans: b.spans, logs: [], summaries: b.summaries, metadata: b.metadata, expireAt: b.expireAt, contentExpireAt: b.contentExpireAt });
   });
 
   it('sends one signal to its own topic only, metadata alone to the spans topic, and nothing for an empty batch', () => {
@@ -203,3 +233,15 @@ describe('a request\'s messages by topic', () => {
     expect(encodeRequestMessages({ spans: [], logs: [], summaries: [], metadata: [] }, ctx)).toEqual({ spans: [], logs: [] });
   });
 });
+
+/** protobufjs Writer encodings of a length-prefixed string and a double, to find fields in a message. */
+function varintString(text: string): Buffer {
+  const w = Writer.create();
+  w.string(text);
+  return Buffer.from(w.finish());
+}
+function double(n: number): Buffer {
+  const w = Writer.create();
+  w.double(n);
+  return Buffer.from(w.finish());
+}

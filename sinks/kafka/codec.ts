@@ -4,8 +4,9 @@
 // (varints, length-prefixed UTF-8, fixed32, doubles). It is not protobuf
 // messages: fields are positional, so there are no tags to write or skip.
 //
-//   magic "CS" | version u8 (=2) | counts: spans, logs, summaries, metadata (varints)
-//   | context: tenant, tier, tierVersion, receivedAtMs, expireAt+1 (0 = unset)
+//   magic "CS" | version u8 (=3) | counts: spans, logs, summaries, metadata (varints)
+//   | context: tenant, tier, tierVersion, receivedAtMs, expireAt+1 (0 = unset),
+//     contentExpireAt+1 (0 = unset)
 //   | spans | logs | summaries | metadata
 //
 // Repetition inside a message is written once: Resources and Scopes are
@@ -19,8 +20,11 @@
 // decoding. A new layout gets a new version byte; decoders read every version
 // they know and reject the others (the sink sends such messages to the
 // dead-letter topic). Version 2 added span flags, the log event name and the
-// summaries' LLM calls; version 1 messages (written before an upgrade and still
-// in Kafka) read with those at their defaults (0, '', no calls).
+// summaries' LLM calls; version 3 the content expiry and the summaries' cost
+// (picodollars, as decimal text: exact) and unpriced calls. Older messages
+// (written before an upgrade and still in Kafka) read with those at their
+// defaults (0, '', no calls, content kept as long as the rows, every call
+// unpriced: its price was not looked up).
 import { Reader, Writer } from 'protobufjs/minimal.js';
 import type {
   Attributes,
@@ -38,9 +42,9 @@ import type {
 import { batchOf, emptyBatch } from '../../core/record.ts';
 
 
-export const CODEC_VERSION = 2;
+export const CODEC_VERSION = 3;
 /** Versions this build reads. */
-const READS = new Set([1, 2]);
+const READS = new Set([1, 2, 3]);
 const MAGIC0 = 0x43; // C
 const MAGIC1 = 0x53; // S
 
@@ -317,6 +321,8 @@ function writeSummary(w: Writer, s: SummaryRecord): void {
   w.double(s.calls);
   w.double(s.callErrors);
   writeBuckets(w, s.callLatencyBuckets);
+  w.string(s.costPicoUsd.toString());
+  w.double(s.unpricedCalls);
 }
 
 function readSummary(st: DecodeState): SummaryRecord {
@@ -337,7 +343,10 @@ function readSummary(st: DecodeState): SummaryRecord {
   const calls = v2 ? r.double() : 0;
   const callErrors = v2 ? r.double() : 0;
   const callLatencyBuckets = v2 ? readBuckets(st) : new Map<number, number>();
-  return { minute, provider, endpoint, model, statusClass, requests, errors, latencyBuckets, calls, callErrors, callLatencyBuckets, inputTokens, outputTokens, requestBytes, responseBytes };
+  const v3 = st.version >= 3;
+  const costPicoUsd = v3 ? BigInt(r.string()) : 0n;
+  const unpricedCalls = v3 ? r.double() : calls;
+  return { minute, provider, endpoint, model, statusClass, requests, errors, latencyBuckets, calls, callErrors, callLatencyBuckets, inputTokens, outputTokens, costPicoUsd, unpricedCalls, requestBytes, responseBytes };
 }
 
 function writeMetadata(st: EncodeState, m: GatewayMetadataRecord): void {
@@ -376,6 +385,7 @@ export function encodeBatchMessage(batch: RecordBatch, ctx: BatchContext): Buffe
   w.double(ctx.tierVersion);
   w.double(ctx.receivedAtMs);
   w.double(batch.expireAt === undefined ? 0 : batch.expireAt + 1);
+  w.double(batch.contentExpireAt === undefined ? 0 : batch.contentExpireAt + 1);
   const st = new EncodeState(w);
   for (const s of batch.spans) writeSpan(st, s);
   for (const l of batch.logs) writeLog(st, l);
@@ -413,6 +423,7 @@ export function decodeBatchMessage(value: Uint8Array): { batch: RecordBatch; ctx
     const st = new DecodeState(r, counts.version);
     const ctx: BatchContext = { tenantId: r.string(), tier: r.string(), tierVersion: r.double(), receivedAtMs: r.double() };
     const expire = r.double();
+    const contentExpire = counts.version >= 3 ? r.double() : 0;
     for (const n of [counts.spans, counts.logs, counts.summaries, counts.metadata]) {
       if (n > r.len - r.pos) throw new CodecError(`record count ${n} exceeds the message`);
     }
@@ -422,6 +433,7 @@ export function decodeBatchMessage(value: Uint8Array): { batch: RecordBatch; ctx
     for (let i = 0; i < counts.summaries; i++) batch.summaries.push(readSummary(st));
     for (let i = 0; i < counts.metadata; i++) batch.metadata.push(readMetadata(st));
     if (expire !== 0) batch.expireAt = expire - 1;
+    if (contentExpire !== 0) batch.contentExpireAt = contentExpire - 1;
     if (r.pos !== r.len) throw new CodecError(`${r.len - r.pos} bytes left after the last record`);
     return { batch, ctx };
   } catch (err) {
@@ -442,11 +454,15 @@ export function encodeBatchMessages(batch: RecordBatch, ctx: BatchContext, maxBy
   const half = Math.ceil(records / 2);
   const first: RecordBatch = { spans: batch.spans.slice(0, half), logs: batch.logs.slice(0, Math.max(0, half - batch.spans.length)), summaries: batch.summaries, metadata: batch.metadata };
   const second = batchOf({ spans: batch.spans.slice(half), logs: batch.logs.slice(Math.max(0, half - batch.spans.length)) });
-  if (batch.expireAt !== undefined) {
-    first.expireAt = batch.expireAt;
-    second.expireAt = batch.expireAt;
-  }
-  return [...encodeBatchMessages(first, ctx, maxBytes), ...encodeBatchMessages(second, ctx, maxBytes)];
+  return [...encodeBatchMessages(withExpiry(first, batch), ctx, maxBytes), ...encodeBatchMessages(withExpiry(second, batch), ctx, maxBytes)];
+}
+
+/** `part` with the expiry times of the batch it was cut from (left unset when unset there). */
+function withExpiry(part: RecordBatch, from: RecordBatch): RecordBatch {
+  const out = { ...part };
+  if (from.expireAt !== undefined) out.expireAt = from.expireAt;
+  if (from.contentExpireAt !== undefined) out.contentExpireAt = from.contentExpireAt;
+  return out;
 }
 
 /** Largest message the producer builds (records are split below it); the topics accept up to TOPIC_MAX_MESSAGE_BYTES (config.ts). */
@@ -464,7 +480,7 @@ export interface RequestMessages {
  * the spans topic. A batch with both (not made by the receiver) is split.
  */
 export function encodeRequestMessages(batch: RecordBatch, ctx: BatchContext): RequestMessages {
-  const encode = (b: RecordBatch) => encodeBatchMessages(batch.expireAt === undefined ? b : { ...b, expireAt: batch.expireAt }, ctx, MESSAGE_TARGET_BYTES);
+  const encode = (b: RecordBatch) => encodeBatchMessages(withExpiry(b, batch), ctx, MESSAGE_TARGET_BYTES);
   const hasLogs = batch.logs.length > 0;
   const hasSpans = batch.spans.length > 0 || batch.summaries.length > 0;
   if (hasLogs && hasSpans) {

@@ -36,7 +36,7 @@ const dash = async (tenant: string, q: string) => {
   return r.body;
 };
 const figures = (d: Record<string, unknown>) => {
-  const { tenant: _t, tier: _tier, requestData: _r, sources: _s, ...rest } = d;
+  const { tenant: _t, tier: _tier, requestData: _r, sources: _s, retention: _retention, ...rest } = d;
   return rest;
 };
 
@@ -51,6 +51,10 @@ describe('dashboard', () => {
     expect(s.sources).toEqual({ summaries: traffic.length, spans: 0 });
     expect(f.sources).toEqual({ summaries: 0, spans: traffic.length });
     expect(figures(s)).toEqual(figures(f));
+    // Cost too: priced at receipt, per call, by the same table, whichever tier stored it.
+    expect(s.totals.costUsd).toBeGreaterThan(0);
+    expect(s.totals.unpricedCalls).toBeGreaterThan(0);
+    expect(s.prices).toEqual({ version: '2026-12-06' });
   });
 
   it.each(['dash-summary', 'dash-full'])('%s: figures equal those computed from the traffic', async (tenant) => {
@@ -64,6 +68,9 @@ describe('dashboard', () => {
       expect(got.callErrors).toBe(exp.callErrors);
       expect(got.inputTokens).toBe(exp.inputTokens);
       expect(got.outputTokens).toBe(exp.outputTokens);
+      expect(got.unpricedCalls).toBe(exp.unpricedCalls);
+      if (exp.costUsd === null) expect(got.costUsd).toBeNull();
+      else expect(got.costUsd).toBeCloseTo(exp.costUsd, 9);
       for (const q of ['p50', 'p95', 'p99'] as const) {
         expect(got.latencyMs[q]).toBeCloseTo(exp.latencyMs[q], 9); // same bucket, same representative value
         expect(got.callLatencyMs[q]).toBeCloseTo(exp.latencyMs[q], 9); // the calls are the entry spans themselves

@@ -243,14 +243,17 @@ describe('LLM calls of a request', () => {
     expect(claude.body.requests.map((r: RequestRow) => r.route)).toEqual(['/write', '/summary']);
   });
 
-  it('carries cost once a price table gives the SQL of a call cost (the seam for issue 17 item 3)', async () => {
+  it('carries the cost of the calls: the price table\'s, or the SQL given; unknown, never zero, for calls without a price', async () => {
     const cost = { callCostUsd: "toFloat64OrNull(SpanAttributes['test.cost_usd'])" };
     const page = await listRequests({ client: c.clickhouse.client, tenantId: 'app', filter: { fromNs: BigInt(now - 3600_000) * 1_000_000n, toNs: BigInt(now) * 1_000_000n, route: '/chat' }, limit: 5, cost });
     expect(page.requests[0]!.calls).toMatchObject({ calls: 2, costUsd: 0.0015, unknownCostCalls: 1 });
     const usage = await endUserUsage({ client: c.clickhouse.client, tenantId: 'app', fromNs: BigInt(now - 3600_000) * 1_000_000n, toNs: BigInt(now) * 1_000_000n, limit: 5, cost });
     expect(usage.users.find((u) => u.user === 'alice')).toMatchObject({ costUsd: 0.0015, unknownCostCalls: 2 });
-    // Without it, no cost field at all (never a zero that would read as free).
-    expect((await list('app', RANGE)).body.requests[0].calls).not.toHaveProperty('costUsd');
+    // Through the API, from the cost the price table put on each call span at receipt.
+    const rows = new Map<string, RequestRow>((await list('app', RANGE)).body.requests.map((r: RequestRow) => [r.route, r]));
+    expect(rows.get('/write')!.calls).toMatchObject({ calls: 1, models: ['claude-x'], costUsd: null, unknownCostCalls: 1 });
+    expect(rows.get('/chat')!.calls).toMatchObject({ calls: 2, unknownCostCalls: 0 });
+    expect(rows.get('/chat')!.calls.costUsd).toBeGreaterThan(0);
   });
 });
 
@@ -297,18 +300,22 @@ describe('usage per end user', () => {
       const mine = shop.filter((q) => q.userId === u);
       return { user: u, requests: mine.length, errors: mine.filter(isError).length, calls: mine.length, inputTokens: mine.reduce((s, q) => s + (q.inputTokens ?? 0), 0), outputTokens: mine.reduce((s, q) => s + (q.outputTokens ?? 0), 0) };
     }).sort((a, b) => b.requests - a.requests || a.user.localeCompare(b.user));
-    expect(r.body.users).toEqual(want);
+    const withoutCost = (users: Array<Record<string, unknown>>) => users.map(({ costUsd: _c, unknownCostCalls: _u, ...rest }) => rest);
+    expect(withoutCost(r.body.users)).toEqual(want);
+    for (const u of r.body.users) expect(u.costUsd === null || u.costUsd > 0).toBe(true);
     const top = await c.api('GET', `/api/tenants/shop/end-users?${new URLSearchParams({ ...RANGE, limit: '2' }).toString()}`);
-    expect(top.body.users).toEqual(want.slice(0, 2));
+    expect(withoutCost(top.body.users)).toEqual(want.slice(0, 2));
     expect(top.body.truncated).toBe(true);
   });
 
   it('gives a request the calls of its trace', async () => {
     const r = await c.api('GET', `/api/tenants/app/end-users?${new URLSearchParams(RANGE).toString()}`);
-    expect(r.body.users).toEqual([
-      { user: 'alice', requests: 2, errors: 1, calls: 3, inputTokens: 197, outputTokens: 53 },
-      { user: 'bob', requests: 1, errors: 0, calls: 1, inputTokens: 50, outputTokens: 5 },
+    expect(r.body.users).toMatchObject([
+      { user: 'alice', requests: 2, errors: 1, calls: 3, inputTokens: 197, outputTokens: 53, unknownCostCalls: 1 },
+      // bob's one call (claude-x) has no price: its cost is unknown, not zero.
+      { user: 'bob', requests: 1, errors: 0, calls: 1, inputTokens: 50, outputTokens: 5, costUsd: null, unknownCostCalls: 1 },
     ]);
+    expect(r.body.users[0].costUsd).toBeGreaterThan(0);
   });
 });
 

@@ -192,7 +192,7 @@ describe('export', () => {
     }
     const res = await fetch(`${c.apiUrl}/api/tenants/priv/export`, { headers: { authorization: `Bearer ${c.adminToken}` } });
     const lines = parse(await res.text());
-    expect(lines.pop()).toEqual({ end: true, rows: direct });
+    expect(lines.pop()).toEqual({ end: true, rows: direct, retention: expect.objectContaining({ rowsDays: 30, contentDays: 30 }) });
     expect(direct['gateway_metadata']).toBeGreaterThan(0);
     expect(direct['tier_audit']).toBeGreaterThan(0);
 

@@ -36,7 +36,7 @@ describe('retention', () => {
   it('ExpireAt is set by the tier: days after receipt, or never', async () => {
     const short = await c.createTenant('short', 'one-day');
     const forever = await c.createTenant('forever', 'logorhythms');
-    const monthly = await c.createTenant('monthly', 'lunogen');
+    const monthly = await c.createTenant('monthly', 'full');
     const traffic = generateTraffic({ seed: 1, n: 5, startSec: Math.floor(Date.now() / 1000) - 600, minutes: 1 });
     const t0 = Math.floor(Date.now() / 1000);
     for (const k of [short, forever, monthly]) await sendTraffic(c.otlpUrl, k.ingestKey, traffic, { logs: true });
@@ -99,7 +99,7 @@ describe('retention', () => {
           eventName: '',
         },
       ],
-      summaries: [{ minute: nowS - 2 * DAY - ((nowS - 2 * DAY) % 60), provider: 'openai', endpoint: '/v1/x', model: 'm', statusClass: '2xx', requests: 3, errors: 0, latencyBuckets: new Map([[300, 3]]), calls: 0, callErrors: 0, callLatencyBuckets: new Map(), inputTokens: 1, outputTokens: 2, requestBytes: 0, responseBytes: 0 }],
+      summaries: [{ minute: nowS - 2 * DAY - ((nowS - 2 * DAY) % 60), provider: 'openai', endpoint: '/v1/x', model: 'm', statusClass: '2xx', requests: 3, errors: 0, latencyBuckets: new Map([[300, 3]]), calls: 0, callErrors: 0, callLatencyBuckets: new Map(), inputTokens: 1, outputTokens: 2, costPicoUsd: 0n, unpricedCalls: 0, requestBytes: 0, responseBytes: 0 }],
       metadata: [{ timeUnixNano: BigInt(nowS - 2 * DAY) * 1_000_000_000n, serviceName: 'gw', serviceVersion: '1', instanceId: 'i', uptimeSeconds: 1, unexpectedRestarts: 0, environment: {}, policyConfig: '' }],
       expireAt: nowS - 2 * DAY + DAY, // received two days ago + one day: expired yesterday
     };

@@ -9,6 +9,10 @@
 // provider and counts as neither.
 import { bucketOf, quantileFromBuckets } from '../../processors/summarize/sketch.ts';
 import { prng } from '../../processors/testing/records.ts';
+import { loadPriceTable } from '../../processors/cost/prices.ts';
+
+/** The shipped price table, which a test Consentry prices calls by. */
+const PRICES = loadPriceTable('');
 
 
 export interface GenRequest {
@@ -178,6 +182,10 @@ export interface Expected {
   callErrors: number;
   inputTokens: number;
   outputTokens: number;
+  /** US dollars of the priced calls (tokens times the shipped table's prices); null when every call is unpriced. */
+  costUsd: number | null;
+  /** Calls whose model has no price (mistral-large here). */
+  unpricedCalls: number;
   latencyMs: { p50: number; p95: number; p99: number };
   /** Exact nearest-rank quantiles of the raw durations (ms), for the 1 % bound. */
   exactMs: { p50: number; p95: number; p99: number };
@@ -201,9 +209,22 @@ export function expectedOf(reqs: GenRequest[]): Expected {
     callErrors: reqs.filter(isError).length,
     inputTokens: reqs.reduce((s, q) => s + (q.inputTokens ?? 0), 0),
     outputTokens: reqs.reduce((s, q) => s + (q.outputTokens ?? 0), 0),
+    ...costOf(reqs),
     latencyMs: { p50: quantileFromBuckets(buckets, 0.5), p95: quantileFromBuckets(buckets, 0.95), p99: quantileFromBuckets(buckets, 0.99) },
     exactMs: { p50: exact(0.5), p95: exact(0.95), p99: exact(0.99) },
   };
+}
+
+/** Cost of the requests' calls by the price table, in exact picodollars, and the calls it has no price for. */
+function costOf(reqs: GenRequest[]): { costUsd: number | null; unpricedCalls: number } {
+  let pico = 0n;
+  let unpriced = 0;
+  for (const q of reqs) {
+    const price = PRICES.lookup(q.provider, q.model);
+    if (price === undefined) unpriced++;
+    else pico += BigInt(q.inputTokens ?? 0) * price.inputPico + BigInt(q.outputTokens ?? 0) * price.outputPico;
+  }
+  return { costUsd: reqs.length > 0 && unpriced === reqs.length ? null : Number(pico) / 1e12, unpricedCalls: unpriced };
 }
 
 /** Groups requests by a key. */

@@ -90,7 +90,8 @@ describe('end-user ids of 1 to 1024 characters', () => {
     const res = await fetch(`${c.apiUrl}/api/tenants/ids/subjects/${encodeURIComponent(subject)}/export`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
     expect(res.status).toBe(200);
     const api = exported(await res.text());
-    expect(api).toEqual({ spans: spanIds(subject), end: { end: true, rows: { otel_traces: 3, otel_logs: 0 } } });
+    // The end line also says how long the tenant's tier (full) keeps rows and content.
+    expect(api).toEqual({ spans: spanIds(subject), end: { end: true, rows: { otel_traces: 3, otel_logs: 0 }, retention: expect.objectContaining({ rowsDays: 30, contentDays: 30 }) } });
     const out = await cli(['export', '--tenant', 'ids', '--subject', subject]);
     expect(out.code, out.stderr).toBe(0);
     expect(exported(out.stdout)).toEqual(api);

@@ -46,9 +46,19 @@ export function normalise(d: Dump): Record<string, unknown[]> {
           a['gateway.api_key.hash'] = '<hmac>';
         }
       }
+      const seconds = (v: string) => Date.parse(`${v.replace(' ', 'T')}Z`) / 1000;
+      if (typeof r['ContentExpireAt'] === 'string') {
+        // 00:00 UTC of the day N days after receipt (processors/retention), unless it is the row's own expiry.
+        const exp = seconds(r['ContentExpireAt']);
+        if (r['ContentExpireAt'] === r['ExpireAt']) r['ContentExpireAt'] = 'ExpireAt';
+        else {
+          expect(exp % 86400, 'ContentExpireAt starts a UTC day').toBe(0);
+          r['ContentExpireAt'] = `day of receipt+${Math.ceil((exp - nowSec) / 86400)}d`;
+        }
+      }
       if (typeof r['ExpireAt'] === 'string') {
-        const exp = Date.parse(`${r['ExpireAt'].replace(' ', 'T')}Z`) / 1000;
-        r['ExpireAt'] = exp >= 4102444800 ? 'never' : `receipt+${Math.round((exp - nowSec) / 86400)}d`;
+        const exp = seconds(r['ExpireAt']);
+        r['ExpireAt'] = exp >= 4102444800 ? 'never' : exp % 86400 === 0 ? `day of receipt+${Math.ceil((exp - nowSec) / 86400)}d` : `receipt+${Math.round((exp - nowSec) / 86400)}d`;
       }
       return r;
     });

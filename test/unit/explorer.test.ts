@@ -39,7 +39,7 @@ const row = (id: string, parent: string, ns: number, extra: Partial<{ entry: boo
   Duration: '1000000',
   StatusCode: 'STATUS_CODE_UNSET',
   StatusMessage: '',
-  SpanAttributes: {},
+  attrs: {},
   is_entry: extra.entry === true ? 1 : 0,
   is_call: extra.call === true ? 1 : 0,
 });

@@ -4,6 +4,15 @@ const int = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 
 export const fmtInt = (n) => (n === null || n === undefined ? '–' : int.format(n));
 
+const usd = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: 2 });
+
+/** US dollars; below a cent with two significant digits ($0.00035); null (nothing priced) as "unknown", never $0. */
+export function fmtUsd(v) {
+  if (v === null || v === undefined) return 'unknown';
+  if (v === 0 || v >= 0.01) return usd.format(v);
+  return `$${v.toPrecision(2)}`;
+}
+
 export const fmtPct = (r) => (r === null || r === undefined ? '–' : `${(r * 100).toFixed(r === 0 || r >= 0.1 ? 1 : 2)} %`);
 
 export function fmtMs(ms) {

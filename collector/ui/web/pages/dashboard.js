@@ -1,13 +1,14 @@
 // Dashboard of one tenant (GET /api/tenants/:id/dashboard): totals, requests
 // and errors over time, latency p50/p95/p99, per provider and endpoint, tokens
-// per model. A tier that keeps no request data says so plainly instead of
-// showing zeros that would read as "no traffic".
+// and cost per model, and how long the tier keeps rows and content. A tier that
+// keeps no request data says so plainly instead of showing zeros that would
+// read as "no traffic"; a cost nobody could price says "unknown", never $0.
 import { html } from 'htm/preact';
 import { useMemo, useState } from 'preact/hooks';
 import { api, enc } from '../api.js';
 import { ErrorBox, Loading, PageTitle, TableRegion, TenantPicker, loadTenants, useLoad } from '../components.js';
 import { Bar, TimeChart } from '../charts.js';
-import { fmtInt, fmtMs, fmtPct, fmtTime } from '../format.js';
+import { fmtInt, fmtMs, fmtPct, fmtTime, fmtUsd } from '../format.js';
 import { RangeFields, fieldsRange, rangeKey as keyOf, rangeOf, rangeParams, rangeTimes, useRangeFields } from '../range.js';
 
 export function DashboardPage({ tenant, params }) {
@@ -67,6 +68,7 @@ function Figures({ d, busy }) {
       Tier <span class="tier">${d.tier}</span> · ${fmtTime(d.from)} – ${fmtTime(d.to)} · buckets of ${d.stepSeconds >= 3600 ? `${d.stepSeconds / 3600} h` : `${d.stepSeconds / 60} min`}
       ${!none && SOURCE[d.requestData] ? ` · from ${SOURCE[d.requestData]}` : ''}
     </p>
+    ${d.retention && html`<p class="muted small" id="dash-retention">Retention: ${d.retention.summary}</p>`}
     ${none &&
     html`<section class="consent-none card" id="no-request-data" aria-labelledby="none-h">
       <h2 id="none-h">No request data by consent</h2>
@@ -101,6 +103,8 @@ function Body({ d }) {
     ['p99', 'Latency p99', fmtMs(t.latencyMs.p99)],
     ['input-tokens', 'Input tokens', fmtInt(t.inputTokens)],
     ['output-tokens', 'Output tokens', fmtInt(t.outputTokens)],
+    ['cost', 'Cost', fmtUsd(t.costUsd)],
+    ['unpriced-calls', 'Calls without a price', fmtInt(t.unpricedCalls)],
   ];
   return html`
     <dl class="stats" id="totals">
@@ -115,7 +119,7 @@ function Body({ d }) {
     <div class="breakdowns">
       <${Breakdown} id="by-provider" title="Requests per provider" keyName="provider" keyLabel="Provider" rows=${d.byProvider} />
       <${Breakdown} id="by-endpoint" title="Requests per endpoint" keyName="endpoint" keyLabel="Endpoint" rows=${d.byEndpoint} />
-      <${Tokens} rows=${d.byModel} />
+      <${Tokens} rows=${d.byModel} prices=${d.prices} />
     </div>
   `;
 }
@@ -152,16 +156,18 @@ function Breakdown({ id, title, keyName, keyLabel, rows }) {
 
 // Per model, the figure is the LLM call (a request may call several models; an
 // application's entry span names none): rows without calls or tokens are left out.
-function Tokens({ rows: all }) {
+// Cost is priced at receipt; calls of a model without a price are counted apart.
+function Tokens({ rows: all, prices }) {
   const rows = all.filter((r) => r.calls > 0 || r.inputTokens + r.outputTokens > 0);
   const max = Math.max(0, ...rows.map((r) => r.inputTokens + r.outputTokens));
   return html`<section class="card" aria-labelledby="by-model-h">
-    <h2 id="by-model-h">Tokens per model</h2>
+    <h2 id="by-model-h">Tokens and cost per model</h2>
+    ${prices && html`<p class="muted small">Priced at receipt; new calls by the price table of ${prices.version}. "unknown": no price for the model.</p>`}
     ${rows.length === 0
       ? html`<p class="empty">No LLM calls.</p>`
-      : html`<${TableRegion} label="Tokens per model">
+      : html`<${TableRegion} label="Tokens and cost per model">
           <table class="data" id="by-model">
-            <thead><tr><th scope="col">Model</th><th scope="col" class="num">LLM calls</th><th scope="col" class="num">Input tokens</th><th scope="col" class="num">Output tokens</th><th scope="col" class="num">Total</th></tr></thead>
+            <thead><tr><th scope="col">Model</th><th scope="col" class="num">LLM calls</th><th scope="col" class="num">Input tokens</th><th scope="col" class="num">Output tokens</th><th scope="col" class="num">Total</th><th scope="col" class="num">Cost</th><th scope="col" class="num">Calls without a price</th></tr></thead>
             <tbody>
               ${rows.map(
                 (r) => html`<tr data-key=${r.model}>
@@ -170,6 +176,8 @@ function Tokens({ rows: all }) {
                   <td class="num" data-col="input-tokens">${fmtInt(r.inputTokens)}</td>
                   <td class="num" data-col="output-tokens">${fmtInt(r.outputTokens)}</td>
                   <td class="num" data-col="total-tokens">${fmtInt(r.inputTokens + r.outputTokens)} <${Bar} value=${r.inputTokens + r.outputTokens} max=${max} tone="alt" /></td>
+                  <td class="num" data-col="cost">${fmtUsd(r.costUsd)}</td>
+                  <td class="num" data-col="unpriced-calls">${fmtInt(r.unpricedCalls)}</td>
                 </tr>`,
               )}
             </tbody>

@@ -13,7 +13,7 @@ import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, enc } from '../api.js';
 import { ErrorBox, Loading, PageTitle, TableRegion, TenantPicker, loadTenants, useLoad, useModal } from '../components.js';
-import { fmtInt, fmtMs, fmtTime } from '../format.js';
+import { fmtInt, fmtMs, fmtTime, fmtUsd } from '../format.js';
 import { RangeFields, fieldsRange, rangeKey, rangeOf, rangeParams, rangeTimes, useRangeFields } from '../range.js';
 
 const STATUSES = [
@@ -164,7 +164,6 @@ function NoRequests({ d }) {
 
 const label = (r) => `${r.method ? `${r.method} ` : ''}${r.route || r.name}`;
 const modelsOf = (r) => (r.calls.models.length > 0 ? r.calls.models.join(', ') : r.model);
-const usd = (n) => (n === undefined ? '–' : `$${n.toFixed(n < 0.01 && n > 0 ? 6 : 4)}`);
 
 /** The list: one tab stop (roving tabindex on each row's open button), arrows between rows. */
 function RequestList({ rows, open, onOpen, table, hasCost }) {
@@ -202,7 +201,7 @@ function RequestList({ rows, open, onOpen, table, hasCost }) {
               <td class="num">${fmtMs(r.durationMs)}</td>
               <td data-col="model">${modelsOf(r) || html`<span class="muted">–</span>`}${r.calls.calls > 1 ? html` <span class="muted small">(${r.calls.calls} calls)</span>` : ''}</td>
               <td class="num" data-col="tokens">${r.calls.calls > 0 ? `${fmtInt(r.calls.inputTokens)} / ${fmtInt(r.calls.outputTokens)}` : '–'}</td>
-              ${hasCost && html`<td class="num">${usd(r.calls.costUsd)}${r.calls.unknownCostCalls > 0 ? html` <span class="muted small">(${r.calls.unknownCostCalls} unknown)</span>` : ''}</td>`}
+              ${hasCost && html`<td class="num">${fmtUsd(r.calls.costUsd)}${r.calls.unknownCostCalls > 0 ? html` <span class="muted small">(${r.calls.unknownCostCalls} unknown)</span>` : ''}</td>`}
               <td data-col="user">${r.user || html`<span class="muted">–</span>`}</td>
             </tr>`,
           )}
@@ -356,7 +355,7 @@ function EndUsers({ users, tenant, range, filters }) {
               <td class="num" data-col="calls">${fmtInt(u.calls)}</td>
               <td class="num" data-col="input-tokens">${fmtInt(u.inputTokens)}</td>
               <td class="num" data-col="output-tokens">${fmtInt(u.outputTokens)}</td>
-              ${hasCost && html`<td class="num">${usd(u.costUsd)}${u.unknownCostCalls > 0 ? html` <span class="muted small">(${u.unknownCostCalls} calls unknown)</span>` : ''}</td>`}
+              ${hasCost && html`<td class="num">${fmtUsd(u.costUsd)}${u.unknownCostCalls > 0 ? html` <span class="muted small">(${u.unknownCostCalls} calls unknown)</span>` : ''}</td>`}
             </tr>`,
           )}
         </tbody>
