@@ -190,11 +190,11 @@ export async function until<T>(what: string, fn: () => Promise<T> | T, timeoutMs
   }
 }
 
-/** Management API call with the admin token. */
-export async function api(apiUrl: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+/** Management API call with the admin token of these tests, or `token`. */
+export async function api(apiUrl: string, method: string, path: string, body?: unknown, token = ADMIN_TOKEN): Promise<{ status: number; body: any }> {
   const res = await fetch(apiUrl + path, {
     method,
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listMigrations } from '../../storage/migrate.ts';
 import { VERSION } from '../../core/version.ts';
-import { startCollectorProcess, tempDir, type Proc } from '../kafka/processes.ts';
+import { api, startCollectorProcess, tempDir, type Proc } from '../kafka/processes.ts';
 import { logsJson, PLAN, QUERIES, readManifest, spansJson, TIERS_DIR, unpackData, type Manifest, type QueryAnswer } from './fixture.ts';
 
 const manifest: Manifest = readManifest();
@@ -33,15 +33,7 @@ afterAll(async () => {
   rmSync(logDir, { recursive: true, force: true });
 });
 
-async function call(method: string, path: string, token = admin, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(c.apiUrl + path, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text === '' ? undefined : JSON.parse(text) };
-}
+const call = (method: string, path: string, token = admin, body?: unknown) => api(c.apiUrl, method, path, body, token);
 
 const query = async (tenant: string, sql: string): Promise<QueryAnswer> => {
   const r = await call('POST', '/api/query', manifest.tenants[tenant]!.queryKey, { sql });

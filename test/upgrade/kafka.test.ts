@@ -50,7 +50,7 @@ beforeAll(async () => {
   kafka = new Kafka({ clientId: 'upgrade-test', brokers: [broker.brokers], logLevel: logLevel.NOTHING });
   admin = kafka.admin();
   await admin.connect();
-  producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  producer = kafka.producer({ allowAutoTopicCreation: false });
   await producer.connect();
 }, 180_000);
 

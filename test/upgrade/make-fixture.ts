@@ -24,7 +24,7 @@ import { AssignerProtocol, Kafka, logLevel, type Admin } from 'kafkajs';
 import { startKafka, type KafkaBroker } from '../../scripts/kafka/broker.ts';
 import { encodeBatchMessage } from '../../sinks/kafka/codec.ts';
 import { testBatch, testSpan } from '../../processors/testing/records.ts';
-import { startChdbServerProcess, startCollectorProcess, startSinkProcess, tempDir, until, type Proc } from '../kafka/processes.ts';
+import { api, startChdbServerProcess, startCollectorProcess, startSinkProcess, tempDir, until, type Proc } from '../kafka/processes.ts';
 import { checkoutRelease, FIRST_RELEASE, type Release } from './release.ts';
 import { FIXTURE_DIR, FIXTURE_PREFIX, logsJson, PLAN, QUERIES, spansJson, TIERS_DIR, type Manifest, type QueryAnswer, type RecordedMessage, type TenantPlan } from './fixture.ts';
 
@@ -34,15 +34,7 @@ const REVERT_AFTER_MS = 45_000;
 
 const log = (line: string) => process.stderr.write(`make-fixture: ${line}\n`);
 
-async function call(url: string, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(url + path, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text === '' ? undefined : JSON.parse(text) };
-}
+const call = (url: string, token: string, method: string, path: string, body?: unknown) => api(url, method, path, body, token);
 
 async function ok(what: string, p: Promise<{ status: number; body: any }>): Promise<any> {
   const r = await p;
