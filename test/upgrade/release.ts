@@ -1,8 +1,9 @@
 // An older release's own code, to write upgrade fixtures (make-fixture.ts)
 // and to run beside the current code in upgrade tests: its files from git
 // (`git archive <tag>`: no worktree to register or clean up), this repo's
-// node_modules (checked: every package of the release's lock file is there at
-// the same version), started the way the release started them
+// node_modules (checked: every package the release runs with, its lock file's
+// non-development entries, is there at the version it locked), started the
+// way the release started them
 // (`node --import tsx <entry>`: 0.1.0 ran its TypeScript sources).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
@@ -43,14 +44,14 @@ export function releaseCommit(tag: string): string | undefined {
   }
 }
 
-type Lock = { packages: Record<string, { version?: string }> };
+type Lock = { packages: Record<string, { version?: string; dev?: boolean }> };
 
-/** Packages of the release's lock file that this repo's node_modules lacks or has at another version. */
+/** Packages the release runs with (its lock file, less development-only ones) that this repo's node_modules lacks or has at another version. */
 function missingPackages(tag: string): string[] {
   const theirs = JSON.parse(git(['show', `${tag}:package-lock.json`])) as Lock;
   const ours = JSON.parse(readFileSync(join(REPO, 'package-lock.json'), 'utf8')) as Lock;
   return Object.entries(theirs.packages)
-    .filter(([path, p]) => path !== '' && ours.packages[path]?.version !== p.version)
+    .filter(([path, p]) => path !== '' && p.dev !== true && ours.packages[path]?.version !== p.version)
     .map(([path, p]) => `${path.replace(/^node_modules\//, '')}@${p.version ?? '?'}`);
 }
 
@@ -60,7 +61,7 @@ export function checkoutRelease(tag: string): Release {
   if (commit === undefined) throw new Error(`this clone has no tag ${tag}: fetch it (git fetch --tags) to run its code`);
   const missing = missingPackages(tag);
   if (missing.length > 0) {
-    throw new Error(`node_modules lacks packages of ${tag}'s lock file at the versions it locked (${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}): install them in a checkout of ${tag} instead`);
+    throw new Error(`node_modules lacks packages ${tag} runs with, at the versions its lock file has (${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}): install them in a checkout of ${tag} instead`);
   }
   const dir = mkdtempSync(join(tmpdir(), `consentry-${tag}-`));
   execFileSync('sh', ['-c', `git archive ${commit} | tar -x -C '${dir}'`], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
