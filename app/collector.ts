@@ -24,7 +24,7 @@ import { analyticsRoutes } from '../collector/api/analytics.ts';
 import { ErasureTombstones } from '../control/tombstones.ts';
 import { deleteTraces } from '../collector/analytics/erasure.ts';
 import { openClickHouse, type ClickHouse } from '../storage/clickhouse.ts';
-import { migrate } from '../storage/migrate.ts';
+import { migrateAtStart } from '../storage/migrate.ts';
 import { ClickHouseBatcher } from '../sinks/clickhouse/batcher.ts';
 import { ClickHouseSink } from '../sinks/clickhouse/sink.ts';
 import { probeInsert } from '../sinks/clickhouse/insert.ts';
@@ -94,8 +94,7 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
   const poolOrNothing = startingPool.catch(() => undefined); // a start-up failure surfaces where it is awaited, below
   started.push(async () => (await poolOrNothing)?.close());
   try {
-    const applied = await migrate(clickhouse.client, { onSkipped: (s) => logger.warn(s, 'table tuning not known to this ClickHouse, skipped') });
-    if (applied.length > 0) logger.info({ versions: applied }, 'schema migrations applied');
+    await migrateAtStart(clickhouse.client, logger);
 
     // Kafka mode (CONSENTRY_KAFKA_BROKERS): records go to Kafka (a sink process
     // writes them), and tenants and tier switches are shared with the other

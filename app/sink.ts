@@ -16,7 +16,7 @@ import { deleteTraces } from '../collector/analytics/erasure.ts';
 import { createSecretScrubber } from '../processors/scrub-secrets/processor.ts';
 import type { TierEngine } from '../processors/tiers/engine.ts';
 import { openClickHouse, type ClickHouse } from '../storage/clickhouse.ts';
-import { migrate } from '../storage/migrate.ts';
+import { migrateAtStart } from '../storage/migrate.ts';
 import { createKafka, kafkaSettings, withTimeout } from '../sinks/kafka/config.ts';
 import { KafkaControl } from '../sinks/kafka/control.ts';
 import { KafkaSinkConsumer } from '../sinks/kafka/consumer.ts';
@@ -57,8 +57,7 @@ export async function startSinkService(settings: Settings): Promise<SinkService>
   const started = new UndoOnFailure(logger);
   started.push(() => clickhouse.close());
   try {
-    const applied = await migrate(clickhouse.client, { onSkipped: (s) => logger.warn(s, 'table tuning not known to this ClickHouse, skipped') });
-    if (applied.length > 0) logger.info({ versions: applied }, 'schema migrations applied');
+    await migrateAtStart(clickhouse.client, logger);
     const registry = new TierRegistry({ client: clickhouse.client, onError: (err) => logger.error({ err }, 'tier registry error') });
     await registry.load();
     // Erased subjects, tenants and traces (control/tombstones.ts),

@@ -23,11 +23,16 @@ export function stopOnSignals(service: { stop(): Promise<void>; logger: Logger }
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
+/** A start refused for a reason its message tells the operator, with what to do: printed as it is, without a stack. */
+export class StartRefused extends Error {}
+
 /** Runs an entry point's main; a start failure is printed with what to do, and exits 1. */
 export function runMain(name: string, main: () => Promise<void>): void {
   main().catch((err: unknown) => {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\nFix the settings above and start again.\n`);
+    } else if (err instanceof StartRefused) {
+      process.stderr.write(`${name} cannot start: ${err.message}\n`);
     } else {
       process.stderr.write(`${name} failed to start: ${(err as Error).stack ?? String(err)}\n`);
     }

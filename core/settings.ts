@@ -30,7 +30,7 @@ export interface Settings {
   clickhouseQueryUrl: string;
   /** Comma-separated Kafka brokers; empty means the in-process transport. */
   kafkaBrokers: string[];
-  /** Prepended to every Kafka topic name (`<prefix>consentry.spans.v1`); empty: none. */
+  /** Prepended to every Kafka topic name (`<prefix>consentry.spans.v3`); empty: none. */
   kafkaTopicPrefix: string;
   /** Partitions of the data topics when Consentry creates them. */
   kafkaPartitions: number;
@@ -138,7 +138,7 @@ export const SETTINGS: { [K in keyof Settings]: SettingSpec<K> }[keyof Settings]
   { key: 'clickhouseUrl', env: 'CONSENTRY_CLICKHOUSE_URL', default: '', parse: (raw) => validUrl(raw), doc: 'ClickHouse server over HTTP, e.g. `http://default:@127.0.0.1:8123`; unset: embedded chdb' },
   { key: 'clickhouseQueryUrl', env: 'CONSENTRY_CLICKHOUSE_QUERY_URL', default: '', parse: (raw) => validUrl(raw), doc: 'ClickHouse server URL of the read-only user that tenant SQL queries run as, under row policies on TenantId (deploy/README.md, "Tenant queries"); unset: the user of `CONSENTRY_CLICKHOUSE_URL`' },
   { key: 'kafkaBrokers', env: 'CONSENTRY_KAFKA_BROKERS', default: '', parse: (raw) => raw.split(',').map((s) => s.trim()).filter(Boolean), doc: 'comma-separated brokers; unset: in-process transport' },
-  { key: 'kafkaTopicPrefix', env: 'CONSENTRY_KAFKA_TOPIC_PREFIX', default: '', parse: (raw) => (/^[\w.-]*$/.test(raw) ? raw : new Error(`must be letters, digits, '.', '_' or '-', got "${raw}"`)), doc: 'prefix of every Kafka topic name (`<prefix>consentry.spans.v1`); unset: none' },
+  { key: 'kafkaTopicPrefix', env: 'CONSENTRY_KAFKA_TOPIC_PREFIX', default: '', parse: (raw) => (/^[\w.-]*$/.test(raw) ? raw : new Error(`must be letters, digits, '.', '_' or '-', got "${raw}"`)), doc: 'prefix of every Kafka topic name (`<prefix>consentry.spans.v3`); unset: none' },
   { key: 'kafkaPartitions', env: 'CONSENTRY_KAFKA_PARTITIONS', default: '6', parse: positiveInt, doc: 'partitions of the data topics when Consentry creates them (the most sink processes that share the work)' },
   { key: 'kafkaReplicationFactor', env: 'CONSENTRY_KAFKA_REPLICATION_FACTOR', default: '0', parse: nonNegativeInt, doc: "replication factor of the topics Consentry creates; 0: the broker's default.replication.factor" },
   { key: 'kafkaRetentionHours', env: 'CONSENTRY_KAFKA_RETENTION_HOURS', default: '24', parse: positiveInt, doc: 'how long the data topics keep records, hours (how long a sink outage can last without loss)' },

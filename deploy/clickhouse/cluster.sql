@@ -306,13 +306,13 @@ ALTER TABLE consentry.otel_logs_local ON CLUSTER '{cluster}' ADD COLUMN IF NOT E
 ALTER TABLE consentry.otel_logs ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS ContentExpireAt DateTime DEFAULT ExpireAt CODEC(ZSTD(1)) AFTER ExpireAt,
     ADD COLUMN IF NOT EXISTS ContentAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)) AFTER ContentExpireAt;
 
-ALTER TABLE consentry.otel_traces_local ON CLUSTER '{cluster}' MODIFY COLUMN ContentAttributes TTL ContentExpireAt SETTINGS materialize_ttl_after_modify = 0;
+ALTER TABLE consentry.otel_traces_local ON CLUSTER '{cluster}' MODIFY COLUMN IF EXISTS ContentAttributes TTL ContentExpireAt SETTINGS materialize_ttl_after_modify = 0;
 
-ALTER TABLE consentry.otel_traces_local ON CLUSTER '{cluster}' MODIFY COLUMN EventsContentAttributes TTL ContentExpireAt SETTINGS materialize_ttl_after_modify = 0;
+ALTER TABLE consentry.otel_traces_local ON CLUSTER '{cluster}' MODIFY COLUMN IF EXISTS EventsContentAttributes TTL ContentExpireAt SETTINGS materialize_ttl_after_modify = 0;
 
-ALTER TABLE consentry.otel_logs_local ON CLUSTER '{cluster}' MODIFY COLUMN ContentAttributes TTL ContentExpireAt SETTINGS materialize_ttl_after_modify = 0;
+ALTER TABLE consentry.otel_logs_local ON CLUSTER '{cluster}' MODIFY COLUMN IF EXISTS ContentAttributes TTL ContentExpireAt SETTINGS materialize_ttl_after_modify = 0;
 
-ALTER TABLE consentry.otel_logs_local ON CLUSTER '{cluster}' MODIFY COLUMN Body TTL ContentExpireAt SETTINGS materialize_ttl_after_modify = 0;
+ALTER TABLE consentry.otel_logs_local ON CLUSTER '{cluster}' MODIFY COLUMN IF EXISTS Body TTL ContentExpireAt SETTINGS materialize_ttl_after_modify = 0;
 
 -- 011_cost
 

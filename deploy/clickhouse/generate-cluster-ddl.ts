@@ -55,7 +55,7 @@ function alterTable(statement: string, where: string): string[] {
   const [, name, rest] = m;
   const out = [`ALTER TABLE ${DB}.${name}_local ON CLUSTER ${CLUSTER} ${rest}`];
   // Column changes concern the Distributed table too; settings, TTLs (a column's too) and indexes only the local one.
-  const columnTtlOnly = /^\s*MODIFY\s+COLUMN\s+\w+\s+TTL\b/i.test(rest!);
+  const columnTtlOnly = /^\s*MODIFY\s+COLUMN\s+(?:IF\s+EXISTS\s+)?\w+\s+TTL\b/i.test(rest!);
   if (/^\s*(ADD|DROP|MODIFY|RENAME|COMMENT)\s+COLUMN\b/i.test(rest!) && !columnTtlOnly) out.push(`ALTER TABLE ${DB}.${name} ON CLUSTER ${CLUSTER} ${rest}`);
   return out;
 }

@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 import { Writer } from 'protobufjs/minimal.js';
 import { describe, expect, it } from 'vitest';
 import type { BatchContext, RecordBatch, Resource, Scope } from '../../core/record.ts';
-import { CODEC_VERSION, CodecError, decodeBatchMessage, encodeBatchMessage, encodeBatchMessages, encodeRequestMessages, peekCounts } from './codec.ts';
+import { CODEC_VERSION, CodecError, decodeBatchMessage, encodeBatchMessage, encodeBatchMessages, encodeRequestMessages, newerLayout, peekCounts, READS } from './codec.ts';
+import { topicNames } from './config.ts';
 
 const resource: Resource = { attributes: { 'service.name': 'gw', 'deployment.environment': 'prod', 'ünïcode': '日本語 ✓' }, schemaUrl: 'https://opentelemetry.io/schemas/1.26.0' };
 const other: Resource = { attributes: {}, schemaUrl: '' };
@@ -197,6 +198,18 @@ describe('Kafka record codec', () => {
     expect(() => decodeBatchMessage(value)).toThrow(message);
   });
 
+  it.each([
+    ['a newer layout', Buffer.from([0x43, 0x53, CODEC_VERSION + 1, 0, 0, 0, 0]), CODEC_VERSION + 1],
+    ['a newer layout written as a two-byte varint', Buffer.from([0x43, 0x53, 0x80, 0x01, 0, 0, 0, 0]), 128],
+    ['this layout', encodeBatchMessage(batch(1), ctx), undefined],
+    ['the first layout', Buffer.from(readFileSync(new URL('./testdata/v1-message.hex', import.meta.url), 'utf8').trim(), 'hex'), undefined],
+    ['an older unknown layout', Buffer.from([0x43, 0x53, 0, 0, 0, 0, 0]), undefined],
+    ['bad magic', Buffer.from([0x00, 0x53, CODEC_VERSION + 1, 0]), undefined],
+    ['a header cut short', Buffer.from([0x43, 0x53]), undefined],
+  ])('tells %s apart (newerLayout: left in Kafka for a newer sink, not dead-lettered)', (_name, value, newer) => {
+    expect(newerLayout(value)).toBe(newer);
+  });
+
   it('refuses every truncation and trailing bytes with a CodecError, never anything else', () => {
     const full = encodeBatchMessage(batch(2), ctx);
     for (let n = 0; n < full.length; n++) {
@@ -209,6 +222,17 @@ describe('Kafka record codec', () => {
       expect(err, `truncated at ${n}`).toBeInstanceOf(CodecError);
     }
     expect(() => decodeBatchMessage(Buffer.concat([full, Buffer.from([0])]))).toThrow(/left after the last record/);
+  });
+});
+
+describe('topics per layout', () => {
+  it('writes the layout it writes to topics of its own, and reads the topics of every layout it reads', () => {
+    const t = topicNames('p.');
+    expect([t.spans, t.logs]).toEqual([`p.consentry.spans.v${CODEC_VERSION}`, `p.consentry.logs.v${CODEC_VERSION}`]);
+    expect(READS.at(-1)).toBe(CODEC_VERSION);
+    // 0.1.0's collectors wrote layout 1 to consentry.{spans,logs}.v1: sinks of this release still read them.
+    expect(t.read).toEqual(READS.flatMap((v) => [`p.consentry.spans.v${v}`, `p.consentry.logs.v${v}`]));
+    expect(t.read).toContain('p.consentry.spans.v1');
   });
 });
 

@@ -17,14 +17,22 @@
 // Times are bigint nanoseconds, written as two fixed32 halves: exact.
 //
 // The counts sit in front so that a sink can size its batches (rows) without
-// decoding. A new layout gets a new version byte; decoders read every version
-// they know and reject the others (the sink sends such messages to the
-// dead-letter topic). Version 2 added span flags, the log event name and the
-// summaries' LLM calls; version 3 the content expiry and the summaries' cost
-// (picodollars, as decimal text: exact) and unpriced calls. Older messages
-// (written before an upgrade and still in Kafka) read with those at their
-// defaults (0, '', no calls, content kept as long as the rows, every call
-// unpriced: its price was not looked up).
+// decoding. A new layout gets a new version byte, and its own data topics
+// (config.ts topicNames: `consentry.spans.v<layout>`), because a sink of a
+// release before it cannot read it: 0.1.0's sink sends an unknown version to
+// the dead-letter topic, so a newer message on its topic would never be
+// stored (recorded in test/upgrade/fixtures/v0.1.0/manifest.json). Collectors
+// write CODEC_VERSION to its topics; sinks read the topics of every layout in
+// READS, so during a rolling upgrade, in either order, each message waits in
+// Kafka for a sink that reads it. Decoders read every version they know; a
+// version newer than they know is left in Kafka for an upgraded sink
+// (newerLayout), any other unreadable message is dead-lettered. Version 2
+// added span flags, the log event name and the summaries' LLM calls; version 3
+// the content expiry and the summaries' cost (picodollars, as decimal text:
+// exact) and unpriced calls (layout 2 was never written by a release, it is
+// read all the same). Older messages read with those at their defaults (0, '',
+// no calls, content kept as long as the rows, every call unpriced: its price
+// was not looked up).
 import { Reader, Writer } from 'protobufjs/minimal.js';
 import type {
   Attributes,
@@ -42,9 +50,10 @@ import type {
 import { batchOf, emptyBatch } from '../../core/record.ts';
 
 
+/** The layout this build writes. */
 export const CODEC_VERSION = 3;
-/** Versions this build reads. */
-const READS = new Set([1, 2, 3]);
+/** Layouts this build reads, oldest first (CODEC_VERSION last). */
+export const READS: readonly number[] = [1, 2, 3];
 const MAGIC0 = 0x43; // C
 const MAGIC1 = 0x53; // S
 
@@ -401,8 +410,24 @@ function header(r: Reader): RecordCounts & { version: number } {
   const m1 = r.uint32();
   if (m0 !== MAGIC0 || m1 !== MAGIC1) throw new CodecError('not a Consentry record message (bad magic)');
   const version = r.uint32();
-  if (!READS.has(version)) throw new CodecError(`unknown encoding version ${version} (this build reads ${[...READS].join(', ')})`);
+  if (!READS.includes(version)) throw new CodecError(`unknown encoding version ${version} (this build reads ${READS.join(', ')})`);
   return { version, spans: r.uint32(), logs: r.uint32(), summaries: r.uint32(), metadata: r.uint32() };
+}
+
+/**
+ * The layout version of a message written in a layout newer than this build
+ * reads (by a collector of a later release); undefined for every other
+ * message, readable or not. Such a message is not broken: a sink leaves it in
+ * Kafka for a sink that reads it, instead of dead-lettering it.
+ */
+export function newerLayout(value: Uint8Array): number | undefined {
+  if (value.length < 3 || value[0] !== MAGIC0 || value[1] !== MAGIC1) return undefined;
+  try {
+    const version = Reader.create(value.subarray(2)).uint32();
+    return version > CODEC_VERSION ? version : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Record counts of a message, reading only its header. Throws CodecError. */

@@ -10,13 +10,16 @@ import { promisify } from 'node:util';
 import kafkajs, { CompressionTypes, Kafka, logLevel, type Admin, type ITopicConfig, type LogEntry } from 'kafkajs';
 import type { Settings } from '../../core/settings.ts';
 import type { Logger } from '../../core/logger.ts';
+import { CODEC_VERSION, READS } from './codec.ts';
 
 /** Topic names, versioned: a new record layout that old readers cannot read gets a new name. */
 export interface Topics {
-  /** Spans of one request each, plus what the tier derived from them (summaries, gateway metadata). */
+  /** Spans of one request each, plus what the tier derived from them (summaries, gateway metadata), in the layout this build writes. */
   spans: string;
-  /** Logs of one request each, plus gateway metadata extracted from them. */
+  /** Logs of one request each, plus gateway metadata extracted from them, in the layout this build writes. */
   logs: string;
+  /** The data topics sinks read: those of every layout this build reads (codec.ts READS), so what older collectors wrote is stored too. */
+  read: string[];
   /** Messages a sink could not decode or insert, with the reason in headers. */
   deadletter: string;
   /** Compacted: key tenant id, value its tier assignment (JSON); tombstone when the tenant is deleted. */
@@ -29,10 +32,14 @@ export interface Topics {
   operators: string;
 }
 
+/** The data topic of a signal for one record layout (codec.ts): a layout gets topics of its own. */
+const dataTopic = (prefix: string, signal: 'spans' | 'logs', layout: number) => `${prefix}consentry.${signal}.v${layout}`;
+
 export function topicNames(prefix: string): Topics {
   return {
-    spans: `${prefix}consentry.spans.v1`,
-    logs: `${prefix}consentry.logs.v1`,
+    spans: dataTopic(prefix, 'spans', CODEC_VERSION),
+    logs: dataTopic(prefix, 'logs', CODEC_VERSION),
+    read: READS.flatMap((layout) => [dataTopic(prefix, 'spans', layout), dataTopic(prefix, 'logs', layout)]),
     deadletter: `${prefix}consentry.deadletter.v1`,
     tiers: `${prefix}consentry.tiers.v1`,
     tenants: `${prefix}consentry.tenants.v1`,
@@ -135,7 +142,8 @@ export async function ensureTopics(admin: Admin, s: KafkaSettings): Promise<void
   });
   // Tier confirmations matter for seconds: an hour of them.
   const acks: ITopicConfig = { topic: s.topics.tierAcks, numPartitions: 1, replicationFactor, configEntries: [{ name: 'retention.ms', value: String(3_600_000) }] };
-  const wanted = [data(s.topics.spans), data(s.topics.logs), data(s.topics.deadletter), compacted(s.topics.tiers), compacted(s.topics.tenants), compacted(s.topics.operators), acks];
+  // The older layouts' data topics too: sinks subscribe to them (an upgraded deployment has them already).
+  const wanted = [...s.topics.read.map(data), data(s.topics.deadletter), compacted(s.topics.tiers), compacted(s.topics.tenants), compacted(s.topics.operators), acks];
   const existing = new Set(await admin.listTopics());
   const missing = wanted.filter((t) => !existing.has(t.topic));
   if (missing.length === 0) return;

@@ -178,7 +178,7 @@ describe('sink consumer on a real broker', () => {
     expect(seenAtInsert).toEqual([{ offset: 0, metadata: planMetadata(4) }]);
     expect(await s.committed()).toEqual({ offset: 5, metadata: '' });
     await until('ready', () => c.ready());
-    expect(c.status()).toEqual({ kafka: 'ok', clickhouse: 'ok' });
+    expect(c.status()).toEqual({ kafka: 'ok', clickhouse: 'ok', messages: 'ok' });
     await s.stop();
     await c.shutdown();
     expect(c.ready()).toBe(false);

@@ -32,6 +32,13 @@
 // keeps flowing, and offsets are committed only after both. On SIGTERM the sink
 // stops fetching, inserts and commits what it holds, then leaves the group.
 //
+// A message in a record layout newer than this sink reads (codec.ts
+// newerLayout: a collector of a later release wrote it) is not broken: the
+// sink inserts and commits what came before it, pauses that partition at it,
+// uncommitted, and goes on with the others; /readyz and the log say which
+// partition waits for an upgraded sink. The next rebalance tries again (the
+// partition may go to a sink that reads it).
+//
 // Tier changes. A batch is reduced (erasure tombstones, the tenant's tier) and
 // encoded before its inserts; each insert attempt first checks that every
 // tenant of the batch still has the tier version it was reduced under, and
@@ -46,7 +53,7 @@ import type { Logger } from '../../core/logger.ts';
 import { encodeBatch } from '../clickhouse/encode.ts';
 import { TABLES, type Table } from '../../storage/tables.ts';
 import { insertLines, isPermanentInsertError, type InsertLines, type InsertTarget } from '../clickhouse/insert.ts';
-import { CodecError, decodeBatchMessage, peekCounts } from './codec.ts';
+import { CodecError, decodeBatchMessage, newerLayout, peekCounts, READS } from './codec.ts';
 import { ensureTopics, withTimeout, type KafkaSettings } from './config.ts';
 
 /** The batch reduced to the tenant's current tier, or undefined when this instance does not know the tenant. */
@@ -177,6 +184,7 @@ class SinkMetrics {
   readonly buffered: Gauge;
   readonly lag: Gauge<'topic' | 'partition'>;
   readonly batchRows: Histogram;
+  readonly blocked: Gauge;
   constructor(registry: Registry | undefined) {
     const registers = registry === undefined ? [] : [registry];
     this.messages = new Counter({ name: 'consentry_sink_messages_total', help: 'Kafka messages taken into a batch', labelNames: ['topic'] as const, registers });
@@ -195,6 +203,7 @@ class SinkMetrics {
     this.buffered = new Gauge({ name: 'consentry_sink_buffered_bytes', help: 'Kafka message bytes held by the sink, not yet committed', registers });
     this.lag = new Gauge({ name: 'consentry_sink_lag_messages', help: 'Messages between the last fetched offset and the end of the partition', labelNames: ['topic', 'partition'] as const, registers });
     this.batchRows = new Histogram({ name: 'consentry_sink_batch_rows', help: 'Rows per cut batch', buckets: [10, 100, 1000, 5000, 10000, 20000, 50000], registers });
+    this.blocked = new Gauge({ name: 'consentry_sink_partitions_blocked', help: 'Partitions paused at a message in a record layout newer than this sink reads (upgrade the sink)', registers });
   }
 }
 
@@ -240,6 +249,8 @@ export class KafkaSinkConsumer {
   private abandonAll = false;
   private timer: NodeJS.Timeout | undefined;
   private lastError = '';
+  /** Partitions paused at a message of a newer layout, by `topic:partition`. */
+  private readonly blocked = new Map<string, { topic: string; partition: number; offset: number; layout: number }>();
   /** Inserts running now (insertsSettled). */
   private readonly inserting = new Set<Promise<void>>();
 
@@ -252,7 +263,7 @@ export class KafkaSinkConsumer {
   }
 
   private get topics(): string[] {
-    return [this.opts.settings.topics.spans, this.opts.settings.topics.logs];
+    return this.opts.settings.topics.read;
   }
 
   async start(): Promise<void> {
@@ -324,6 +335,15 @@ export class KafkaSinkConsumer {
     for (const st of this.states.values()) this.forget(st);
     this.states.clear();
     this.plans.clear();
+    // Blocked partitions still ours are fetched from their committed offset again, and blocked again.
+    const blocked = [...this.blocked.values()];
+    this.blocked.clear();
+    this.metrics.blocked.set(0);
+    try {
+      if (blocked.length > 0) this.consumer?.resume(blocked.map((b) => ({ topic: b.topic, partitions: [b.partition] })));
+    } catch (err) {
+      this.opts.logger.warn({ err }, 'resuming blocked partitions failed');
+    }
     this.updatePause();
   }
 
@@ -364,7 +384,7 @@ export class KafkaSinkConsumer {
   private async onBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     const epoch = this.epoch;
-    if (this.stopping) return;
+    if (this.stopping || this.blocked.has(`${batch.topic}:${batch.partition}`)) return;
     let st = this.state(batch.topic, batch.partition);
     if (!st.planLoaded) {
       const committed = (await this.committedOf(batch.topic)).get(batch.partition);
@@ -393,6 +413,11 @@ export class KafkaSinkConsumer {
         st.plan = undefined;
       }
       if (st.plan !== undefined && offset > st.plan.last) this.cut(st, st.plan.last);
+      const layout = m.value === null ? undefined : newerLayout(m.value);
+      if (layout !== undefined) {
+        this.block(st, offset, layout);
+        break;
+      }
       if (st.next === undefined) this.opts.logger.debug({ topic: st.topic, partition: st.partition, offset, expect: st.expect, plan: st.plan }, 'first message of the partition in this generation');
       const msg = this.buffer(m, offset);
       st.messages.push(msg);
@@ -413,6 +438,25 @@ export class KafkaSinkConsumer {
     this.metrics.buffered.set(this.buffered);
     this.updatePause();
     await payload.heartbeat();
+  }
+
+  /**
+   * Pauses a partition at a message of a newer layout, uncommitted: what is
+   * buffered before it is inserted and committed (a committed plan that
+   * reaches it cannot be, and stays buffered until the next generation).
+   */
+  private block(st: PartitionState, offset: number, layout: number): void {
+    if (st.plan === undefined) this.cut(st);
+    this.blocked.set(`${st.topic}:${st.partition}`, { topic: st.topic, partition: st.partition, offset, layout });
+    this.metrics.blocked.set(this.blocked.size);
+    this.consumer?.pause([{ topic: st.topic, partitions: [st.partition] }]);
+    this.opts.logger.error(
+      { topic: st.topic, partition: st.partition, offset, layout, reads: READS },
+      `${st.topic}/${st.partition} offset ${offset} is in record layout ${layout}, newer than this sink reads (${READS.join(', ')}): ` +
+        'a collector of a later release wrote it. The partition is paused there and the message left in Kafka, uncommitted; the other partitions go on. ' +
+        "Upgrade this sink to the collectors' release (sinks before collectors) and it is written then. " +
+        'If no release writes that layout, the message is damaged: move the consumer group past it (kafka-consumer-groups --reset-offsets --shift-by 1).',
+    );
   }
 
   private buffer(m: KafkaMessage, offset: number): BufferedMessage {
@@ -734,14 +778,19 @@ export class KafkaSinkConsumer {
     const topics = this.topics.map((topic) => ({ topic }));
     try {
       if (want) consumer.pause(topics);
-      else consumer.resume(topics);
+      else {
+        consumer.resume(topics);
+        // Resuming a topic resumes its partitions: the blocked ones stay paused.
+        for (const b of this.blocked.values()) consumer.pause([{ topic: b.topic, partitions: [b.partition] }]);
+      }
     } catch (err) {
       this.opts.logger.warn({ err }, 'pausing or resuming the consumer failed');
     }
   }
 
+  /** False also while a partition is blocked at a message of a newer layout. */
   ready(): boolean {
-    return this.started && this.joined && !this.stopping;
+    return this.started && this.joined && !this.stopping && this.blocked.size === 0;
   }
 
   /** False from a failed insert until one succeeds again (the failed one, retried with backoff). */
@@ -750,9 +799,14 @@ export class KafkaSinkConsumer {
   }
 
   status(): Record<string, string> {
+    const blocked = [...this.blocked.values()].map((b) => `${b.topic}/${b.partition} at offset ${b.offset} (layout ${b.layout})`);
     return {
       kafka: this.joined ? 'ok' : `not in the consumer group${this.lastError === '' ? '' : `: ${this.lastError}`}`,
       clickhouse: this.clickhouseHealthy ? 'ok' : `inserts failing: ${this.lastError}`,
+      messages:
+        blocked.length === 0
+          ? 'ok'
+          : `paused at messages in a record layout newer than this sink reads (${READS.join(', ')}), left in Kafka: ${blocked.join(', ')}; upgrade this sink`,
     };
   }
 

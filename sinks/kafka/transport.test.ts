@@ -99,7 +99,7 @@ describe('lifecycle', () => {
     const k = kafkaDouble();
     const t = transport(k);
     await t.start();
-    expect(k.calls).toEqual(['admin.connect', `createTopics ${[TOPICS.spans, TOPICS.logs, TOPICS.deadletter, TOPICS.tiers, TOPICS.tenants, TOPICS.operators, TOPICS.tierAcks].join(',')}`, 'producer.connect']);
+    expect(k.calls).toEqual(['admin.connect', `createTopics ${[...TOPICS.read, TOPICS.deadletter, TOPICS.tiers, TOPICS.tenants, TOPICS.operators, TOPICS.tierAcks].join(',')}`, 'producer.connect']);
     expect([t.ready(), t.status()]).toEqual([true, 'ok']);
     const batch = testBatch({ spans: [testSpan()], logs: [testLog()] });
     const send = t.send(batch, ctx);

@@ -39,7 +39,7 @@ ALTER TABLE consentry.otel_logs
 -- The column TTLs (on the local tables only in a cluster: deploy/). Existing
 -- parts are not rewritten for them (materialize_ttl_after_modify = 0): their
 -- rows expire whole at ExpireAt as before.
-ALTER TABLE consentry.otel_traces MODIFY COLUMN ContentAttributes TTL ContentExpireAt SETTINGS materialize_ttl_after_modify = 0;
-ALTER TABLE consentry.otel_traces MODIFY COLUMN EventsContentAttributes TTL ContentExpireAt SETTINGS materialize_ttl_after_modify = 0;
-ALTER TABLE consentry.otel_logs MODIFY COLUMN ContentAttributes TTL ContentExpireAt SETTINGS materialize_ttl_after_modify = 0;
-ALTER TABLE consentry.otel_logs MODIFY COLUMN Body TTL ContentExpireAt SETTINGS materialize_ttl_after_modify = 0;
+ALTER TABLE consentry.otel_traces MODIFY COLUMN IF EXISTS ContentAttributes TTL ContentExpireAt SETTINGS materialize_ttl_after_modify = 0;
+ALTER TABLE consentry.otel_traces MODIFY COLUMN IF EXISTS EventsContentAttributes TTL ContentExpireAt SETTINGS materialize_ttl_after_modify = 0;
+ALTER TABLE consentry.otel_logs MODIFY COLUMN IF EXISTS ContentAttributes TTL ContentExpireAt SETTINGS materialize_ttl_after_modify = 0;
+ALTER TABLE consentry.otel_logs MODIFY COLUMN IF EXISTS Body TTL ContentExpireAt SETTINGS materialize_ttl_after_modify = 0;

@@ -17,7 +17,7 @@ import { startSinkService, type SinkService } from '../../app/sink.ts';
 import { encodeBatchMessage } from '../../sinks/kafka/codec.ts';
 import { testBatch, testLog } from '../../processors/testing/records.ts';
 import { KafkaTransport } from '../../sinks/kafka/transport.ts';
-import { createKafka, kafkaSettings } from '../../sinks/kafka/config.ts';
+import { createKafka, kafkaSettings, topicNames } from '../../sinks/kafka/config.ts';
 import { TransportError } from '../../storage/transport.ts';
 import { createLogger } from '../../core/logger.ts';
 import { until } from '../kafka/processes.ts';
@@ -71,7 +71,7 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 }, 120_000);
 
-const logsTopic = () => `${settings.kafkaTopicPrefix}consentry.logs.v1`;
+const logsTopic = () => topicNames(settings.kafkaTopicPrefix).logs;
 const rows = async <T>(sql: string): Promise<T[]> => (await sink.clickhouse.client.query({ query: sql, format: 'JSONEachRow' })).json<T>();
 const logCount = async (tenant: string, body: string): Promise<number> => Number((await rows<{ n: string }>(`SELECT count() AS n FROM consentry.otel_logs WHERE TenantId = '${tenant}' AND Body = '${body}'`))[0]!.n);
 

@@ -48,11 +48,16 @@ export interface Proc {
   kill(): Promise<void>;
 }
 
-/** Starts `node <compiled entry> [args]` in the repo (the entry given as its source path); resolves once `ready` matches its output. */
-export async function startProcess(opts: {
+/**
+ * What a process runs: a compiled entry of this repo (given as its source
+ * path) with its arguments, or Node's arguments in another folder (an older
+ * release's code, test/upgrade/release.ts).
+ */
+export type Command = { entry: string; args?: string[] } | { argv: string[]; cwd: string };
+
+/** Starts `node <command>`; resolves once `ready` matches its output. */
+export async function startProcess(opts: Command & {
   name: string;
-  entry: string;
-  args?: string[];
   env?: Record<string, string>;
   ready: RegExp;
   logDir: string;
@@ -60,8 +65,8 @@ export async function startProcess(opts: {
 }): Promise<Proc & { match: RegExpMatchArray }> {
   const logFile = join(opts.logDir, `${opts.name}-${Date.now()}.log`);
   const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [compiled(opts.entry), ...(opts.args ?? [])], {
-    cwd: REPO,
+  const child = spawn(process.execPath, 'argv' in opts ? opts.argv : [compiled(opts.entry), ...(opts.args ?? [])], {
+    cwd: 'cwd' in opts ? opts.cwd : REPO,
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...opts.env },
     stdio: ['ignore', fd, fd],
   });
@@ -108,12 +113,19 @@ export async function startProcess(opts: {
   }
 }
 
+export type Role = 'chdb-server' | 'collector' | 'sink';
+
+/** The code a helper below starts: this repo's compiled entry points (the default), or an older release's (test/upgrade/release.ts). */
+export type Code = (role: Role, args: string[]) => Command;
+
+const ENTRIES: Record<Role, string> = { 'chdb-server': 'app/chdb-server.ts', collector: 'app/collector-main.ts', sink: 'app/sink-main.ts' };
+export const CURRENT: Code = (role, args) => ({ entry: ENTRIES[role], args });
+
 /** The chdb HTTP server on `dataDir` (same port on restart when `port` is given). */
-export async function startChdbServerProcess(opts: { dataDir: string; port?: number; logDir: string }): Promise<Proc & { url: string; port: number }> {
+export async function startChdbServerProcess(opts: { dataDir: string; port?: number; logDir: string; code?: Code }): Promise<Proc & { url: string; port: number }> {
   const p = await startProcess({
     name: 'chdb-server',
-    entry: 'app/chdb-server.ts',
-    args: ['--data-dir', opts.dataDir, '--port', String(opts.port ?? 0)],
+    ...(opts.code ?? CURRENT)('chdb-server', ['--data-dir', opts.dataDir, '--port', String(opts.port ?? 0)]),
     ready: /listening on (http:\/\/127\.0\.0\.1:(\d+))/,
     logDir: opts.logDir,
   });
@@ -137,11 +149,11 @@ export function kafkaEnv(opts: { brokers: string; clickhouseUrl: string; prefix:
   };
 }
 
-/** A collector process (`app/collector-main.ts`) in Kafka mode. */
-export async function startCollectorProcess(opts: { env: Record<string, string>; dataDir: string; logDir: string }): Promise<Proc & { otlpUrl: string; apiUrl: string }> {
+/** A collector process (`app/collector-main.ts`), in Kafka mode when `env` says so. */
+export async function startCollectorProcess(opts: { env: Record<string, string>; dataDir: string; logDir: string; code?: Code }): Promise<Proc & { otlpUrl: string; apiUrl: string }> {
   const p = await startProcess({
     name: 'collector',
-    entry: 'app/collector-main.ts',
+    ...(opts.code ?? CURRENT)('collector', []),
     env: { ...opts.env, CONSENTRY_DATA_DIR: opts.dataDir, CONSENTRY_OTLP_PORT: '0', CONSENTRY_OTLP_GRPC_PORT: '0', CONSENTRY_API_PORT: '0' },
     ready: /OTLP\/HTTP\s+(http:\/\/\S+?)\/v1\/traces[\s\S]*management API (http:\/\/\S+?)\/api/,
     logDir: opts.logDir,
@@ -150,11 +162,11 @@ export async function startCollectorProcess(opts: { env: Record<string, string>;
 }
 
 /** A sink process (`app/sink-main.ts`). */
-export async function startSinkProcess(opts: { env: Record<string, string>; dataDir: string; logDir: string; port?: number }): Promise<Proc & { url: string }> {
+export async function startSinkProcess(opts: { env: Record<string, string>; dataDir: string; logDir: string; port?: number; code?: Code }): Promise<Proc & { url: string }> {
   const port = opts.port ?? (await freePort());
   const p = await startProcess({
     name: 'sink',
-    entry: 'app/sink-main.ts',
+    ...(opts.code ?? CURRENT)('sink', []),
     env: { ...opts.env, CONSENTRY_DATA_DIR: opts.dataDir, CONSENTRY_SINK_PORT: String(port) },
     ready: /sink is running[\s\S]*?(http:\/\/127\.0\.0\.1:\d+)/,
     logDir: opts.logDir,
@@ -163,7 +175,7 @@ export async function startSinkProcess(opts: { env: Record<string, string>; data
 }
 
 /** Polls until `fn` returns a truthy value; throws with `what` after the deadline. */
-export async function until<T>(what: string, fn: () => Promise<T> | T, timeoutMs = 30_000, everyMs = 50): Promise<T> {
+export async function until<T>(what: string, fn: () => Promise<T> | T, timeoutMs = 30_000, everyMs = 50): Promise<NonNullable<T>> {
   const end = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -178,7 +190,7 @@ export async function until<T>(what: string, fn: () => Promise<T> | T, timeoutMs
   }
 }
 
-/** Management API call with the admin token. */
+/** Management API call with the admin token of these tests, or `token`. */
 export async function api(apiUrl: string, method: string, path: string, body?: unknown, token = ADMIN_TOKEN): Promise<{ status: number; body: any }> {
   const res = await fetch(apiUrl + path, {
     method,
