@@ -14,7 +14,8 @@
 // collector's OTLP decoder and run through the `full` tier by the real tier
 // engine, then encoded as TabSeparated by sinks/clickhouse/encode.ts (and, for
 // the format variants, by the encoders below: JSONEachRow, the format before,
-// JSONCompactEachRow and RowBinary). One span in about 1000 also carries an
+// JSONCompactEachRow, RowBinary and Native, one block per request, with
+// LowCardinality columns sent as String or as LowCardinality). One span in about 1000 also carries an
 // attribute, an event and a link full of characters that need escaping, so that
 // the checksum proves every format's escaping, not only the easy rows.
 //
@@ -80,8 +81,17 @@ const TRICKY_EVERY = 997;
 const CHILD_TIMEOUT_MS = 240_000;
 
 type Settings = Record<string, string | number>;
-type Format = 'json' | 'json-compact' | 'tsv' | 'rowbinary';
-const FORMAT_NAME: Record<Format, string> = { json: 'JSONEachRow', 'json-compact': 'JSONCompactEachRow', tsv: 'TabSeparated', rowbinary: 'RowBinary' };
+type Format = 'json' | 'json-compact' | 'tsv' | 'rowbinary' | 'native' | 'native-lc';
+const FORMAT_NAME: Record<Format, string> = {
+  json: 'JSONEachRow',
+  'json-compact': 'JSONCompactEachRow',
+  tsv: 'TabSeparated',
+  rowbinary: 'RowBinary',
+  native: 'Native',
+  'native-lc': 'Native',
+};
+/** Formats written as bytes, not lines: RowBinary rows back to back, Native blocks of one request each. */
+const isBinary = (f: Format): f is 'rowbinary' | 'native' | 'native-lc' => f === 'rowbinary' || f === 'native' || f === 'native-lc';
 
 /**
  * One measured configuration. Apart from group `a` (the current path:
@@ -135,6 +145,10 @@ const VARIANTS: Variant[] = [
   // which SSE response bodies contain) and runs the rest as SQL (chdb 3.4 / 26.7, checked through its
   // native raw-insert entry point), and Session.insert does not accept binary formats.
   { id: 'f-rowbinary', what: 'RowBinary', batchRows: 16_000, format: 'rowbinary', path: 'infile', settings: CURRENT_SETTINGS },
+  // Native, one block per request (as an ingest worker would encode them), LowCardinality columns declared
+  // String and converted by ClickHouse on insert (-lc: sent as LowCardinality, dictionaries built in JS).
+  { id: 'f-native', what: 'Native, String for LowCardinality', batchRows: 16_000, format: 'native', path: 'infile', settings: CURRENT_SETTINGS },
+  { id: 'f-native-lc', what: 'Native, LowCardinality encoded', batchRows: 16_000, format: 'native-lc', path: 'infile', settings: CURRENT_SETTINGS },
   // async_insert defaults to 1 in chdb 26.x, but none of these inserts goes through the async queue
   // (AsyncInsertQuery in the report), so async_insert=0 changes nothing and is not measured.
   { id: 'g-threads', what: 'max_insert_threads=2', batchRows: 16_000, format: 'tsv', path: 'infile', settings: { ...CURRENT_SETTINGS, max_insert_threads: 2 } },
@@ -142,6 +156,7 @@ const VARIANTS: Variant[] = [
   { id: 'g-optimize0', what: 'optimize_on_insert=0', batchRows: 16_000, format: 'tsv', path: 'infile', settings: { ...CURRENT_SETTINGS, optimize_on_insert: 0 } },
   { id: 'g-nomerge', what: 'SYSTEM STOP MERGES on the table (merge cost, by difference)', batchRows: 16_000, format: 'tsv', path: 'exact', settings: CURRENT_SETTINGS, stopMerges: true },
   { id: 'g-null', what: 'ENGINE = Null table (parsing only, nothing written)', batchRows: 16_000, format: 'tsv', path: 'exact', settings: CURRENT_SETTINGS, table: 'null' },
+  { id: 'g-null-native', what: 'ENGINE = Null table, Native (f-native-lc)', batchRows: 16_000, format: 'native-lc', path: 'infile', settings: CURRENT_SETTINGS, table: 'null' },
   // Several changes at once: the embedded path before migration 005, FROM INFILE and TabSeparated, for the before/after.
   { id: 'h-previous', what: 'previous path: JSONEachRow inline, parallel parsing, Wide parts', batchRows: 16_000, format: 'json', path: 'inline', settings: PREVIOUS_SETTINGS, table: 'wide' },
 ];
@@ -176,6 +191,8 @@ function buildRecords(rows: number): Built {
       if (decoded.rejected > 0) throw new Error(`decode rejected spans: ${decoded.rejectionMessage}`);
       const ctx: BatchContext = { tenantId: TENANTS[t]!, tier: 'full', tierVersion: 1, receivedAtMs };
       const batch = engine.process({ spans: decoded.records, logs: [], summaries: [], metadata: [] }, ctx);
+      // The bench's own encoders write content kept with its row, as the full tier does by default.
+      if (batch.contentExpireAt !== undefined) throw new Error('the full tier set a content expiry: the format variants would store content apart from encode.ts');
       // The full tier adds gateway_metadata rows; only spans are measured here.
       batch.spans = batch.spans.slice(0, rows - out.rows);
       batch.logs = [];
@@ -204,8 +221,9 @@ function buildRecords(rows: number): Built {
 
 const COLUMNS = [
   'TenantId', 'Tier', 'Timestamp', 'TraceId', 'SpanId', 'ParentSpanId', 'TraceState', 'SpanName', 'SpanKind', 'ServiceName',
-  'ResourceAttributes', 'ScopeName', 'ScopeVersion', 'SpanAttributes', 'Duration', 'StatusCode', 'StatusMessage',
+  'ResourceAttributes', 'ScopeName', 'ScopeVersion', 'SpanAttributes', 'Duration', 'StatusCode', 'StatusMessage', 'SpanFlags',
   'Events.Timestamp', 'Events.Name', 'Events.Attributes', 'Links.TraceId', 'Links.SpanId', 'Links.TraceState', 'Links.Attributes', 'ExpireAt',
+  'ContentExpireAt', 'ContentAttributes', 'EventsContentAttributes',
 ];
 const SPAN_KIND = ['SPAN_KIND_UNSPECIFIED', 'SPAN_KIND_INTERNAL', 'SPAN_KIND_SERVER', 'SPAN_KIND_CLIENT', 'SPAN_KIND_PRODUCER', 'SPAN_KIND_CONSUMER'];
 const STATUS_CODE = ['STATUS_CODE_UNSET', 'STATUS_CODE_OK', 'STATUS_CODE_ERROR'];
@@ -235,13 +253,14 @@ function perResource<T>(make: (r: Resource) => T): (r: Resource) => T {
 
 function encodeCompact({ batch, ctx }: { batch: RecordBatch; ctx: BatchContext }): string[] {
   const head = `[${json(ctx.tenantId)},${json(ctx.tier)},`;
-  const tail = `,${batch.expireAt ?? NEVER_EXPIRES}]`;
+  const expireAt = batch.expireAt ?? NEVER_EXPIRES;
+  const tail = `,${expireAt},${expireAt},{},[]]`;
   const res = perResource((r) => `${json(r.attributes['service.name'] ?? '')},${JSON.stringify(r.attributes)}`);
   return batch.spans.map(
     (s) =>
       `${head}"${timeText(s.startTimeUnixNano)}","${s.traceId}","${s.spanId}","${s.parentSpanId}",${json(s.traceState)},${json(s.name)},` +
       `"${SPAN_KIND[s.kind] ?? ''}",${res(s.resource)},${json(s.scope.name)},${json(s.scope.version)},${JSON.stringify(s.attributes)},` +
-      `${duration(s)},"${STATUS_CODE[s.statusCode] ?? ''}",${json(s.statusMessage)},` +
+      `${duration(s)},"${STATUS_CODE[s.statusCode] ?? ''}",${json(s.statusMessage)},${s.flags >>> 0},` +
       `[${s.events.map((e) => `"${timeText(e.timeUnixNano)}"`).join(',')}],[${s.events.map((e) => json(e.name)).join(',')}],` +
       `[${s.events.map((e) => JSON.stringify(e.attributes)).join(',')}],[${s.links.map((l) => `"${l.traceId}"`).join(',')}],` +
       `[${s.links.map((l) => `"${l.spanId}"`).join(',')}],[${s.links.map((l) => json(l.traceState)).join(',')}],` +
@@ -251,7 +270,8 @@ function encodeCompact({ batch, ctx }: { batch: RecordBatch; ctx: BatchContext }
 
 /** JSONEachRow, as encode.ts wrote spans before TabSeparated: a template per line, columns by name. */
 function encodeJson({ batch, ctx }: { batch: RecordBatch; ctx: BatchContext }): string[] {
-  const head = `{"TenantId":${json(ctx.tenantId)},"Tier":${json(ctx.tier)},"ExpireAt":${batch.expireAt ?? NEVER_EXPIRES},`;
+  const expireAt = batch.expireAt ?? NEVER_EXPIRES;
+  const head = `{"TenantId":${json(ctx.tenantId)},"Tier":${json(ctx.tier)},"ExpireAt":${expireAt},"ContentExpireAt":${expireAt},`;
   const res = perResource((r) => `"ServiceName":${json(r.attributes['service.name'] ?? '')},"ResourceAttributes":${JSON.stringify(r.attributes)}`);
   return batch.spans.map((s) => {
     let events = '"Events.Timestamp":[],"Events.Name":[],"Events.Attributes":[]';
@@ -274,7 +294,7 @@ function encodeJson({ batch, ctx }: { batch: RecordBatch; ctx: BatchContext }): 
       `"ParentSpanId":"${s.parentSpanId}","TraceState":${json(s.traceState)},"SpanName":${json(s.name)},` +
       `"SpanKind":"${SPAN_KIND[s.kind] ?? ''}",${res(s.resource)},` +
       `"ScopeName":${json(s.scope.name)},"ScopeVersion":${json(s.scope.version)},"SpanAttributes":${JSON.stringify(s.attributes)},` +
-      `"Duration":${duration(s)},"StatusCode":"${STATUS_CODE[s.statusCode] ?? ''}","StatusMessage":${json(s.statusMessage)},` +
+      `"Duration":${duration(s)},"StatusCode":"${STATUS_CODE[s.statusCode] ?? ''}","StatusMessage":${json(s.statusMessage)},"SpanFlags":${s.flags >>> 0},` +
       `${events},${links}}`
     );
   });
@@ -284,7 +304,7 @@ function encodeJson({ batch, ctx }: { batch: RecordBatch; ctx: BatchContext }): 
 class BinaryWriter {
   buf = Buffer.allocUnsafe(1 << 20);
   pos = 0;
-  private room(n: number): void {
+  room(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
     this.buf.copy(next, 0, 0, this.pos);
@@ -327,6 +347,11 @@ class BinaryWriter {
     this.room(4);
     this.pos = this.buf.writeUInt32LE(v, this.pos);
   }
+  /** A UInt64 from a count (offsets, sizes), without a BigInt. */
+  u64n(v: number): void {
+    this.u32(v % 2 ** 32);
+    this.u32(Math.floor(v / 2 ** 32));
+  }
 }
 
 /** One request's spans as RowBinary rows; `rowEnds` gets each row's end offset. */
@@ -350,6 +375,7 @@ function encodeRowBinary({ batch, ctx }: { batch: RecordBatch; ctx: BatchContext
     w.u64(duration(s));
     w.string(STATUS_CODE[s.statusCode] ?? '');
     w.string(s.statusMessage);
+    w.u32(s.flags >>> 0);
     w.varint(s.events.length);
     for (const e of s.events) w.i64(e.timeUnixNano);
     w.varint(s.events.length);
@@ -365,8 +391,184 @@ function encodeRowBinary({ batch, ctx }: { batch: RecordBatch; ctx: BatchContext
     w.varint(s.links.length);
     for (const l of s.links) w.map(l.attributes);
     w.u32(expireAt);
+    w.u32(expireAt); // ContentExpireAt: content kept as long as the row
+    w.varint(0); // ContentAttributes {}
+    w.varint(0); // EventsContentAttributes []
     rowEnds?.push(w.pos);
   }
+}
+
+// Native: one block per request, columns one after the other. A block is
+// NumColumns and NumRows (VarUInt), then per column its name, its type (String,
+// VarUInt length + bytes) and its data: numbers little-endian, DateTime64(9) an
+// Int64 of nanoseconds, Strings one after the other, Array(T) the cumulative
+// end offset of each row (UInt64) then every element as a column of T, Map(K, V)
+// the same with the keys then the values as columns. LowCardinality(String)
+// has a state prefix, UInt64 1 (shared dictionaries with additional keys), at
+// the start of the column (inside an Array or Map too, before the offsets), and
+// as data a UInt64 of flags (index width; additional keys; update dictionary),
+// the dictionary (UInt64 size and Strings), the row count (UInt64) and each
+// row's index into the dictionary; no data at all for zero values (an Array
+// column whose rows are all empty). Checked against chdb's own Native output.
+// 'native' declares String where the table has LowCardinality(String) and
+// lets ClickHouse convert on insert (input_format_native_allow_types_conversion,
+// on by default); 'native-lc' sends LowCardinality itself.
+
+type Block = Built['batches'][number];
+
+/** How one type's values are written, for a block's rows or an Array's elements. */
+interface NativeType<T> {
+  name: string;
+  prefix(w: BinaryWriter): void;
+  write(w: BinaryWriter, values: readonly T[]): void;
+}
+
+const noPrefix = (): void => {};
+const nativeNumber = <T>(name: string, put: (w: BinaryWriter, v: T) => void): NativeType<T> => ({
+  name,
+  prefix: noPrefix,
+  write: (w, values) => values.forEach((v) => put(w, v)),
+});
+const nString = nativeNumber<string>('String', (w, v) => w.string(v));
+const nUInt32 = nativeNumber<number>('UInt32', (w, v) => w.u32(v));
+const nDateTime = nativeNumber<number>('DateTime', (w, v) => w.u32(v));
+const nUInt64 = nativeNumber<bigint>('UInt64', (w, v) => w.u64(v));
+const nDateTime64 = nativeNumber<bigint>('DateTime64(9)', (w, v) => w.i64(v));
+
+/** LowCardinality flags: UInt8 indexes (0; 1, 2, 3 for UInt16/32/64), HasAdditionalKeysBit, NeedUpdateDictionary. */
+const LC_ADDITIONAL_KEYS = (1 << 9) | (1 << 10);
+const nLowCardinality: NativeType<string> = {
+  name: 'LowCardinality(String)',
+  prefix: (w) => w.u64n(1),
+  write(w, values) {
+    if (values.length === 0) return;
+    // Index 0 is the default value, as ClickHouse writes its dictionaries.
+    const dict = new Map<string, number>([['', 0]]);
+    const indexes = new Uint32Array(values.length);
+    values.forEach((v, i) => {
+      let at = dict.get(v);
+      if (at === undefined) dict.set(v, (at = dict.size));
+      indexes[i] = at;
+    });
+    const width = dict.size <= 2 ** 8 ? 0 : dict.size <= 2 ** 16 ? 1 : 2;
+    w.u64n(LC_ADDITIONAL_KEYS | width);
+    w.u64n(dict.size);
+    for (const k of dict.keys()) w.string(k);
+    w.u64n(values.length);
+    w.room(values.length << width);
+    for (const i of indexes) {
+      if (width === 0) w.buf[w.pos] = i;
+      else if (width === 1) w.buf.writeUInt16LE(i, w.pos);
+      else w.buf.writeUInt32LE(i, w.pos);
+      w.pos += 1 << width;
+    }
+  },
+};
+
+function nArray<T>(of: NativeType<T>): NativeType<readonly T[]> {
+  return {
+    name: `Array(${of.name})`,
+    prefix: (w) => of.prefix(w),
+    write(w, values) {
+      const flat: T[] = [];
+      for (const v of values) {
+        flat.push(...v);
+        w.u64n(flat.length);
+      }
+      of.write(w, flat);
+    },
+  };
+}
+
+function nMap(key: NativeType<string>): NativeType<Attributes> {
+  return {
+    name: `Map(${key.name}, String)`,
+    prefix: (w) => key.prefix(w),
+    write(w, values) {
+      const keys: string[] = [];
+      const vals: string[] = [];
+      for (const a of values) {
+        for (const k in a) {
+          keys.push(k);
+          vals.push(a[k]!);
+        }
+        w.u64n(keys.length);
+      }
+      key.write(w, keys);
+      nString.write(w, vals);
+    },
+  };
+}
+
+interface NativeColumn {
+  name: string;
+  type: string;
+  write(w: BinaryWriter, b: Block): void;
+}
+
+function nColumn<T>(name: string, type: NativeType<T>, get: (s: SpanRecord, b: Block) => T): NativeColumn {
+  return {
+    name,
+    type: type.name,
+    write(w, b) {
+      type.prefix(w);
+      type.write(w, b.batch.spans.map((s) => get(s, b)));
+    },
+  };
+}
+
+/** otel_traces' columns as Native, in COLUMNS order; `lc`: LowCardinality where the table has it, else String. */
+function nativeColumns(lc: boolean): NativeColumn[] {
+  const lcs = lc ? nLowCardinality : nString;
+  const attrs = nMap(lcs);
+  const expireAt = (b: Block): number => b.batch.expireAt ?? NEVER_EXPIRES;
+  const columns = [
+    nColumn('TenantId', lcs, (_, b) => b.ctx.tenantId),
+    nColumn('Tier', lcs, (_, b) => b.ctx.tier),
+    nColumn('Timestamp', nDateTime64, (s) => s.startTimeUnixNano),
+    nColumn('TraceId', nString, (s) => s.traceId),
+    nColumn('SpanId', nString, (s) => s.spanId),
+    nColumn('ParentSpanId', nString, (s) => s.parentSpanId),
+    nColumn('TraceState', nString, (s) => s.traceState),
+    nColumn('SpanName', lcs, (s) => s.name),
+    nColumn('SpanKind', lcs, (s) => SPAN_KIND[s.kind] ?? ''),
+    nColumn('ServiceName', lcs, (s) => s.resource.attributes['service.name'] ?? ''),
+    nColumn('ResourceAttributes', attrs, (s) => s.resource.attributes),
+    nColumn('ScopeName', nString, (s) => s.scope.name),
+    nColumn('ScopeVersion', nString, (s) => s.scope.version),
+    nColumn('SpanAttributes', attrs, (s) => s.attributes),
+    nColumn('Duration', nUInt64, duration),
+    nColumn('StatusCode', lcs, (s) => STATUS_CODE[s.statusCode] ?? ''),
+    nColumn('StatusMessage', nString, (s) => s.statusMessage),
+    nColumn('SpanFlags', nUInt32, (s) => s.flags >>> 0),
+    nColumn('Events.Timestamp', nArray(nDateTime64), (s) => s.events.map((e) => e.timeUnixNano)),
+    nColumn('Events.Name', nArray(lcs), (s) => s.events.map((e) => e.name)),
+    nColumn('Events.Attributes', nArray(attrs), (s) => s.events.map((e) => e.attributes)),
+    nColumn('Links.TraceId', nArray(nString), (s) => s.links.map((l) => l.traceId)),
+    nColumn('Links.SpanId', nArray(nString), (s) => s.links.map((l) => l.spanId)),
+    nColumn('Links.TraceState', nArray(nString), (s) => s.links.map((l) => l.traceState)),
+    nColumn('Links.Attributes', nArray(attrs), (s) => s.links.map((l) => l.attributes)),
+    nColumn('ExpireAt', nDateTime, (_, b) => expireAt(b)),
+    // Content kept as long as the row, as encode.ts writes it without a content expiry.
+    nColumn('ContentExpireAt', nDateTime, (_, b) => expireAt(b)),
+    nColumn('ContentAttributes', attrs, () => ({})),
+    nColumn('EventsContentAttributes', nArray(attrs), () => []),
+  ];
+  if (columns.map((c) => c.name).join() !== COLUMNS.join()) throw new Error('the Native columns are not COLUMNS: update nativeColumns()');
+  return columns;
+}
+
+/** One request's spans as one Native block; `rowEnds` gets NaN for each row but the last, which gets the block's end. */
+function encodeNative(b: Block, columns: readonly NativeColumn[], w: BinaryWriter, rowEnds?: number[]): void {
+  w.varint(columns.length);
+  w.varint(b.batch.spans.length);
+  for (const c of columns) {
+    w.string(c.name);
+    w.string(c.type);
+    c.write(w, b);
+  }
+  for (let i = 1; i < b.batch.spans.length; i++) rowEnds?.push(NaN);
+  rowEnds?.push(w.pos);
 }
 
 // ---------------------------------------------------------------------------
@@ -374,7 +576,10 @@ function encodeRowBinary({ batch, ctx }: { batch: RecordBatch; ctx: BatchContext
 
 interface Payload {
   file: string;
-  /** Byte offset of each row's start, and the total length last (Float64: files can pass 4 GB). */
+  /**
+   * Byte offset of each row's start, and the total length last (Float64: files can pass 4 GB);
+   * NaN inside a Native block, whose rows can only be sent together.
+   */
   offsetsFile: string;
 }
 
@@ -386,30 +591,37 @@ function writePayloads(built: Built, formats: Set<Format>, dir: string): Map<For
     json: encodeJson,
     'json-compact': encodeCompact,
   };
+  const native = nativeColumns(false);
+  const nativeLc = nativeColumns(true);
+  const binaryEncoders: Record<'rowbinary' | 'native' | 'native-lc', (b: Block, w: BinaryWriter, rowEnds?: number[]) => void> = {
+    rowbinary: encodeRowBinary,
+    native: (b, w, rowEnds) => encodeNative(b, native, w, rowEnds),
+    'native-lc': (b, w, rowEnds) => encodeNative(b, nativeLc, w, rowEnds),
+  };
   for (const format of formats) {
     const times: number[] = [];
-    // Twice, keeping each time: the first pass also warms up the JIT.
-    for (let pass = 0; pass < 2; pass++) {
+    // Three times, keeping each time: the first pass also warms up the JIT, the best of the others is reported.
+    for (let pass = 0; pass < 3; pass++) {
       const started = performance.now();
-      if (format === 'rowbinary') {
+      if (isBinary(format)) {
         const w = new BinaryWriter();
         for (const b of built.batches) {
           w.pos = 0;
-          encodeRowBinary(b, w);
+          binaryEncoders[format](b, w);
         }
       } else {
         for (const b of built.batches) textEncoders[format]!(b);
       }
       times.push(((performance.now() - started) * 1000) / built.rows);
     }
-    // The payload file: text rows end with \n; RowBinary rows are back to back.
+    // The payload file: text rows end with \n; binary rows and blocks are back to back.
     const offsets = new Float64Array(built.rows + 1);
     const file = join(dir, `${format}.bin`);
     let bytes = 0;
-    if (format === 'rowbinary') {
+    if (isBinary(format)) {
       const w = new BinaryWriter();
       const ends: number[] = [];
-      for (const b of built.batches) encodeRowBinary(b, w, ends);
+      for (const b of built.batches) binaryEncoders[format](b, w, ends);
       ends.forEach((end, i) => (offsets[i + 1] = end));
       writeFileSync(file, w.buf.subarray(0, w.pos));
       bytes = w.pos;
@@ -543,7 +755,7 @@ async function parent(): Promise<void> {
   const workDir = mkdtempSync(join(tmpdir(), 'consentry-bench-insert-'));
   const payloads = writePayloads(built, new Set(variants.map((v) => v.format)), workDir);
   for (const [format, p] of payloads) {
-    console.log(`  ${FORMAT_NAME[format].padEnd(18)} ${fmt(p.bytesPerRow)} B/row, JS encode ${p.encodeUsPerRow.map((t) => t.toFixed(2)).join(' / ')} us/row`);
+    console.log(`  ${`${FORMAT_NAME[format]}${format === 'native-lc' ? ' (LC)' : ''}`.padEnd(18)} ${fmt(p.bytesPerRow)} B/row, JS encode ${p.encodeUsPerRow.map((t) => t.toFixed(2)).join(' / ')} us/row`);
   }
   built.batches.length = 0; // the children read the payload files; free the records
 
@@ -667,8 +879,12 @@ async function changeTable(client: ClickHouseClient, change: NonNullable<Variant
       await recreate(ddl.replace(/ZSTD\(1\)/g, 'LZ4'));
       return;
     case 'null': {
-      // A Null table takes no indexes, partitioning, TTL or settings: the column list only.
-      const columns = ddl.slice(0, ddl.indexOf('\n)\nENGINE')).split('\n').filter((line) => !/^\s*(INDEX|PROJECTION|CONSTRAINT) /.test(line));
+      // A Null table takes no indexes, partitioning, TTL or settings: the column list only, without column TTLs.
+      const columns = ddl
+        .slice(0, ddl.indexOf('\n)\nENGINE'))
+        .split('\n')
+        .filter((line) => !/^\s*(INDEX|PROJECTION|CONSTRAINT) /.test(line))
+        .map((line) => line.replace(/ TTL [^,]+(,?)$/, '$1'));
       await recreate(`${columns.join('\n').replace(/,\s*$/, '')}\n)\nENGINE = Null`);
       return;
     }
@@ -772,7 +988,7 @@ async function child(spec: ChildSpec): Promise<RunResult> {
   const session = variant.path === 'raw' ? new chdb.Session(join(dataDir, 'clickhouse')) : undefined;
 
   // Payload -> batches, before the clock: the collector holds rows as strings
-  // (one per row, encode.ts); RowBinary as Buffers of one request each.
+  // (one per row, encode.ts); the binary formats as Buffers of one request each.
   const data = readFileSync(spec.payload.file);
   const offsetsRaw = readFileSync(spec.payload.offsetsFile);
   const offsets = new Float64Array(offsetsRaw.buffer, offsetsRaw.byteOffset, offsetsRaw.length / 8);
@@ -780,15 +996,19 @@ async function child(spec: ChildSpec): Promise<RunResult> {
   const binaryBatches: Buffer[][] = [];
   for (let start = 0; start < rows; start += variant.batchRows) {
     const end = Math.min(rows, start + variant.batchRows);
-    if (variant.format === 'rowbinary') {
+    if (isBinary(variant.format)) {
       const parts: Buffer[] = [];
-      for (let r = start; r < end; r += SPANS_PER_REQUEST) parts.push(Buffer.from(data.subarray(offsets[r], offsets[Math.min(end, r + SPANS_PER_REQUEST)])));
+      for (let r = start; r < end; r += SPANS_PER_REQUEST) {
+        const [from, to] = [offsets[r]!, offsets[Math.min(end, r + SPANS_PER_REQUEST)]!];
+        if (Number.isNaN(from) || Number.isNaN(to)) throw new Error(`rows ${r}-${end} cut a Native block: give a --rows and batch size in whole requests (${SPANS_PER_REQUEST} rows)`);
+        parts.push(Buffer.from(data.subarray(from, to)));
+      }
       binaryBatches.push(parts);
     } else {
       lineBatches.push(data.toString('utf8', offsets[start], offsets[end]! - 1).split('\n'));
     }
   }
-  const batches = variant.format === 'rowbinary' ? binaryBatches.length : lineBatches.length;
+  const batches = isBinary(variant.format) ? binaryBatches.length : lineBatches.length;
   const format = FORMAT_NAME[variant.format];
   const insert = async (i: number, token: string): Promise<void> => {
     switch (variant.path) {
@@ -811,7 +1031,7 @@ async function child(spec: ChildSpec): Promise<RunResult> {
       case 'infile': {
         // As insertRows does it, with the variant's statement and format.
         const file = join(spoolDir, `otel_traces-${token}.${variant.format}`);
-        await writeFile(file, variant.format === 'rowbinary' ? Buffer.concat(binaryBatches[i]!) : lineBatches[i]!.join('\n'));
+        await writeFile(file, isBinary(variant.format) ? Buffer.concat(binaryBatches[i]!) : lineBatches[i]!.join('\n'));
         try {
           await client.command({ query: `${insertInto(variant.format)} FROM INFILE ${sqlString(file)} SETTINGS insert_deduplication_token='${token}', ${settingsSql(variant.settings)} FORMAT ${format}` });
         } finally {
