@@ -1,7 +1,7 @@
 // Writes the upgrade fixture of the first release (fixtures/v0.1.0/) with that
 // release's own code, driven through its public API only:
 //
-//   npx tsx test/upgrade/make-fixture.ts        (needs the tag v0.1.0; about a minute)
+//   npx tsx test/upgrade/make-fixture.ts        (needs 0.1.0's commit: tag v0.1.0 or main's history; about a minute)
 //
 // 1. Kafka: the release's chdb server and its collector in Kafka mode, no sink:
 //    tenants, spans and logs (summaries for a summarising tier), then, while
