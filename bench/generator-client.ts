@@ -1,7 +1,7 @@
 // The runner's side of the load generator process (bench/generator.ts).
 import { fileURLToPath } from 'node:url';
 import type { Child, Processes } from './procs.ts';
-import type { FromGenerator, GeneratorConfig, MarkerEvent, PoolStats, StepRequest, StepResult, ToGenerator } from './generator-protocol.ts';
+import type { FromGenerator, GeneratorConfig, MarkerEvent, PoolStats, StepProgress, StepRequest, StepResult, ToGenerator } from './generator-protocol.ts';
 
 const SCRIPT = fileURLToPath(new URL('./generator.ts', import.meta.url));
 
@@ -10,6 +10,8 @@ export interface StepHooks {
   onMarker?: (m: MarkerEvent) => void;
   /** The generator stopped sending (answers may still be pending). */
   onSent?: (atMs: number) => void;
+  /** Answers so far, every `progressEveryMs` of the step's request. */
+  onProgress?: (p: StepProgress) => void;
 }
 
 export class GeneratorClient {
@@ -21,6 +23,7 @@ export class GeneratorClient {
     proc.on('message', (msg: FromGenerator) => {
       if (msg.type === 'marker') return this.hooks.onMarker?.(msg.marker);
       if (msg.type === 'sent') return this.hooks.onSent?.(msg.atMs);
+      if (msg.type === 'progress') return this.hooks.onProgress?.(msg.progress);
       const w = this.waiting;
       if (w === undefined) return;
       this.waiting = undefined;

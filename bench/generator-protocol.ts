@@ -44,6 +44,8 @@ export interface StepRequest {
   rate: number;
   /** Seconds of sending. */
   durationS: number;
+  /** Pre-encoded mode: a `progress` message every this many ms of sending, and one when sending ends (absent: none). */
+  progressEveryMs?: number;
 }
 
 /** Outcome counts of requests (HTTP status classes, gRPC RESOURCE_EXHAUSTED as 429 and UNAVAILABLE as 503; `other` includes network errors and timeouts). */
@@ -60,6 +62,16 @@ export interface Percentiles {
   p99: number;
   max: number;
   n: number;
+}
+
+/** Answers so far in a step (cumulative), sent while it runs. */
+export interface StepProgress {
+  /** Ms since the step started sending. */
+  elapsedMs: number;
+  requests: StatusCounts;
+  spans: StatusCounts;
+  /** 429/503 answers without a Retry-After header (OTLP/HTTP). */
+  refusedWithoutRetryAfter: number;
 }
 
 export interface MarkerEvent {
@@ -91,6 +103,8 @@ export interface StepResult {
   skippedSpans: number;
   requests: StatusCounts;
   spans: StatusCounts;
+  /** 429/503 answers without a Retry-After header (OTLP/HTTP; gRPC and the SDK's exporter are not checked). */
+  refusedWithoutRetryAfter: number;
   /** Schedule-to-answer latency of 2xx requests, ms (measured from the time a request was due: no coordinated omission). */
   ackLatencyMs: Percentiles;
   /** How late the generator sent requests behind schedule, ms: large values mean the generator itself was short of CPU. */
@@ -116,5 +130,6 @@ export type FromGenerator =
   | { type: 'ready'; pool: PoolStats }
   | { type: 'marker'; marker: MarkerEvent }
   | { type: 'sent'; atMs: number }
+  | { type: 'progress'; progress: StepProgress }
   | { type: 'result'; result: StepResult }
   | { type: 'error'; message: string };

@@ -24,7 +24,7 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { buildPool, markerBatch, markerName, markerRequest, MARKER_ID_LENGTH, MARKER_PREFIX, type BatchPool } from './otlp-batches.ts';
 import { GatewayTraffic, gatewayResource, spanAttributes, spanName } from './traffic.ts';
 import { percentiles } from './stats.ts';
-import type { FromGenerator, GeneratorConfig, MarkerEvent, PoolStats, StatusCounts, StepRequest, StepResult, ToGenerator } from './generator-protocol.ts';
+import type { FromGenerator, GeneratorConfig, MarkerEvent, PoolStats, StatusCounts, StepProgress, StepRequest, StepResult, ToGenerator } from './generator-protocol.ts';
 
 /** Hard bounds whatever the runner asks: load stays bounded in rate and time. */
 const MAX_RATE = 2_000_000;
@@ -69,9 +69,13 @@ function checkStep(step: StepRequest): void {
 
 // ---------------------------------------------------------------- senders
 
-/** Sends one pre-encoded ExportTraceServiceRequest for a tenant; `done` gets the answer as an HTTP status (0: none). */
+/**
+ * Sends one pre-encoded ExportTraceServiceRequest for a tenant; `done` gets the
+ * answer as an HTTP status (0: none) and whether it carried Retry-After
+ * (undefined: the transport does not say).
+ */
 interface Sender {
-  send(body: Buffer, authorization: string, done: (status: number) => void): void;
+  send(body: Buffer, authorization: string, done: (status: number, retryAfter?: boolean) => void): void;
   close(): void;
 }
 
@@ -90,7 +94,7 @@ function httpSender(config: GeneratorConfig, url: URL): Sender {
       req.setTimeout(config.requestTimeoutMs, () => req.destroy(new Error('timeout')));
       req.on('response', (res) => {
         res.on('data', () => undefined);
-        res.on('end', () => done(res.statusCode ?? 0));
+        res.on('end', () => done(res.statusCode ?? 0, res.headers['retry-after'] !== undefined));
         res.on('error', () => done(0));
       });
       req.on('error', () => done(0));
@@ -185,6 +189,7 @@ function preencoded(config: GeneratorConfig): Engine {
       let sent = 0;
       let skipped = 0;
       let outstanding = 0;
+      let noRetryAfter = 0;
       let sendingDone = false;
       let sendingEndedAtMs = 0;
       const cpu0 = process.cpuUsage();
@@ -193,8 +198,17 @@ function preencoded(config: GeneratorConfig): Engine {
       let nextMarkerAt = config.markerIntervalMs > 0 && markerTenants.size > 0 ? t0 + config.markerIntervalMs / 2 : Infinity;
       let i = 0;
 
+      // Progress every progressEveryMs of sending, and once more when every request is answered.
+      const every = step.progressEveryMs ?? 0;
+      let progressAt = every > 0 ? every : Infinity;
+      const progress = (elapsedMs: number): void => {
+        const p: StepProgress = { elapsedMs, requests: { ...requests }, spans: { ...spans }, refusedWithoutRetryAfter: noRetryAfter };
+        send({ type: 'progress', progress: p });
+      };
+
       const finish = (): void => {
         if (!sendingDone || outstanding > 0) return;
+        if (every > 0) progress(performance.now() - t0);
         const cpu = process.cpuUsage(cpu0);
         resolveStep({
           startedAtMs: wall0,
@@ -208,6 +222,7 @@ function preencoded(config: GeneratorConfig): Engine {
           skippedSpans: skipped * config.batchSize,
           requests,
           spans,
+          refusedWithoutRetryAfter: noRetryAfter,
           ackLatencyMs: percentiles(latencies),
           sendLatenessMs: percentiles(lateness),
           cpuUserS: cpu.user / 1e6,
@@ -237,12 +252,13 @@ function preencoded(config: GeneratorConfig): Engine {
         sent++;
         lateness.push(now - dueAt);
         let settled = false;
-        const done = (status: number): void => {
+        const done = (status: number, retryAfter?: boolean): void => {
           if (settled) return;
           settled = true;
           outstanding--;
           const key = statusKey(status);
           requests[key]++;
+          if ((key === '429' || key === '503') && retryAfter === false) noRetryAfter++;
           spans[key] += config.batchSize;
           if (key === '2xx') latencies.push(performance.now() - dueAt);
           if (marker !== undefined) {
@@ -259,6 +275,10 @@ function preencoded(config: GeneratorConfig): Engine {
       const tick = (): void => {
         const now = performance.now();
         const elapsed = now - t0;
+        if (elapsed >= progressAt) {
+          progress(elapsed);
+          progressAt += every;
+        }
         while (i * intervalMs < durationMs && i * intervalMs <= elapsed) {
           const dueAt = t0 + i * intervalMs;
           i++;
@@ -423,6 +443,7 @@ function sdk(config: GeneratorConfig): Engine {
       skippedSpans: Math.max(0, created - s.exported),
       requests: s.requests,
       spans: s.spans,
+      refusedWithoutRetryAfter: 0,
       ackLatencyMs: percentiles(s.latencies),
       sendLatenessMs: percentiles(lateness),
       cpuUserS: cpu.user / 1e6,

@@ -27,6 +27,7 @@ import { catalogue, selectScenarios, type Scenario } from './scenarios.ts';
 import { percentiles } from './stats.ts';
 import { formatSummary, summarizeProfile, type CpuProfile, type ProfileSummary } from './profile-summary.ts';
 import { seedSpans, startNeighborLoad, type NeighborFigures } from './neighbor.ts';
+import { judgeSoak, SOAK_SAMPLE_MS, startSoakSampler, type SoakFigures } from './soak.ts';
 
 export interface BenchOptions {
   repoDir: string;
@@ -34,9 +35,9 @@ export interface BenchOptions {
   quick: boolean;
   /** Scenario names or prefixes; default: all (quick: QUICK_DEFAULT). */
   scenarios?: string[];
-  /** Seconds of load per step; default 10 (quick: 2). */
+  /** Seconds of load per step; default 10 (quick: 2); a soak's one step: default 600 (quick: 30). */
   durationS?: number;
-  /** A fixed rate instead of a search, spans/s (overload: twice it). */
+  /** A fixed rate instead of a search, spans/s (overload: twice it; soak: it, not twice). */
   rate?: number;
   /** Start the collector with --cpu-prof and summarise the profile. */
   profile: boolean;
@@ -111,6 +112,8 @@ export interface StepReport {
   skippedRequests: number;
   skippedSpans: number;
   requests: StatusCounts;
+  /** 429/503 answers without a Retry-After header (OTLP/HTTP only). */
+  refusedWithoutRetryAfter: number;
   /** Rows written per table during the sending window (and after the pipeline settled). */
   rowsStoredPerS: number;
   rowsInWindow: Record<string, number>;
@@ -140,6 +143,8 @@ export interface StepReport {
   rssSeries?: { tS: number; mb: Record<string, number> }[];
   /** Neighbor scenarios: what tenant B saw, and tenant A's heavy queries. */
   neighbor?: NeighborFigures;
+  /** Soak scenarios: RSS every 10 s and its growth after warm-up. */
+  soak?: SoakFigures;
   pass: boolean;
   failReasons: string[];
 }
@@ -157,9 +162,9 @@ export interface ScenarioReport {
   pool?: PoolStats;
   lagMethod?: string;
   rowsMethod?: string;
-  /** Saturation: the highest passing rate; overload: the rate that was doubled. */
+  /** Saturation: the highest passing rate; overload and soak: the rate that was doubled (soak: when known). */
   sustainableRate?: number;
-  /** The step the summary table shows: best passing (saturation), the overload step, or the fixed step. */
+  /** The step the summary table shows: best passing (saturation), the overload, soak or fixed step. */
   result?: StepReport;
   steps: StepReport[];
   profile?: { file: string; summary: ProfileSummary; text: string };
@@ -290,7 +295,16 @@ interface ScenarioRun {
   t0: number;
 }
 
-async function runStep(run: ScenarioRun, rate: number, durationS: number, opts: { series?: boolean; beside?: () => { stop(): Promise<NeighborFigures> } } = {}): Promise<StepReport> {
+interface StepExtras {
+  /** RSS every 250 ms into `rssSeries` (overload). */
+  series?: boolean;
+  /** Load beside the generator's, for the step (neighbor). */
+  beside?: () => { stop(): Promise<NeighborFigures> };
+  /** RSS and answers every 10 s of sending, judged by growth instead of by `judge` (soak). */
+  soak?: ReturnType<typeof startSoakSampler>;
+}
+
+async function runStep(run: ScenarioRun, rate: number, durationS: number, opts: StepExtras = {}): Promise<StepReport> {
   const { deployment: d, gen } = run;
   const procs = d.measured;
   const tenantMap = new Map(run.tenants.map((t) => [t.id, t]));
@@ -339,9 +353,10 @@ async function runStep(run: ScenarioRun, rate: number, durationS: number, opts: 
   let result: StepResult;
   try {
     result = await gen.step(
-      { rate, durationS },
+      { rate, durationS, ...(opts.soak === undefined ? {} : { progressEveryMs: SOAK_SAMPLE_MS }) },
       {
         onMarker: lag.onMarker,
+        onProgress: opts.soak?.onProgress,
         onSent: () => {
           sentAt = performance.now();
           rowsAtSent = d.rowsStored(run.tenants);
@@ -427,6 +442,7 @@ async function runStep(run: ScenarioRun, rate: number, durationS: number, opts: 
     skippedRequests: result.skippedRequests,
     skippedSpans: result.skippedSpans,
     requests: result.requests,
+    refusedWithoutRetryAfter: result.refusedWithoutRetryAfter,
     rowsStoredPerS: stored / windowS,
     rowsInWindow,
     rowsAfterSettle: delta(rows0, rows2),
@@ -451,7 +467,8 @@ async function runStep(run: ScenarioRun, rate: number, durationS: number, opts: 
     pass: false,
     failReasons: [],
   };
-  step.failReasons = judge(step, run.opts.maxP99Ms);
+  if (opts.soak !== undefined) step.soak = opts.soak.figures(durationS, Object.fromEntries(processes.map((p) => [p.name, p.peakRssMb])));
+  step.failReasons = step.soak === undefined ? judge(step, run.opts.maxP99Ms) : judgeSoak(step, step.soak);
   if (lag.error !== '') step.failReasons.push(`lag query failed: ${lag.error}`);
   step.pass = step.failReasons.length === 0;
   return step;
@@ -479,6 +496,7 @@ export function judge(s: StepReport, maxP99Ms: number): string[] {
   if (s.requests['429'] > 0) why.push(`${s.requests['429']} answered 429`);
   if (s.requests['503'] > 0) why.push(`${s.requests['503']} answered 503`);
   if (s.requests.other > 0) why.push(`${s.requests.other} other outcomes (errors, timeouts)`);
+  if (s.refusedWithoutRetryAfter > 0) why.push(`${s.refusedWithoutRetryAfter} 429/503 answers without Retry-After`);
   if (s.skippedSpans > 0) why.push(`${s.skippedSpans} spans not sent (generator backlog or SDK queue full)`);
   if (s.acceptedSpans < 0.99 * s.offeredSpans) why.push('accepted < 99% of offered');
   if (s.ackLatencyMs.p99 > maxP99Ms) why.push(`ack p99 ${Math.round(s.ackLatencyMs.p99)} ms > ${maxP99Ms} ms`);
@@ -585,9 +603,9 @@ async function runScenario(s: Scenario, o: BenchOptions, procs: Processes, found
     );
     const run: ScenarioRun = { scenario: s, deployment: d, tenants, gen, opts: o, durationS, t0 };
     const pause = (): Promise<void> => sleep(o.quick ? 200 : 1000);
-    const step = async (rate: number, label: string, dur = durationS, series = false, beside?: () => { stop(): Promise<NeighborFigures> }): Promise<StepReport> => {
+    const step = async (rate: number, label: string, dur = durationS, extras: StepExtras = {}): Promise<StepReport> => {
       loadFromUs ??= Number(process.hrtime.bigint() / 1000n);
-      const r = await runStep(run, rate, dur, { series, beside });
+      const r = await runStep(run, rate, dur, extras);
       loadToUs = Number(process.hrtime.bigint() / 1000n);
       base.steps.push(r);
       o.log(`[${elapsed()}] ${s.name} ${label} ${r.targetRate.toLocaleString('en-US')} spans/s x ${dur}s: ${stepLine(r)} -> ${r.pass ? 'pass' : `FAIL (${r.failReasons.join('; ')})`}`);
@@ -617,12 +635,28 @@ async function runScenario(s: Scenario, o: BenchOptions, procs: Processes, found
       const b = tenants[tenants.length - 1]!;
       const rate = o.rate ?? s.startRate;
       const dur = Math.max(durationS, o.quick ? 5 : 20);
-      await step(rate, 'tenant A quiet', dur, false, () => startNeighborLoad({ apiUrl: d!.apiUrl, a: querier, b, phase: 'quiet' }));
+      await step(rate, 'tenant A quiet', dur, { beside: () => startNeighborLoad({ apiUrl: d!.apiUrl, a: querier, b, phase: 'quiet' }) });
       await pause();
-      base.result = await step(rate, 'tenant A querying', dur, false, () => startNeighborLoad({ apiUrl: d!.apiUrl, a: querier, b, phase: 'querying' }));
+      base.result = await step(rate, 'tenant A querying', dur, { beside: () => startNeighborLoad({ apiUrl: d!.apiUrl, a: querier, b, phase: 'querying' }) });
     } else if (s.kind === 'fixed' || (s.kind === 'saturation' && o.rate !== undefined)) {
       base.result = await step(o.rate ?? s.startRate, 'fixed');
       if (s.kind === 'saturation' && base.result.pass) base.sustainableRate = base.result.targetRate;
+    } else if (s.kind === 'soak') {
+      // Twice the sustainable rate measured earlier in this run, else the scenario's fixed rate; --rate as given.
+      const known = s.baseline === undefined ? undefined : found.get(s.baseline);
+      const rate = o.rate ?? (known === undefined ? s.startRate : 2 * known);
+      const n = (x: number): string => x.toLocaleString('en-US');
+      const rateSource =
+        o.rate !== undefined
+          ? `${n(rate)} spans/s as given by --rate`
+          : known !== undefined
+            ? `${n(rate)} spans/s: twice ${n(known)}, the sustainable rate of ${s.baseline} earlier in this run`
+            : `${n(rate)} spans/s: the scenario's fixed rate (no sustainable rate of ${s.baseline} measured earlier in this run)`;
+      base.sustainableRate = known;
+      const dur = o.durationS ?? (o.quick ? 30 : 600);
+      o.log(`[${elapsed()}] ${s.name}: soak for ${dur} s at ${rateSource}; RSS every ${SOAK_SAMPLE_MS / 1000} s`);
+      const soak = startSoakSampler({ procs: d.measured, rateSource, log: (line) => o.log(`[${elapsed()}] ${s.name} ${line}`) });
+      base.result = await step(rate, 'soak', dur, { soak });
     } else if (s.kind === 'saturation') {
       const best = await search();
       base.result = best ?? base.steps[base.steps.length - 1];
@@ -637,7 +671,7 @@ async function runScenario(s: Scenario, o: BenchOptions, procs: Processes, found
       }
       base.sustainableRate = sustainable;
       if (o.signal?.aborted !== true) {
-        base.result = await step(2 * sustainable, 'overload (2x sustainable)', o.quick ? durationS : Math.max(durationS, 30), true);
+        base.result = await step(2 * sustainable, 'overload (2x sustainable)', o.quick ? durationS : Math.max(durationS, 30), { series: true });
       }
     }
   } catch (err) {

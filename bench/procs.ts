@@ -92,15 +92,40 @@ export function threadCpuSeconds(pid: number): Map<string, number> {
   return out;
 }
 
-/** Current and peak resident memory, MB. */
-export function memory(pid: number): { rssMb: number; peakMb: number } | undefined {
+/** Current and peak resident memory, MB; of the current, anonymous pages (heaps, buffers) and file pages (mapped code, libraries). */
+export function memory(pid: number): { rssMb: number; peakMb: number; anonMb: number; fileMb: number } | undefined {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-    return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
+    return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024, anonMb: kb('RssAnon') / 1024, fileMb: kb('RssFile') / 1024 };
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Resident MB of the file mappings of a process whose path contains `pathPart`
+ * (/proc/<pid>/smaps), e.g. the pages of libchdb.so it holds; undefined when
+ * the process is gone or nothing matches.
+ */
+export function mappedRssMb(pid: number, pathPart: string): number | undefined {
+  let smaps: string;
+  try {
+    smaps = readFileSync(`/proc/${pid}/smaps`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  let kb = 0;
+  let matched = false;
+  let inside = false;
+  for (const line of smaps.split('\n')) {
+    // A mapping's header starts with its address range; its fields (Rss: ...) follow.
+    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) {
+      inside = line.includes(pathPart);
+      matched ||= inside;
+    } else if (inside && line.startsWith('Rss:')) kb += Number(/(\d+) kB/.exec(line)?.[1] ?? 0);
+  }
+  return matched ? kb / 1024 : undefined;
 }
 
 /** Resets the peak RSS (VmHWM) of a process to its current RSS; false when the kernel refused. */

@@ -3,6 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchReport, ProcessFigures, ScenarioReport, StepReport } from './harness.ts';
+import { SOAK_MAX_GROWTH_PCT, type SoakFigures } from './soak.ts';
 
 const n = (x: number | undefined, digits = 0): string =>
   x === undefined || !Number.isFinite(x) ? '-' : x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
@@ -12,6 +13,7 @@ function resultLabel(s: ScenarioReport): string {
   if (s.status === 'error') return `error: ${(s.reason ?? '').split('\n')[0]}`;
   if (s.kind === 'saturation') return s.sustainableRate === undefined ? 'nothing sustainable in the search' : 'highest sustainable';
   if (s.kind === 'overload') return `overload: 2 x ${n(s.sustainableRate)}`;
+  if (s.kind === 'soak' && s.result !== undefined) return `soak ${n(s.result.durationS)} s: ${s.result.pass ? 'pass' : s.result.failReasons.join('; ')}`;
   return 'fixed rate';
 }
 
@@ -37,6 +39,39 @@ export function rssGrowth(step: StepReport): Record<string, { firstThirdMb: numb
     const max = (a: typeof series): number => Math.max(...a.map((x) => x.mb[name] ?? NaN).filter(Number.isFinite));
     out[name] = { firstThirdMb: max(series.slice(0, third)), lastThirdMb: max(series.slice(-third)) };
   }
+  return out;
+}
+
+/** A soak step's RSS over time (each minute; every sample in runs under 2 minutes), its growth after warm-up, and its verdict. */
+export function soakSection(f: SoakFigures, step: StepReport): string[] {
+  const samples = f.samples.slice(1);
+  const last = samples[samples.length - 1];
+  if (last === undefined) return [`Soak at ${f.rateSource}: no RSS sample was taken.`];
+  const byMinute = last.tS >= 120;
+  const rows = byMinute
+    ? Array.from({ length: Math.floor(last.tS / 60 + 0.1) }, (_, i) => samples.reduce((a, b) => (Math.abs(b.tS - 60 * (i + 1)) < Math.abs(a.tS - 60 * (i + 1)) ? b : a)))
+    : samples;
+  if (rows[rows.length - 1] !== last) rows.push(last);
+  const names = Object.keys(last.rssMb);
+  const chdb = Object.keys(last.chdbLibMb);
+  const out = [
+    `Soak at ${f.rateSource}, for ${n(step.durationS)} s; accepted ${n(step.acceptedSpansPerS)} spans/s, ack p50 / p99 ${n(step.ackLatencyMs.p50)} / ${n(step.ackLatencyMs.p99)} ms, lag p99 ${step.lagMs === null ? 'n/a' : `${n(step.lagMs.p99)} ms`}; ` +
+      `answers 2xx ${step.requests['2xx']}, 429 ${step.requests['429']}, 503 ${step.requests['503']}, other ${step.requests.other}, 429/503 without Retry-After ${step.refusedWithoutRetryAfter}, not sent ${step.skippedRequests}.`,
+    '',
+    `| ${byMinute ? 'minute' : 's'} | ${names.map((x) => `${x} RSS MB`).join(' | ')}${chdb.map((x) => ` | ${x}: libchdb.so resident MB`).join('')} | accepted spans/s (last 10 s) |`,
+    `|---:|${names.map(() => '---:|').join('')}${chdb.map(() => '---:|').join('')}---:|`,
+  ];
+  for (const x of rows) {
+    const t = x === last && byMinute && Math.abs(x.tS / 60 - Math.round(x.tS / 60)) > 0.1 ? `end (${n(x.tS)} s)` : byMinute ? n(x.tS / 60) : n(x.tS);
+    out.push(`| ${t} | ${names.map((name) => n(x.rssMb[name])).join(' | ')}${chdb.map((name) => ` | ${n(x.chdbLibMb[name])}`).join('')} | ${n(x.acceptedPerS)} |`);
+  }
+  out.push('', `| process | peak RSS MB | RSS at ${n(f.warmupS)} s (warm-up) MB | RSS at end MB | growth MB | growth % | fit ${n(f.warmupS)} s..end, MB/min |`, '|---|---:|---:|---:|---:|---:|---:|');
+  for (const p of f.processes) out.push(`| ${p.name} | ${n(p.peakMb)} | ${n(p.warmupMb)} | ${n(p.endMb)} | ${n(p.growthMb)} | ${n(p.growthPct, 1)} | ${n(p.slopeMbPerMin, 2)} |`);
+  out.push(
+    '',
+    `Verdict: ${step.pass ? 'pass' : `FAIL: ${step.failReasons.join('; ')}`} (pass: no process grows more than ${SOAK_MAX_GROWTH_PCT}% from warm-up to the end, every request answered 2xx or 429/503 with Retry-After). ` +
+      'RSS is VmRSS every 10 s of sending, peak the step\'s VmHWM; chdb\'s anonymous memory is not told apart from Node\'s in the same process, only the resident pages of its library are.',
+  );
   return out;
 }
 
@@ -94,6 +129,7 @@ export function markdown(r: BenchReport): string {
         const parts = Object.entries(g).map(([name, v]) => `${name} ${n(v.firstThirdMb)} MB -> ${n(v.lastThirdMb)} MB`);
         if (parts.length > 0) lines.push('', `RSS during the overload step (max of first third -> max of last third): ${parts.join(', ')}.`);
       }
+      if (s.result?.soak !== undefined) lines.push('', ...soakSection(s.result.soak, s.result));
       const neighbors = s.steps.filter((x) => x.neighbor !== undefined);
       if (neighbors.length > 0) {
         lines.push('', "| tenant A | B's ingest ack p50 / p99 ms | B's SELECT 1 p50 / p99 / max ms | B's SELECT 1 answers | A's heavy queries run / refused (429) | their answers |");

@@ -5,6 +5,7 @@
 //   npm run bench -- --scenario embedded-full  scenarios by name or prefix (comma-separated or repeated)
 //   npm run bench -- --duration 20             seconds of load per step
 //   npm run bench -- --rate 30000              a fixed rate instead of the saturation search
+//   npm run bench -- --scenario embedded-full-soak   10 minutes at twice the sustainable rate, RSS every 10 s
 //   npm run bench -- --profile                 collector under --cpu-prof, top functions printed
 //   npm run bench -- --list                    the scenarios
 //

@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBench, type BenchReport, type ScenarioReport, type StepReport } from '../../bench/harness.ts';
-import { markdown, writeReport } from '../../bench/report.ts';
+import { markdown, soakSection, writeReport } from '../../bench/report.ts';
+import { catalogue, selectScenarios } from '../../bench/scenarios.ts';
+import { judgeSoak, summarizeSoak, type SoakSample } from '../../bench/soak.ts';
 import { summarizeProfile, type CpuProfile } from '../../bench/profile-summary.ts';
 import { GatewayTraffic, spanAttributes } from '../../bench/traffic.ts';
 
@@ -21,7 +23,7 @@ beforeAll(async () => {
   report = await runBench({
     repoDir: REPO,
     quick: true,
-    scenarios: ['embedded-full-b100', 'embedded-summary-overload'],
+    scenarios: ['embedded-full-b100', 'embedded-summary-overload', 'embedded-full-soak'],
     durationS: 1.5,
     profile: false,
     outDir,
@@ -76,6 +78,7 @@ describe('npm run bench -- --quick', () => {
     expect(report.scenarios.map((s) => [s.name, s.status, s.reason])).toEqual([
       ['embedded-full-b100', 'ok', undefined],
       ['embedded-summary-overload', 'ok', undefined],
+      ['embedded-full-soak', 'ok', undefined],
     ]);
     expect(progress.some((l) => /^\[\s*[\d.]+s\] embedded-full-b100 search 1\/1/.test(l))).toBe(true);
   });
@@ -113,6 +116,25 @@ describe('npm run bench -- --quick', () => {
     expect(o.result!.rssSeries!.length).toBeGreaterThan(2);
   });
 
+  it('runs the soak step at the fixed rate with an RSS sample per progress message', () => {
+    const soak = report.scenarios[2]!;
+    expect(soak.kind).toBe('soak');
+    // No embedded-full-b1000 before it: the quick fixed rate, and said so.
+    expect(soak.result!.targetRate).toBe(2_000);
+    const f = soak.result!.soak!;
+    expect(f.rateSource).toMatch(/no sustainable rate of embedded-full-b1000/);
+    // The sample at 0 s, then the generator's progress once every request was answered (its last was due at 1 s).
+    expect(f.samples).toHaveLength(2);
+    const end = f.samples[1]!;
+    expect(end.tS).toBeGreaterThanOrEqual(1);
+    expect(end.rssMb['collector']).toBeGreaterThan(10);
+    // The embedded collector holds chdb: its library's resident pages are counted apart.
+    expect(end.chdbLibMb['collector']).toBeGreaterThan(1);
+    expect(end.requests['2xx']).toBe(soak.result!.requests['2xx']);
+    expect(f.processes.map((p) => p.name)).toEqual(['collector']);
+    expect(progress.some((l) => /embedded-full-soak +\d+ s: accepted [\d,]+ spans\/s \| 2xx \d+ 429 0 503 0 other 0 \| RSS MB collector [\d,]+ \(anon [\d,]+, libchdb\.so [\d,]+\)/.test(l))).toBe(true);
+  });
+
   it('writes the Markdown table and the JSON', () => {
     const files = writeReport({ ...report, command: 'test' }, outDir, 'quick');
     for (const f of files) expect(existsSync(f)).toBe(true);
@@ -120,11 +142,67 @@ describe('npm run bench -- --quick', () => {
     expect(md).toMatch(/^\| embedded-full-b100 \| highest sustainable \|/m);
     expect(md).toMatch(/^\| embedded-summary-overload \| overload: 2 x /m);
     const json = JSON.parse(readFileSync(files[1]!, 'utf8')) as BenchReport;
-    expect(json.scenarios).toHaveLength(2);
+    expect(md).toMatch(/^\| embedded-full-soak \| soak 2 s: /m);
+    expect(json.scenarios).toHaveLength(3);
   });
 });
 
 describe('bench helpers', () => {
+  const counts = (c: Partial<SoakSample['requests']> = {}): SoakSample['requests'] => ({ '2xx': 0, '429': 0, '503': 0, other: 0, ...c });
+  /** Samples every 10 s for `minutes`, collector RSS from `rss(t)` and a flat sink. */
+  const soakSamples = (minutes: number, rss: (tS: number) => number): SoakSample[] =>
+    Array.from({ length: minutes * 6 + 1 }, (_, i) => ({ tS: i * 10, acceptedPerS: 1000, requests: counts({ '2xx': 10 }), rssMb: { collector: rss(i * 10), sink: 200 }, anonMb: {}, chdbLibMb: {} }));
+  const answered = { requests: counts({ '2xx': 600, '429': 20 }), skippedRequests: 0, refusedWithoutRetryAfter: 0, settled: true };
+
+  it('a soak passes when RSS is flat after minute 2 and fails naming the process that grew', () => {
+    // Warm-up growth (minutes 0-2) does not count; 400 -> 500 MB afterwards is 25%.
+    const flat = summarizeSoak(soakSamples(10, (t) => (t < 120 ? 100 + 2.5 * t : 400)), 600, { collector: 410 }, 'test');
+    expect(flat.warmupS).toBe(120);
+    expect(flat.processes[0]).toMatchObject({ name: 'collector', warmupMb: 400, endMb: 400, growthMb: 0, peakMb: 410 });
+    expect(judgeSoak(answered, flat)).toEqual([]);
+
+    const growing = summarizeSoak(soakSamples(10, (t) => (t < 120 ? 400 : 400 + (t - 120) / 4.8)), 600, {}, 'test');
+    expect(growing.processes[0]!.growthMb).toBeCloseTo(100);
+    expect(growing.processes[0]!.slopeMbPerMin).toBeCloseTo(12.5);
+    expect(growing.processes[0]!.peakMb).toBe(500);
+    expect(judgeSoak(answered, growing)).toEqual(['collector grew 25% (400 -> 500 MB from 120 s to the end, 12.5 MB/min)']);
+  });
+
+  it('a soak fails when a request is not answered 2xx or 429/503 with Retry-After', () => {
+    const flat = summarizeSoak(soakSamples(3, () => 300), 180, {}, 'test');
+    expect(flat.warmupS).toBe(50);
+    expect(judgeSoak({ ...answered, requests: counts({ '2xx': 5, other: 2 }), refusedWithoutRetryAfter: 3, skippedRequests: 4 }, flat)).toEqual([
+      '2 requests not answered 2xx/429/503 (errors, timeouts)',
+      '3 429/503 answers without Retry-After',
+      "4 requests not sent: the generator's limit of unanswered requests was reached (answers held back)",
+    ]);
+  });
+
+  it('the soak report has a row per minute and the growth per process', () => {
+    const f = summarizeSoak(soakSamples(10, (t) => 400 + t / 60), 600, {}, '16,000 spans/s: twice 8,000');
+    const step = { durationS: 600, acceptedSpansPerS: 9000, ackLatencyMs: { p50: 100, p90: 200, p99: 300, max: 400, n: 10 }, lagMs: null, requests: answered.requests, refusedWithoutRetryAfter: 0, skippedRequests: 0, pass: true, failReasons: [] } as unknown as StepReport;
+    const text = soakSection(f, step).join('\n');
+    expect(text).toMatch(/^Soak at 16,000 spans\/s: twice 8,000, for 600 s; accepted 9,000 spans\/s/);
+    expect(text).toMatch(/^\| minute \| collector RSS MB \| sink RSS MB \| accepted spans\/s \(last 10 s\) \|$/m);
+    expect(text.match(/^\| \d+ \| /gm)).toHaveLength(10);
+    expect(text).toMatch(/^\| 10 \| 410 \| 200 \| 1,000 \|$/m);
+    expect(text).toMatch(/^\| collector \| 410 \| 402 \| 410 \| 8 \| 2\.0 \| 1\.00 \|$/m);
+    expect(text).toMatch(/^Verdict: pass /m);
+  });
+
+  it('a scenario prefix takes soak scenarios only when it says soak', () => {
+    const all = catalogue(false);
+    const names = (wanted: string[]): string[] => (selectScenarios(all, wanted, false) as typeof all).map((s) => s.name);
+    expect(names(['embedded-full'])).not.toContain('embedded-full-soak');
+    expect(names(['embedded-full-soak'])).toEqual(['embedded-full-soak']);
+    expect(names(['embedded']).filter((n) => n.endsWith('-soak'))).toEqual([]);
+    // The default run (no --scenario) has both, last.
+    expect(all.slice(-2).map((s) => [s.name, s.kind, s.baseline])).toEqual([
+      ['embedded-full-soak', 'soak', 'embedded-full-b1000'],
+      ['kafka-full-soak', 'soak', 'kafka-full-b1000'],
+    ]);
+  });
+
   it('the traffic model is deterministic from its seed and plants secrets', () => {
     const a = new GatewayTraffic({ seed: 3, bodies: true });
     const b = new GatewayTraffic({ seed: 3, bodies: true });
