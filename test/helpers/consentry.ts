@@ -21,7 +21,10 @@ export interface TestConsentry extends Consentry {
 
 export async function startTestConsentry(overrides: Partial<Settings> = {}): Promise<TestConsentry> {
   const dataDir = mkdtempSync(join(tmpdir(), 'consentry-test-'));
-  const settings = loadSettings({}, { dataDir, otlpPort: 0, otlpGrpcPort: 0, apiPort: 0, adminToken: ADMIN_TOKEN, logLevel: 'silent', batchMaxDelayMs: 20, ...overrides });
+  // The collector shares its event loop with the test and the machine with the
+  // rest of the suite: a stall of the test process is not the overload the
+  // load shedder guards against (collector/otlp/load-shedder.test.ts tests it).
+  const settings = loadSettings({}, { dataDir, otlpPort: 0, otlpGrpcPort: 0, apiPort: 0, adminToken: ADMIN_TOKEN, logLevel: 'silent', batchMaxDelayMs: 20, maxEventLoopDelayMs: 10_000, ...overrides });
   const c = await startConsentry(settings);
   const api: TestConsentry['api'] = async (method, path, body, token = ADMIN_TOKEN) => {
     const res = await fetch(c.apiUrl + path, {
