@@ -13,10 +13,10 @@ import { rolesMarkdown } from '../../collector/api/access.ts';
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 
 describe('README', () => {
-  it.each(SETTINGS.map((s) => [s.env, s.default]))('documents %s with its default', (env, def) => {
+  it.each(SETTINGS.map((s) => [s.env, s.default, s.doc]))('documents %s with its default and description', (env, def, doc) => {
     const row = readme.split('\n').find((l) => l.startsWith(`| \`${env}\` |`));
     expect(row, `${env} missing from the configuration table`).toBeDefined();
-    expect(row).toContain(def === '' ? '(unset)' : `\`${def}\``);
+    expect(row, `README row of ${env} differs from its declaration in core/settings.ts`).toBe(`| \`${env}\` | ${def === '' ? '(unset)' : `\`${def}\``} | ${doc} |`);
   });
 
   it.each(Object.keys(API_ERRORS))('lists the API error %s', (code) => {

@@ -249,7 +249,7 @@ describe('CONSENTRY_OTLP_GRPC_PORT', () => {
   });
 
   it.each([
-    ['not a port', { CONSENTRY_OTLP_GRPC_PORT: 'grpc' }, 'CONSENTRY_OTLP_GRPC_PORT: must be a port number 0-65535, got "grpc"'],
+    ['not a port', { CONSENTRY_OTLP_GRPC_PORT: 'grpc' }, 'CONSENTRY_OTLP_GRPC_PORT: must be a port number 0-65535 or off, got "grpc"'],
     ['the OTLP/HTTP port', { CONSENTRY_OTLP_GRPC_PORT: '4318' }, 'CONSENTRY_OTLP_GRPC_PORT: must differ from CONSENTRY_OTLP_PORT and CONSENTRY_API_PORT'],
     ['the API port', { CONSENTRY_OTLP_GRPC_PORT: '8080' }, 'CONSENTRY_OTLP_GRPC_PORT: must differ from CONSENTRY_OTLP_PORT and CONSENTRY_API_PORT'],
   ])('refuses %s, naming the variable', (_name, env, message) => {
