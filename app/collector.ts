@@ -23,7 +23,7 @@ import { tierRoutes } from '../collector/api/tiers.ts';
 import { analyticsRoutes } from '../collector/api/analytics.ts';
 import { ErasureTombstones } from '../control/tombstones.ts';
 import { deleteTraces } from '../collector/analytics/erasure.ts';
-import { openClickHouse, type ClickHouse } from '../storage/clickhouse.ts';
+import { engineBounds, engineTrackedMemory, openClickHouse, type ClickHouse } from '../storage/clickhouse.ts';
 import { migrateAtStart } from '../storage/migrate.ts';
 import { ClickHouseBatcher } from '../sinks/clickhouse/batcher.ts';
 import { ClickHouseSink } from '../sinks/clickhouse/sink.ts';
@@ -85,7 +85,8 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
   const quiet = buildTierEngine(settings, { count: () => undefined, onRedact: () => undefined, onDrop: () => undefined });
   const keepsUserId = new Map(quiet.names().map((t) => [t, keepsSpanAttribute(quiet, t, 'user.id')]));
 
-  const clickhouse = openClickHouse({ url: settings.clickhouseUrl, dataDir: settings.dataDir });
+  const clickhouse = openClickHouse({ url: settings.clickhouseUrl, dataDir: settings.dataDir, engine: engineBounds(settings) });
+  if (clickhouse.kind === 'embedded') metrics.watchEngineMemory(() => engineTrackedMemory(clickhouse.client));
   const started = new UndoOnFailure(logger);
   started.push(() => clickhouse.close());
   // Decoding and tiers on worker threads (their engines are built from the same

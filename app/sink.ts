@@ -15,7 +15,7 @@ import { ErasureTombstones } from '../control/tombstones.ts';
 import { deleteTraces } from '../collector/analytics/erasure.ts';
 import { createSecretScrubber } from '../processors/scrub-secrets/processor.ts';
 import type { TierEngine } from '../processors/tiers/engine.ts';
-import { openClickHouse, type ClickHouse } from '../storage/clickhouse.ts';
+import { engineBounds, openClickHouse, type ClickHouse } from '../storage/clickhouse.ts';
 import { migrateAtStart } from '../storage/migrate.ts';
 import { createKafka, kafkaSettings, withTimeout } from '../sinks/kafka/config.ts';
 import { KafkaControl } from '../sinks/kafka/control.ts';
@@ -53,7 +53,7 @@ export async function startSinkService(settings: Settings): Promise<SinkService>
     onDrop: (signal, tier, n) => metrics.recordsDropped.inc({ signal, tier }, n),
   });
 
-  const clickhouse = openClickHouse({ url: settings.clickhouseUrl, dataDir: settings.dataDir });
+  const clickhouse = openClickHouse({ url: settings.clickhouseUrl, dataDir: settings.dataDir, engine: engineBounds(settings) });
   const started = new UndoOnFailure(logger);
   started.push(() => clickhouse.close());
   try {

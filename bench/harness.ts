@@ -27,7 +27,7 @@ import { catalogue, selectScenarios, type Scenario } from './scenarios.ts';
 import { percentiles } from './stats.ts';
 import { formatSummary, summarizeProfile, type CpuProfile, type ProfileSummary } from './profile-summary.ts';
 import { seedSpans, startNeighborLoad, type NeighborFigures } from './neighbor.ts';
-import { judgeSoak, SOAK_SAMPLE_MS, startSoakSampler, type SoakFigures } from './soak.ts';
+import { engineTrackedMb, judgeSoak, SOAK_SAMPLE_MS, startSoakSampler, type SoakFigures } from './soak.ts';
 
 export interface BenchOptions {
   repoDir: string;
@@ -655,7 +655,8 @@ async function runScenario(s: Scenario, o: BenchOptions, procs: Processes, found
       base.sustainableRate = known;
       const dur = o.durationS ?? (o.quick ? 30 : 600);
       o.log(`[${elapsed()}] ${s.name}: soak for ${dur} s at ${rateSource}; RSS every ${SOAK_SAMPLE_MS / 1000} s`);
-      const soak = startSoakSampler({ procs: d.measured, rateSource, log: (line) => o.log(`[${elapsed()}] ${s.name} ${line}`) });
+      const dep = d;
+      const soak = startSoakSampler({ procs: dep.measured, rateSource, log: (line) => o.log(`[${elapsed()}] ${s.name} ${line}`), engineMb: () => dep.metrics().then(engineTrackedMb) });
       base.result = await step(rate, 'soak', dur, { soak });
     } else if (s.kind === 'saturation') {
       const best = await search();

@@ -54,23 +54,24 @@ export function soakSection(f: SoakFigures, step: StepReport): string[] {
   if (rows[rows.length - 1] !== last) rows.push(last);
   const names = Object.keys(last.rssMb);
   const chdb = Object.keys(last.chdbLibMb);
+  const engine = samples.some((x) => x.engineMb !== undefined);
   const out = [
     `Soak at ${f.rateSource}, for ${n(step.durationS)} s; accepted ${n(step.acceptedSpansPerS)} spans/s, ack p50 / p99 ${n(step.ackLatencyMs.p50)} / ${n(step.ackLatencyMs.p99)} ms, lag p99 ${step.lagMs === null ? 'n/a' : `${n(step.lagMs.p99)} ms`}; ` +
       `answers 2xx ${step.requests['2xx']}, 429 ${step.requests['429']}, 503 ${step.requests['503']}, other ${step.requests.other}, 429/503 without Retry-After ${step.refusedWithoutRetryAfter}, not sent ${step.skippedRequests}.`,
     '',
-    `| ${byMinute ? 'minute' : 's'} | ${names.map((x) => `${x} RSS MB`).join(' | ')}${chdb.map((x) => ` | ${x}: libchdb.so resident MB`).join('')} | accepted spans/s (last 10 s) |`,
-    `|---:|${names.map(() => '---:|').join('')}${chdb.map(() => '---:|').join('')}---:|`,
+    `| ${byMinute ? 'minute' : 's'} | ${names.map((x) => `${x} RSS MB`).join(' | ')}${chdb.map((x) => ` | ${x}: libchdb.so resident MB`).join('')}${engine ? ' | collector: engine tracks MB' : ''} | accepted spans/s (last 10 s) |`,
+    `|---:|${names.map(() => '---:|').join('')}${chdb.map(() => '---:|').join('')}${engine ? '---:|' : ''}---:|`,
   ];
   for (const x of rows) {
     const t = x === last && byMinute && Math.abs(x.tS / 60 - Math.round(x.tS / 60)) > 0.1 ? `end (${n(x.tS)} s)` : byMinute ? n(x.tS / 60) : n(x.tS);
-    out.push(`| ${t} | ${names.map((name) => n(x.rssMb[name])).join(' | ')}${chdb.map((name) => ` | ${n(x.chdbLibMb[name])}`).join('')} | ${n(x.acceptedPerS)} |`);
+    out.push(`| ${t} | ${names.map((name) => n(x.rssMb[name])).join(' | ')}${chdb.map((name) => ` | ${n(x.chdbLibMb[name])}`).join('')}${engine ? ` | ${n(x.engineMb)}` : ''} | ${n(x.acceptedPerS)} |`);
   }
   out.push('', `| process | peak RSS MB | RSS at ${n(f.warmupS)} s (warm-up) MB | RSS at end MB | growth MB | growth % | fit ${n(f.warmupS)} s..end, MB/min |`, '|---|---:|---:|---:|---:|---:|---:|');
   for (const p of f.processes) out.push(`| ${p.name} | ${n(p.peakMb)} | ${n(p.warmupMb)} | ${n(p.endMb)} | ${n(p.growthMb)} | ${n(p.growthPct, 1)} | ${n(p.slopeMbPerMin, 2)} |`);
   out.push(
     '',
     `Verdict: ${step.pass ? 'pass' : `FAIL: ${step.failReasons.join('; ')}`} (pass: no process grows more than ${SOAK_MAX_GROWTH_PCT}% from warm-up to the end, every request answered 2xx or 429/503 with Retry-After). ` +
-      'RSS is VmRSS every 10 s of sending, peak the step\'s VmHWM; chdb\'s anonymous memory is not told apart from Node\'s in the same process, only the resident pages of its library are.',
+      'RSS is VmRSS every 10 s of sending, peak the step\'s VmHWM; the embedded engine\'s share is what it tracks (`consentry_engine_memory_bytes` of the collector\'s /metrics) and the resident pages of its library.',
   );
   return out;
 }

@@ -9,12 +9,14 @@
 // same time, and the windows add up to the step.
 //
 // chdb's share: chdb runs inside the embedded collector (and is the
-// ClickHouse server process in Kafka mode), so its anonymous memory (caches,
-// parts being written or merged) cannot be told apart from Node's from
-// outside without product code; what can is the resident pages of libchdb.so
-// (/proc/<pid>/smaps), reported apart, beside each process's anonymous share.
+// ClickHouse server process in Kafka mode). The embedded collector's /metrics
+// has the memory the engine tracks (consentry_engine_memory_bytes: caches,
+// parts being written or merged, queries), sampled with the RSS; and the
+// resident pages of libchdb.so (/proc/<pid>/smaps), its code, are reported
+// apart, beside each process's anonymous share.
 import type { StatusCounts, StepProgress } from './generator-protocol.ts';
 import { mappedRssMb, memory, type Child } from './procs.ts';
+import type { PromSamples } from './deployments.ts';
 
 /** Progress and RSS samples, ms of sending apart. */
 export const SOAK_SAMPLE_MS = 10_000;
@@ -34,6 +36,8 @@ export interface SoakSample {
   rssMb: Record<string, number>;
   anonMb: Record<string, number>;
   chdbLibMb: Record<string, number>;
+  /** Memory the collector's embedded engine tracks, MB (its /metrics), when it has one. */
+  engineMb?: number;
 }
 
 export interface SoakProcess {
@@ -81,14 +85,32 @@ function progressLine(x: SoakSample): string {
       return `${name} ${n(x.rssMb[name]!)} (anon ${n(x.anonMb[name]!)}${lib === undefined ? '' : `, ${CHDB_LIBRARY} ${n(lib)}`})`;
     })
     .join(', ');
-  return `${String(Math.round(x.tS)).padStart(4)} s: accepted ${n(x.acceptedPerS)} spans/s | 2xx ${x.requests['2xx']} 429 ${x.requests['429']} 503 ${x.requests['503']} other ${x.requests.other} | RSS MB ${rss}`;
+  const engine = x.engineMb === undefined ? '' : ` | engine tracks ${n(x.engineMb)} MB`;
+  return `${String(Math.round(x.tS)).padStart(4)} s: accepted ${n(x.acceptedPerS)} spans/s | 2xx ${x.requests['2xx']} 429 ${x.requests['429']} 503 ${x.requests['503']} other ${x.requests.other} | RSS MB ${rss}${engine}`;
 }
 
-/** Samples RSS at each generator progress message and prints a line; the first sample is taken now (0 s). */
-export function startSoakSampler(opts: { procs: readonly Child[]; rateSource: string; log: (line: string) => void }): {
+/** The engine memory of a collector's /metrics, MB; undefined without an embedded engine. */
+export function engineTrackedMb(m: PromSamples): number | undefined {
+  const bytes = m.get('consentry_engine_memory_bytes');
+  return bytes === undefined ? undefined : bytes / 2 ** 20;
+}
+
+/** How often the engine's memory is read from the collector's /metrics, ms (a sample takes the latest). */
+const ENGINE_READ_MS = 2_000;
+
+/**
+ * Samples RSS at each generator progress message and prints a line; the first
+ * sample is taken now (0 s). `engineMb` reads the collector's embedded engine
+ * memory (undefined: none).
+ */
+export function startSoakSampler(opts: { procs: readonly Child[]; rateSource: string; log: (line: string) => void; engineMb?: () => Promise<number | undefined> }): {
   onProgress: (p: StepProgress) => void;
   figures: (durationS: number, peakMb: Record<string, number>) => SoakFigures;
 } {
+  let engineMb: number | undefined;
+  const readEngine = (): void => void opts.engineMb?.().then((mb) => (engineMb = mb), () => undefined);
+  readEngine();
+  const engineTimer = opts.engineMb === undefined ? undefined : setInterval(readEngine, ENGINE_READ_MS).unref();
   // Only processes that map libchdb.so at the start have their smaps read later (a JVM's is long).
   const chdbHosts = new Set(opts.procs.filter((p) => mappedRssMb(p.pid, CHDB_LIBRARY) !== undefined).map((p) => p.name));
   const samples: SoakSample[] = [{ tS: 0, acceptedPerS: 0, requests: zero(), ...sample(opts.procs, chdbHosts) }];
@@ -98,12 +120,15 @@ export function startSoakSampler(opts: { procs: readonly Child[]; rateSource: st
       const windowS = (p.elapsedMs - last.elapsedMs) / 1000;
       const requests = zero();
       for (const k of Object.keys(requests) as (keyof StatusCounts)[]) requests[k] = p.requests[k] - last.requests[k];
-      const x: SoakSample = { tS: p.elapsedMs / 1000, acceptedPerS: windowS > 0 ? (p.spans['2xx'] - last.spans['2xx']) / windowS : 0, requests, ...sample(opts.procs, chdbHosts) };
+      const x: SoakSample = { tS: p.elapsedMs / 1000, acceptedPerS: windowS > 0 ? (p.spans['2xx'] - last.spans['2xx']) / windowS : 0, requests, ...sample(opts.procs, chdbHosts), ...(engineMb === undefined ? {} : { engineMb }) };
       last = p;
       samples.push(x);
       opts.log(progressLine(x));
     },
-    figures: (durationS, peakMb) => summarizeSoak(samples, durationS, peakMb, opts.rateSource),
+    figures: (durationS, peakMb) => {
+      clearInterval(engineTimer);
+      return summarizeSoak(samples, durationS, peakMb, opts.rateSource);
+    },
   };
 }
 

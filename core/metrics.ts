@@ -97,6 +97,20 @@ export class Metrics {
     );
   }
 
+  /** Adds `consentry_engine_memory_bytes`, read from the embedded engine at each scrape (a server has metrics of its own). */
+  watchEngineMemory(read: () => Promise<number>): void {
+    const gauge: Gauge = new Gauge({
+      name: 'consentry_engine_memory_bytes',
+      help: 'Memory the embedded ClickHouse engine tracks in this process (its MemoryTracking: queries, inserts, merges, caches)',
+      registers: [this.registry],
+      collect: async () => {
+        // A failed read leaves the last value: the engine answers again once it can.
+        const bytes = await read().catch(() => undefined);
+        if (bytes !== undefined && Number.isFinite(bytes)) gauge.set(bytes);
+      },
+    });
+  }
+
   onQuery = (tenant: string, outcome: string, seconds: number): void => {
     this.tenantQueries.inc({ tenant, outcome });
     if (outcome !== 'busy') this.tenantQuerySeconds.observe({ outcome }, seconds);

@@ -113,6 +113,8 @@ const SettingsSchema = Type.Object({
   queryTimeoutSeconds: integer(POSITIVE, { env: 'CONSENTRY_QUERY_TIMEOUT_SECONDS', default: '30', description: 'longest a tenant SQL query may run, seconds (enforced by ClickHouse; 422 QUERY_LIMIT above)' }),
   queryMaxResultRows: integer(POSITIVE, { env: 'CONSENTRY_QUERY_MAX_RESULT_ROWS', default: '100000', description: "most rows in a tenant query's result (422 QUERY_LIMIT above)" }),
   queryMaxMemoryBytes: integer(POSITIVE, { env: 'CONSENTRY_QUERY_MAX_MEMORY_BYTES', default: String(1 << 30), description: 'most memory one tenant query may use, bytes (enforced by ClickHouse; 422 QUERY_LIMIT above)' }),
+  engineMaxMemoryBytes: integer(NON_NEGATIVE, { env: 'CONSENTRY_ENGINE_MAX_MEMORY_BYTES', default: '0', description: "embedded ClickHouse: most memory the engine may use (queries, inserts, merges, caches), bytes; above it ClickHouse refuses work (inserts are retried, then 503); 0: every tenant query at its limit (`CONSENTRY_QUERY_CONCURRENCY_TOTAL` x `CONSENTRY_QUERY_MAX_MEMORY_BYTES`) plus 1 GiB; a server's own configuration applies with `CONSENTRY_CLICKHOUSE_URL`" }),
+  engineCacheBytes: integer(POSITIVE, { env: 'CONSENTRY_ENGINE_CACHE_BYTES', default: String(256 << 20), description: "embedded ClickHouse: its mark, primary-index and skip-index caches together, bytes (ClickHouse's default is 5 GiB each); `/metrics` has the engine's memory as `consentry_engine_memory_bytes`" }),
   queryMaxThreads: integer(POSITIVE, { env: 'CONSENTRY_QUERY_MAX_THREADS', default: '1', description: "ClickHouse threads one tenant query may use (`max_threads`); 1 leaves the other cores to ingest and other tenants' queries" }),
   defaultTier: text({ env: 'CONSENTRY_DEFAULT_TIER', default: 'minimal', description: 'tier of a tenant created without one (the most private by default)' }),
   pricesFile: text({ env: 'CONSENTRY_PRICES_FILE', default: '', description: 'price table of LLM calls (YAML, the format of `processors/cost/prices.yaml`), which replaces the shipped one; validated at start (file and line of each problem); unset: the shipped table' }),
@@ -205,6 +207,10 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
   if (problems.length === 0 && settings.kafkaBrokers.length > 0 && settings.erasureTraceHours < settings.kafkaRetentionHours) {
     // A piece of an erased trace can wait in Kafka that long before a sink sees it.
     problems.push(`CONSENTRY_ERASURE_TRACE_HOURS: must be at least CONSENTRY_KAFKA_RETENTION_HOURS (${settings.kafkaRetentionHours}) with Kafka`);
+  }
+  if (problems.length === 0 && settings.engineMaxMemoryBytes > 0 && settings.engineMaxMemoryBytes < settings.queryConcurrencyTotal * settings.queryMaxMemoryBytes) {
+    // Tenant queries at their limits would fill the engine and make inserts fail.
+    problems.push(`CONSENTRY_ENGINE_MAX_MEMORY_BYTES: must be at least CONSENTRY_QUERY_CONCURRENCY_TOTAL x CONSENTRY_QUERY_MAX_MEMORY_BYTES (${settings.queryConcurrencyTotal * settings.queryMaxMemoryBytes}), or 0; lower those or raise this`);
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return settings;
