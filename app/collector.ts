@@ -168,6 +168,7 @@ export async function startConsentry(settings: Settings): Promise<Consentry> {
       maxDecompressedBytes: settings.maxDecompressedBytes,
       maxInflightBytes: settings.maxInflightBytes,
       overloaded: () => shedder.overloaded(),
+      storageBehind: () => kafka?.transport.behind(),
       authenticate: (key: string) => tenants.tenantOfIngestKey(key),
       tierOf: (tenantId: string) => registry.current(tenantId) ?? { tier: '', version: 0 },
       readsSpans: (tier: string) => engine.spanProjection(tier).spans,

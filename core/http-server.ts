@@ -2,9 +2,16 @@
 // header, request and keep-alive idle timeouts from the settings, and no
 // reading of bodies nobody will use. An unknown endpoint is answered 404
 // before its body is read; a request answered before its body was read (401,
-// 429, 413, 415, 404, ...) is answered with `Connection: close`, and Node then
+// 413, 415, 404, ...) is answered with `Connection: close`, and Node then
 // closes the socket instead of reading (and discarding) the rest of the body
 // for as long as the client cares to send it.
+//
+// Backpressure (429, 503) is the exception when the body announced fits the
+// body limit: the rest of it is read and discarded (Node does once the answer
+// is sent) and the connection stays. Closing a socket with unread bytes makes
+// the kernel reset it, and a sender still writing its body then gets
+// ECONNRESET instead of the answer and its Retry-After (seen as errors at
+// twice the sustainable load in `npm run bench`, embedded-full-soak).
 import type { IncomingMessage } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Settings } from './settings.ts';
@@ -30,10 +37,23 @@ export function createHttpServer(limits: HttpLimits, options: Omit<FastifyServer
     if (req.is404) return reply.code(404).send({ error: 'NOT_FOUND', message: 'no such endpoint' });
     return undefined;
   });
+  // fastify's own default when the server sets none.
+  const bodyLimit = options.bodyLimit ?? 1024 * 1024;
   app.addHook('onSend', async (req, reply) => {
-    if (bodyUnread(req.raw)) void reply.header('connection', 'close');
+    if (!bodyUnread(req.raw)) return;
+    if (BACKPRESSURE.has(reply.statusCode) && announcedWithin(req.raw, bodyLimit)) return;
+    void reply.header('connection', 'close');
   });
   return app;
+}
+
+/** Answers that ask a legitimate sender to come back later: it must be able to read them. */
+const BACKPRESSURE = new Set([429, 503]);
+
+/** True when the request announced a body length (not chunked) of at most `limit` bytes. */
+function announcedWithin(req: IncomingMessage, limit: number): boolean {
+  const length = Number(req.headers['content-length']);
+  return req.headers['transfer-encoding'] === undefined && Number.isSafeInteger(length) && length <= limit;
 }
 
 /** True when the request has a body that was not read to its end. */

@@ -92,7 +92,7 @@ const SettingsSchema = Type.Object({
   kafkaPartitions: integer(POSITIVE, { env: 'CONSENTRY_KAFKA_PARTITIONS', default: '6', description: 'partitions of the data topics when Consentry creates them (the most sink processes that share the work)' }),
   kafkaReplicationFactor: integer(NON_NEGATIVE, { env: 'CONSENTRY_KAFKA_REPLICATION_FACTOR', default: '0', description: "replication factor of the topics Consentry creates; 0: the broker's default.replication.factor" }),
   kafkaRetentionHours: integer(POSITIVE, { env: 'CONSENTRY_KAFKA_RETENTION_HOURS', default: '24', description: 'how long the data topics keep records, hours (how long a sink outage can last without loss)' }),
-  kafkaSendTimeoutMs: integer(POSITIVE, { env: 'CONSENTRY_KAFKA_SEND_TIMEOUT_MS', default: '5000', description: 'longest wait for the broker to acknowledge a request before answering 503 + Retry-After, ms' }),
+  kafkaSendTimeoutMs: integer(POSITIVE, { env: 'CONSENTRY_KAFKA_SEND_TIMEOUT_MS', default: '5000', description: 'longest wait for the broker to acknowledge a request before answering 503 + Retry-After, ms; while the oldest request waiting to be sent has waited half of it, new ones get 503 at once' }),
   kafkaMaxPendingBytes: integer(POSITIVE, { env: 'CONSENTRY_KAFKA_MAX_PENDING_BYTES', default: String(64 << 20), description: 'encoded bytes waiting for the broker; above it new requests get 503 at once (bounded memory while the broker is slow or down)' }),
   kafkaCompression: oneOf(['gzip', 'none'], { env: 'CONSENTRY_KAFKA_COMPRESSION', default: 'gzip', description: 'producer compression: gzip or none' }),
   sinkGroup: name(1, { env: 'CONSENTRY_SINK_GROUP', default: 'consentry-sink', description: 'Kafka consumer group of the sink processes (`npm run sink`)' }),

@@ -24,6 +24,8 @@ export interface OtlpServiceOptions {
   maxInflightBytes: number;
   /** Event-loop delay when the collector is behind, else undefined: new requests are `busy`. */
   overloaded?: () => number | undefined;
+  /** Why storage cannot take more now (Kafka behind), refused before decoding with 503; undefined: it can. */
+  storageBehind?: () => string | undefined;
   /** Tenant id of an ingest key, or undefined. */
   authenticate(ingestKey: string): string | undefined;
   /** The tenant's tier in force, looked up once as a request arrives; it applies to the whole request. */
@@ -74,6 +76,8 @@ export class OtlpService {
     }
     const lag = this.opts.overloaded?.();
     if (lag !== undefined) return { kind: 'busy', message: `collector busy: ${Math.round(lag)} ms behind, retry later`, retryAfterSeconds: BUSY_RETRY_SECONDS };
+    const behind = this.opts.storageBehind?.();
+    if (behind !== undefined) return { kind: 'unavailable', message: `${behind}, retry later`, retryAfterSeconds: BUSY_RETRY_SECONDS };
     return this.room(announcedBytes) ?? tenantId;
   }
 

@@ -233,6 +233,28 @@ describe('backpressure and failures', () => {
     await send;
   });
 
+  it('refuses a request at once while the oldest one waiting to be sent has waited half of sendTimeoutMs (the rest can still be sent in time)', async () => {
+    const k = kafkaDouble();
+    const t = transport(k, { sendTimeoutMs: 400 });
+    await t.start();
+    const inflight = t.send(spans('a'), ctx);
+    await vi.waitFor(() => expect(k.produced).toHaveLength(1));
+    // Queued behind the produce in flight: taken while the wait is short.
+    const queued = [t.send(spans('b'), ctx), t.send(spans('c'), ctx)];
+    await new Promise((r) => setTimeout(r, 250));
+    const refused = await t.send(spans('d'), ctx).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(TransportError);
+    expect(refused).toMatchObject({ retryable: true, message: expect.stringMatching(/^Kafka is behind \(the oldest request waiting to be sent has waited \d+ ms\)$/) });
+    k.produced[0]!.ack();
+    await inflight;
+    await vi.waitFor(() => expect(k.produced).toHaveLength(2));
+    k.produced[1]!.ack();
+    await Promise.all(queued);
+    const sent = k.produced.flatMap((p) => p.request.topicMessages!.flatMap((tm) => tm.messages.map((m) => String(m.value))));
+    expect(sent.some((v) => v.includes('d-0')), 'the refused request is never sent').toBe(false);
+    expect(sent.filter((v) => v.includes('b-0') || v.includes('c-0'))).toHaveLength(2);
+  });
+
   it('a request not acknowledged within sendTimeoutMs fails as retryable; one that timed out before it was sent is never sent', async () => {
     const k = kafkaDouble();
     const t = transport(k, { sendTimeoutMs: 50 });

@@ -35,7 +35,7 @@ let key: string;
 let client: GrpcTestClient;
 
 beforeAll(async () => {
-  c = await startTestConsentry({ maxBodyBytes: MAX_BODY, maxInflightBytes: MAX_INFLIGHT });
+  c = await startTestConsentry({ maxBodyBytes: MAX_BODY, maxInflightBytes: MAX_INFLIGHT, maxEventLoopDelayMs: 500 });
   key = (await c.createTenant('grpc-answers', 'full')).ingestKey;
   client = new GrpcTestClient(c.otlpGrpcUrl!);
 });

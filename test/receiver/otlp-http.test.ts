@@ -5,6 +5,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Writer } from 'protobufjs/minimal.js';
 import { startTestConsentry, type TestConsentry } from '../helpers/consentry.ts';
+import { RawConnection } from '../faults/raw-http.ts';
 
 let c: TestConsentry;
 let key: string;
@@ -16,7 +17,7 @@ const MAX_DECOMPRESSED = 1024 * 1024;
 const bomb = gzipSync(Buffer.alloc(200 * 1024 * 1024), { level: 9 });
 
 beforeAll(async () => {
-  c = await startTestConsentry({ maxBodyBytes: MAX_BODY, maxDecompressedBytes: MAX_DECOMPRESSED, maxInflightBytes: 4096 });
+  c = await startTestConsentry({ maxBodyBytes: MAX_BODY, maxDecompressedBytes: MAX_DECOMPRESSED, maxInflightBytes: 4096, maxEventLoopDelayMs: 500 });
   key = (await c.createTenant('recv', 'full')).ingestKey;
 });
 afterAll(async () => c?.close());
@@ -194,6 +195,33 @@ describe('limits', () => {
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
     await new Promise((r) => setTimeout(r, 1200));
     expect((await post('/v1/traces', traces(span('caught-up')))).status).toBe(200);
+  });
+
+  it('429 to a sender still writing its body: it reads the answer, and the connection carries its next request', async () => {
+    const conn = await RawConnection.open(c.otlpUrl);
+    const head = (body: Buffer) => `POST /v1/traces HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
+    try {
+      const body = Buffer.from(traces({ ...span('late-body'), attributes: [{ key: 'pad', value: { stringValue: 'z'.repeat(MAX_BODY - 4096) } }] }));
+      const end = Date.now() + 800;
+      while (Date.now() < end);
+      await new Promise((r) => setTimeout(r, 120));
+      conn.write(head(body));
+      conn.write(body.subarray(0, 16 * 1024));
+      const answer = await conn.answer();
+      expect(answer).toMatch(/^HTTP\/1\.1 429 /);
+      expect(answer).toMatch(/\r\nretry-after: \d+\r\n/i);
+      // Closed with the rest of the body unsent, the socket would be reset under a sender still writing.
+      expect(answer).not.toMatch(/\r\nconnection: close\r\n/i);
+      conn.write(body.subarray(16 * 1024));
+      await new Promise((r) => setTimeout(r, 1200));
+      conn.received = '';
+      const next = Buffer.from(traces(span('next-on-the-same-connection')));
+      conn.write(head(next));
+      conn.write(next);
+      expect(await conn.answer()).toMatch(/^HTTP\/1\.1 200 /);
+    } finally {
+      conn.destroy();
+    }
   });
 
   it('429 with Retry-After when the in-flight budget is spent, and every 200 stored', async () => {
