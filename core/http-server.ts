@@ -37,11 +37,9 @@ export function createHttpServer(limits: HttpLimits, options: Omit<FastifyServer
     if (req.is404) return reply.code(404).send({ error: 'NOT_FOUND', message: 'no such endpoint' });
     return undefined;
   });
-  // fastify's own default when the server sets none.
-  const bodyLimit = options.bodyLimit ?? 1024 * 1024;
   app.addHook('onSend', async (req, reply) => {
     if (!bodyUnread(req.raw)) return;
-    if (BACKPRESSURE.has(reply.statusCode) && announcedWithin(req.raw, bodyLimit)) return;
+    if (BACKPRESSURE.has(reply.statusCode) && announcedWithin(req.raw, app.initialConfig.bodyLimit ?? 0)) return;
     void reply.header('connection', 'close');
   });
   return app;

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startKafka, type KafkaBroker } from '../../scripts/kafka/broker.ts';
-import { testKafkaSettings } from '../../test/helpers/kafka.ts';
+import { connectTestClients, testKafkaSettings } from '../../test/helpers/kafka.ts';
 import { until } from '../../test/kafka/processes.ts';
 import { createLogger } from '../../core/logger.ts';
 import type { Table } from '../../storage/tables.ts';
@@ -53,11 +53,7 @@ const logger = createLogger({ level: 'silent', scrub: (s) => s });
 
 beforeAll(async () => {
   broker = await startKafka({ onProgress: () => undefined });
-  const kafka = new Kafka({ clientId: 'consumer-test', brokers: [broker.brokers], logLevel: logLevel.NOTHING });
-  admin = kafka.admin();
-  await admin.connect();
-  producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
+  ({ admin, producer } = await connectTestClients(broker.brokers, 'consumer-test'));
 }, 180_000);
 
 afterAll(async () => {

@@ -21,6 +21,7 @@ import { createKafka, kafkaSettings, topicNames } from '../../sinks/kafka/config
 import { TransportError } from '../../storage/transport.ts';
 import { createLogger } from '../../core/logger.ts';
 import { until } from '../kafka/processes.ts';
+import { connectTestClients } from '../helpers/kafka.ts';
 import { RawConnection } from './raw-http.ts';
 
 const ADMIN = 'sink-fault-admin';
@@ -56,11 +57,7 @@ beforeAll(async () => {
   );
   sink = await startSinkService(settings);
   for (const tenant of ['sink-a', 'sink-b']) await sink.registry.assign(tenant, { tier: 'full', reason: 'fault suite', actor: 'test', action: 'create' });
-  const kafka = new Kafka({ clientId: 'sink-faults', brokers: [broker.brokers], logLevel: logLevel.NOTHING });
-  admin = kafka.admin();
-  await admin.connect();
-  producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
+  ({ admin, producer } = await connectTestClients(broker.brokers, 'sink-faults'));
 }, 180_000);
 
 afterAll(async () => {

@@ -16,7 +16,7 @@
 import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
-import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
+import type { Admin, Kafka, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startKafka, type KafkaBroker } from '../../scripts/kafka/broker.ts';
 import { topicNames } from '../../sinks/kafka/config.ts';
@@ -24,6 +24,7 @@ import { CODEC_VERSION, encodeBatchMessage, READS } from '../../sinks/kafka/code
 import { testBatch, testSpan } from '../../processors/testing/records.ts';
 import { ADMIN_TOKEN, api, kafkaEnv, startChdbServerProcess, startCollectorProcess, startSinkProcess, tempDir, until, type Code, type Proc } from '../kafka/processes.ts';
 import { postUntilOk } from '../kafka/deployment.ts';
+import { connectTestClients } from '../helpers/kafka.ts';
 import { checkoutRelease, FIRST_RELEASE, releaseCommit } from './release.ts';
 import { logsJson, readKafkaRecords, readManifest, spansJson, TIERS_DIR, unpackData } from './fixture.ts';
 
@@ -47,12 +48,7 @@ beforeAll(async () => {
   // The fixture is a snapshot: its tombstones are kept 90 days after the erasure by a TTL,
   // and the records in flight were received before it. Hold that one table as it was written.
   await clickhouse.command({ query: 'SYSTEM STOP MERGES consentry.erasure_tombstones' });
-  kafka = new Kafka({ clientId: 'upgrade-test', brokers: [broker.brokers], logLevel: logLevel.NOTHING });
-  admin = kafka.admin();
-  await admin.connect();
-  // Idempotent: a produce request retried on a busy machine must not put a record in twice (the sink would rightly write both).
-  producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
+  ({ kafka, admin, producer } = await connectTestClients(broker.brokers, 'upgrade-test', { allowAutoTopicCreation: false }));
 }, 180_000);
 
 afterAll(async () => {
