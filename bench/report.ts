@@ -66,11 +66,11 @@ export function soakSection(f: SoakFigures, step: StepReport): string[] {
     const t = x === last && byMinute && Math.abs(x.tS / 60 - Math.round(x.tS / 60)) > 0.1 ? `end (${n(x.tS)} s)` : byMinute ? n(x.tS / 60) : n(x.tS);
     out.push(`| ${t} | ${names.map((name) => n(x.rssMb[name])).join(' | ')}${chdb.map((name) => ` | ${n(x.chdbLibMb[name])}`).join('')}${engine ? ` | ${n(x.engineMb)}` : ''} | ${n(x.acceptedPerS)} |`);
   }
-  out.push('', `| process | peak RSS MB | RSS at ${n(f.warmupS)} s (warm-up) MB | RSS at end MB | growth MB | growth % | fit ${n(f.warmupS)} s..end, MB/min |`, '|---|---:|---:|---:|---:|---:|---:|');
+  out.push('', `| process | peak RSS MB | RSS at ${n(f.warmupS)} s (warm-up) MB | RSS at end MB | growth MB, fitted | growth %, fitted | fit ${n(f.warmupS)} s..end, MB/min |`, '|---|---:|---:|---:|---:|---:|---:|');
   for (const p of f.processes) out.push(`| ${p.name} | ${n(p.peakMb)} | ${n(p.warmupMb)} | ${n(p.endMb)} | ${n(p.growthMb)} | ${n(p.growthPct, 1)} | ${n(p.slopeMbPerMin, 2)} |`);
   out.push(
     '',
-    `Verdict: ${step.pass ? 'pass' : `FAIL: ${step.failReasons.join('; ')}`} (pass: no process grows more than ${SOAK_MAX_GROWTH_PCT}% from warm-up to the end, every request answered 2xx or 429/503 with Retry-After). ` +
+    `Verdict: ${step.pass ? 'pass' : `FAIL: ${step.failReasons.join('; ')}`} (pass: no process grows more than ${SOAK_MAX_GROWTH_PCT}% from warm-up to the end along the least-squares line through its samples, every request answered 2xx or 429/503 with Retry-After). ` +
       'RSS is VmRSS every 10 s of sending, peak the step\'s VmHWM; the embedded engine\'s share is what it tracks (`consentry_engine_memory_bytes` of the collector\'s /metrics) and the resident pages of its library.',
   );
   return out;

@@ -20,7 +20,7 @@ import type { PromSamples } from './deployments.ts';
 
 /** Progress and RSS samples, ms of sending apart. */
 export const SOAK_SAMPLE_MS = 10_000;
-/** RSS growth from warm-up to the end above which a process fails the soak, percent. */
+/** Fitted RSS growth from warm-up to the end above which a process fails the soak, percent. */
 export const SOAK_MAX_GROWTH_PCT = 10;
 /** The file whose resident pages are chdb's code. */
 const CHDB_LIBRARY = 'libchdb.so';
@@ -45,9 +45,15 @@ export interface SoakProcess {
   /** RSS at the warm-up sample and at the last one, MB. */
   warmupMb: number;
   endMb: number;
+  /**
+   * Growth from warm-up to the end along the least-squares line through every
+   * sample of that span, MB and percent of the line's value at warm-up: two
+   * samples alone would judge where the sawtooth of garbage collection and
+   * merges happens to be at those two moments.
+   */
   growthMb: number;
   growthPct: number;
-  /** Least-squares slope of RSS over the samples from warm-up to the end, MB per minute. */
+  /** That line's slope, MB per minute. */
   slopeMbPerMin: number;
   /** Largest RSS of the step (VmHWM, or the largest sample if larger), MB. */
   peakMb: number;
@@ -132,17 +138,17 @@ export function startSoakSampler(opts: { procs: readonly Child[]; rateSource: st
   };
 }
 
-/** Least-squares slope of y over x. */
-function slope(points: { x: number; y: number }[]): number {
+/** Least-squares line of y over x (NaN without two distinct x). */
+function fitLine(points: { x: number; y: number }[]): { slope: number; at: (x: number) => number } {
   const ok = points.filter((p) => Number.isFinite(p.y));
-  if (ok.length < 2) return NaN;
   const mx = ok.reduce((s, p) => s + p.x, 0) / ok.length;
   const my = ok.reduce((s, p) => s + p.y, 0) / ok.length;
   const sxx = ok.reduce((s, p) => s + (p.x - mx) ** 2, 0);
-  return sxx === 0 ? NaN : ok.reduce((s, p) => s + (p.x - mx) * (p.y - my), 0) / sxx;
+  const slope = ok.length < 2 || sxx === 0 ? NaN : ok.reduce((s, p) => s + (p.x - mx) * (p.y - my), 0) / sxx;
+  return { slope, at: (x) => my + slope * (x - mx) };
 }
 
-/** Growth per process from the warm-up sample to the last one. */
+/** Growth per process from the warm-up sample to the last one, fitted. */
 export function summarizeSoak(samples: SoakSample[], durationS: number, peakMb: Record<string, number>, rateSource: string): SoakFigures {
   const warmTarget = Math.min(120, durationS / 4);
   const warm = samples.find((x) => x.tS >= warmTarget) ?? samples[samples.length - 1]!;
@@ -152,13 +158,15 @@ export function summarizeSoak(samples: SoakSample[], durationS: number, peakMb: 
     const warmupMb = warm.rssMb[name] ?? NaN;
     const endMb = end.rssMb[name] ?? NaN;
     const peak = Math.max(...[peakMb[name] ?? NaN, ...samples.map((x) => x.rssMb[name] ?? NaN)].filter(Number.isFinite));
+    const line = fitLine(after.map((x) => ({ x: x.tS / 60, y: x.rssMb[name] ?? NaN })));
+    const growthMb = line.slope * ((end.tS - warm.tS) / 60);
     return {
       name,
       warmupMb,
       endMb,
-      growthMb: endMb - warmupMb,
-      growthPct: ((endMb - warmupMb) / warmupMb) * 100,
-      slopeMbPerMin: slope(after.map((x) => ({ x: x.tS / 60, y: x.rssMb[name] ?? NaN }))),
+      growthMb,
+      growthPct: (growthMb / line.at(warm.tS / 60)) * 100,
+      slopeMbPerMin: line.slope,
       peakMb: Number.isFinite(peak) ? peak : NaN,
     };
   });
@@ -173,7 +181,7 @@ export function judgeSoak(
   const why: string[] = [];
   for (const p of f.processes) {
     if (!(p.growthPct <= SOAK_MAX_GROWTH_PCT)) {
-      why.push(`${p.name} grew ${Math.round(p.growthPct)}% (${Math.round(p.warmupMb)} -> ${Math.round(p.endMb)} MB from ${Math.round(f.warmupS)} s to the end, ${p.slopeMbPerMin.toFixed(1)} MB/min)`);
+      why.push(`${p.name} grew ${Math.round(p.growthPct)}% (${p.slopeMbPerMin.toFixed(1)} MB/min fitted from ${Math.round(f.warmupS)} s to the end, ${Math.round(p.growthMb)} MB; samples ${Math.round(p.warmupMb)} -> ${Math.round(p.endMb)} MB)`);
     }
   }
   if (s.requests.other > 0) why.push(`${s.requests.other} requests not answered 2xx/429/503 (errors, timeouts)`);

@@ -165,7 +165,18 @@ describe('bench helpers', () => {
     expect(growing.processes[0]!.growthMb).toBeCloseTo(100);
     expect(growing.processes[0]!.slopeMbPerMin).toBeCloseTo(12.5);
     expect(growing.processes[0]!.peakMb).toBe(500);
-    expect(judgeSoak(answered, growing)).toEqual(['collector grew 25% (400 -> 500 MB from 120 s to the end, 12.5 MB/min)']);
+    expect(judgeSoak(answered, growing)).toEqual(['collector grew 25% (12.5 MB/min fitted from 120 s to the end, 100 MB; samples 400 -> 500 MB)']);
+  });
+
+  it('a soak judges the fitted trend, not where the sawtooth is at warm-up and at the end', () => {
+    // Garbage collection: 1,300 MB after a collection, 1,900 before the next; the last sample is a top.
+    const sawtooth = summarizeSoak(soakSamples(10, (t) => 1300 + ((t / 10 + 2) % 7) * 100), 600, {}, 'test');
+    expect(sawtooth.processes[0]).toMatchObject({ warmupMb: 1300, endMb: 1900 });
+    expect(Math.abs(sawtooth.processes[0]!.growthPct)).toBeLessThan(10);
+    expect(judgeSoak(answered, sawtooth)).toEqual([]);
+    // The same sawtooth on a rising floor fails.
+    const leaking = summarizeSoak(soakSamples(10, (t) => 1300 + ((t / 10 + 2) % 7) * 100 + t / 2), 600, {}, 'test');
+    expect(judgeSoak(answered, leaking)[0]).toMatch(/^collector grew \d+% \(\d+\.\d MB\/min fitted from 120 s to the end/);
   });
 
   it('a soak fails when a request is not answered 2xx or 429/503 with Retry-After', () => {
