@@ -105,6 +105,8 @@ export interface DeploymentOptions {
   cpuProfileDir?: string;
   /** CONSENTRY_* settings given with `--set`: override the deployment's for the collector and sink. */
   settings: Record<string, string>;
+  /** Node.js flags given with `--node-flag`, after the services' own (`npm start`'s) for the collector and sink. */
+  nodeFlags: string[];
   log: (line: string) => void;
 }
 
@@ -190,7 +192,7 @@ async function startCollector(o: DeploymentOptions, env: Record<string, string>)
   const child = o.procs.spawnNode({
     name: 'collector',
     script: COLLECTOR_SCRIPT,
-    nodeFlags: o.cpuProfileDir === undefined ? SERVICE_NODE_FLAGS : [...SERVICE_NODE_FLAGS, '--cpu-prof', `--cpu-prof-dir=${o.cpuProfileDir}`],
+    nodeFlags: [...SERVICE_NODE_FLAGS, ...o.nodeFlags, ...(o.cpuProfileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfileDir}`])],
     cwd: o.repoDir,
     logFile,
     env: consentryEnv({
@@ -362,7 +364,7 @@ export async function startKafkaDeployment(o: DeploymentOptions, markerPrefix: s
   const sink = o.procs.spawnNode({
     name: 'sink',
     script: sinkScript,
-    nodeFlags: SERVICE_NODE_FLAGS,
+    nodeFlags: [...SERVICE_NODE_FLAGS, ...o.nodeFlags],
     cwd: o.repoDir,
     logFile: sinkLog,
     env: consentryEnv({ ...SERVICE_ENV, ...shared, CONSENTRY_HOST: '127.0.0.1', CONSENTRY_SINK_PORT: '0', CONSENTRY_DATA_DIR: join(o.workDir, 'sink-data'), CONSENTRY_LOG_LEVEL: 'warn', ...o.settings }),

@@ -52,6 +52,8 @@ export interface BenchOptions {
   keep?: boolean;
   /** CONSENTRY_* settings for the collector and sink (`--set`), over the deployment's own. */
   settings?: Record<string, string>;
+  /** Node.js flags for the collector and sink (`--node-flag`), after `npm start`'s. */
+  nodeFlags?: string[];
   log: (line: string) => void;
   /** Aborted: stop after the current step and report what was measured. */
   signal?: AbortSignal;
@@ -526,7 +528,7 @@ function stepLine(s: StepReport): string {
 }
 
 async function startDeployment(s: Scenario, o: BenchOptions, procs: Processes, workDir: string, profileDir: string | undefined): Promise<Deployment> {
-  const dopts = { procs, repoDir: o.repoDir, workDir, cpuProfileDir: profileDir, settings: { ...s.settings, ...o.settings }, log: o.log };
+  const dopts = { procs, repoDir: o.repoDir, workDir, cpuProfileDir: profileDir, settings: { ...s.settings, ...o.settings }, nodeFlags: o.nodeFlags ?? [], log: o.log };
   if (s.deployment === 'embedded') return startEmbedded(dopts, MARKER_PREFIX);
   const k = kafkaAvailability(o.repoDir);
   if (!k.ok) throw new Error(k.reason);

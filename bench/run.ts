@@ -26,7 +26,8 @@ const REPO = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 
 const USAGE = `usage: npm run bench -- [--quick] [--scenario NAME[,NAME]] [--duration S] [--rate SPANS_PER_S] [--profile]
                         [--max-p99-ms MS] [--steps N] [--seed N] [--out DIR] [--keep] [--list]
-                        [--set CONSENTRY_NAME=VALUE ...]   settings for the collector and sink (README, Settings)`;
+                        [--set CONSENTRY_NAME=VALUE ...]   settings for the collector and sink (README, Settings)
+                        [--node-flag=--FLAG[=VALUE] ...]    Node.js flags for the collector and sink, after npm start's`;
 
 /** `--set CONSENTRY_NAME=VALUE` flags, each naming a known setting. */
 function parseSets(raw: string[] | undefined): Record<string, string> {
@@ -39,6 +40,12 @@ function parseSets(raw: string[] | undefined): Record<string, string> {
     out[name] = item.slice(eq + 1);
   }
   return out;
+}
+
+/** `--node-flag=--FLAG[=VALUE]` values: each a Node.js or V8 flag (Node.js itself refuses an unknown one at start). */
+function parseNodeFlags(raw: string[] | undefined): string[] {
+  for (const f of raw ?? []) if (!f.startsWith('--')) throw new Error(`--node-flag ${f}: expected a flag such as --node-flag=--max-old-space-size=256`);
+  return raw ?? [];
 }
 
 function positive(flag: string, raw: string | undefined): number | undefined {
@@ -63,6 +70,7 @@ async function main(): Promise<number> {
       keep: { type: 'boolean', default: false },
       list: { type: 'boolean', default: false },
       set: { type: 'string', multiple: true },
+      'node-flag': { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -105,6 +113,7 @@ async function main(): Promise<number> {
     maxSteps: positive('--steps', values.steps),
     keep: values.keep,
     settings: parseSets(values.set),
+    nodeFlags: parseNodeFlags(values['node-flag']),
     log: (line) => process.stdout.write(line + '\n'),
     signal: controller.signal,
   });
