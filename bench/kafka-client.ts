@@ -2,7 +2,7 @@
 // (sinks/kafka/config.ts and transport.ts), against @platformatic/kafka
 // configured the same way, on the test broker (scripts/kafka, 127.0.0.1).
 //
-//   npx tsx bench/kafka-client.ts [--runs 2] [--large 600] [--small 60000] [--only produce|consume]
+//   npx tsx bench/kafka-client.ts [--runs 2] [--large 600] [--small 60000] [--only produce|consume] [--fetch-mb 64]
 //
 // Messages are real Consentry Kafka messages (sinks/kafka/codec.ts
 // encodeRequestMessages) of the bench traffic model (bench/otlp-batches.ts,
@@ -20,11 +20,12 @@
 // flight carrying what is queued up to 8 MiB (KafkaTransport: the queue is
 // always full at saturation), until every message is acknowledged.
 // consume: a fresh consumer group reads the topic the first kafkajs produce
-// run wrote, from the beginning, with manual commits as the sink does them
-// (sinks/kafka/consumer.ts): messages gathered per partition up to 16 MiB
-// (CONSENTRY_SINK_MAX_BYTES) or 400 ms, then a "plan" commit of the first
-// offset and a "done" commit of last+1; the run ends when every message's
-// offset is committed. Nothing is inserted: this is the client's cost alone.
+// run wrote, from the beginning, fetching up to 64 MiB, 16 MiB per partition,
+// as the sink does (--fetch-mb changes both), with manual commits as the sink
+// does them (sinks/kafka/consumer.ts): messages gathered per partition up to
+// 16 MiB (CONSENTRY_SINK_MAX_BYTES) or 400 ms, then a "plan" commit of the
+// first offset and a "done" commit of last+1; the run ends when every
+// message's offset is committed. Nothing is inserted: the client's cost alone.
 import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -46,6 +47,8 @@ interface ChildArgs {
   file: string;
   /** Messages to produce or to consume. */
   count: number;
+  /** The consumer's fetch limit (maxBytes), MiB; a quarter of it per partition. The sink's: 64. */
+  fetchMb: number;
 }
 
 interface ChildResult {
@@ -102,7 +105,7 @@ function* requests(pool: Array<{ key: Buffer; value: Buffer }>, count: number): 
 interface Driver {
   produce(topic: string, pool: Array<{ key: Buffer; value: Buffer }>, count: number): Promise<void>;
   /** Consumes `count` messages as the sink does; resolves once all their offsets are committed. Returns the value bytes seen. */
-  consume(topic: string, count: number): Promise<number>;
+  consume(topic: string, count: number, fetchMb: number): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -187,7 +190,7 @@ async function kafkajsDriver(brokers: string): Promise<Driver> {
         await producer.sendBatch({ topicMessages: [{ topic, messages: req }], acks: -1, compression: CompressionTypes.GZIP, timeout: 30_000 });
       }
     },
-    async consume(topic, count) {
+    async consume(topic, count, fetchMb) {
       // As KafkaSinkConsumer builds and runs it.
       const sessionTimeout = 30_000;
       const consumer = kafka.consumer({
@@ -195,8 +198,8 @@ async function kafkajsDriver(brokers: string): Promise<Driver> {
         sessionTimeout,
         heartbeatInterval: 3000,
         maxWaitTimeInMs: 250,
-        maxBytesPerPartition: 16 << 20,
-        maxBytes: 64 << 20,
+        maxBytesPerPartition: (fetchMb << 20) / 4,
+        maxBytes: fetchMb << 20,
         allowAutoTopicCreation: false,
         retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 5000 },
       });
@@ -269,15 +272,15 @@ async function platformaticDriver(brokers: string): Promise<Driver> {
         await producer.send({ messages: req.map((m) => ({ topic, key: m.key, value: m.value })) });
       }
     },
-    async consume(topic, count) {
+    async consume(topic, count, fetchMb) {
       const consumer = new pk.Consumer({
         ...base,
         groupId: `bench-${topic}-${process.pid}`,
         sessionTimeout: 30_000,
         heartbeatInterval: 3000,
         maxWaitTime: 250,
-        maxBytesPerPartition: 16 << 20,
-        maxBytes: 64 << 20,
+        maxBytesPerPartition: (fetchMb << 20) / 4,
+        maxBytes: fetchMb << 20,
         autocommit: false,
         autocreateTopics: false,
       });
@@ -316,7 +319,7 @@ async function child(a: ChildArgs): Promise<void> {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   if (a.mode === 'produce') await driver.produce(a.topic, pool, a.count);
-  else bytes = await driver.consume(a.topic, a.count);
+  else bytes = await driver.consume(a.topic, a.count, a.fetchMb);
   const wallS = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const peakRssMb = process.resourceUsage().maxRSS / 1024;
@@ -375,7 +378,8 @@ function runChild(a: ChildArgs): Promise<ChildResult> {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { runs: { type: 'string', default: '2' }, large: { type: 'string', default: '600' }, small: { type: 'string', default: '60000' }, only: { type: 'string' } } });
+  const { values } = parseArgs({ options: { runs: { type: 'string', default: '2' }, large: { type: 'string', default: '600' }, small: { type: 'string', default: '60000' }, only: { type: 'string' }, 'fetch-mb': { type: 'string', default: '64' } } });
+  const fetchMb = Number(values['fetch-mb']);
   const runs = Number(values.runs);
   const { startKafka } = await import('../scripts/kafka/broker.ts');
   const { Kafka, logLevel } = await import('kafkajs');
@@ -411,7 +415,7 @@ async function main(): Promise<void> {
         // Consume runs read what kafkajs wrote (the product's producer), once per group.
         if (mode === 'consume' && consumeTopic.name === undefined) {
           consumeTopic.name = await newTopic();
-          await runChild({ client: 'kafkajs', mode: 'produce', brokers: broker.brokers, topic: consumeTopic.name, file, count });
+          await runChild({ client: 'kafkajs', mode: 'produce', brokers: broker.brokers, topic: consumeTopic.name, file, count, fetchMb });
         }
         const seen = new Map<ClientName, number>();
         for (const client of order) {
@@ -421,7 +425,7 @@ async function main(): Promise<void> {
           if (mode === 'produce' && consumeTopic.name === undefined && client === 'kafkajs') consumeTopic.name = topic;
           const load = (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
           const at = new Date().toISOString().slice(11, 19);
-          const res = await runChild({ client, mode, brokers: broker.brokers, topic, file, count });
+          const res = await runChild({ client, mode, brokers: broker.brokers, topic, file, count, fetchMb });
           const mb = res.bytes / 1e6;
           print(
             `| ${scenario} | ${mode} | ${client} | ${run} | ${at} | ${load} | ${res.messages} | ${mb.toFixed(0)} | ${res.wallS.toFixed(2)} | ${(res.messages / res.wallS).toFixed(0)} | ${(mb / res.wallS).toFixed(1)} | ${res.cpuS.toFixed(2)} | ${(res.cpuS / (res.bytes / 1e9)).toFixed(1)} | ${res.baseRssMb.toFixed(0)} | ${res.peakRssMb.toFixed(0)} | ${mode === 'produce' ? ((await storedBytes(broker.dataDir, topic)) / 1e6).toFixed(0) : ''} |`,
