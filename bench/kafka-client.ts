@@ -11,7 +11,8 @@
 // 6 partitions (the default CONSENTRY_KAFKA_PARTITIONS).
 //
 // Each measurement is a child process of its own, so CPU (process.cpuUsage():
-// every thread, libuv's gzip pool included) and peak RSS are that client's.
+// every thread, libuv's gzip pool included; and the main thread's alone, where
+// the event loop runs) and peak RSS are that client's.
 // The parent builds the messages once and hands them to the children in a
 // file; clients alternate (A B A B ...) so load from other work on the machine
 // falls on both.
@@ -56,6 +57,8 @@ interface ChildResult {
   bytes: number;
   wallS: number;
   cpuS: number;
+  /** CPU of the main thread (the event loop) alone: gzip on libuv's pool is not in it, a client's synchronous gunzip is. */
+  mainCpuS: number;
   /** RSS after loading the client and the messages, before connecting, MB. */
   baseRssMb: number;
   /** Peak RSS of the process (getrusage maxrss), MB. */
@@ -309,6 +312,13 @@ async function platformaticDriver(brokers: string): Promise<Driver> {
   };
 }
 
+/** CPU seconds of this process's main thread so far (/proc/self/task/<pid>/stat utime + stime, in clock ticks of 10 ms). */
+async function mainThreadCpuS(): Promise<number> {
+  const stat = await readFile(`/proc/self/task/${process.pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 async function child(a: ChildArgs): Promise<void> {
   const driver = a.client === 'kafkajs' ? await kafkajsDriver(a.brokers) : await platformaticDriver(a.brokers);
   const pool = a.mode === 'produce' ? readMessages(await readFile(a.file)) : [];
@@ -316,15 +326,17 @@ async function child(a: ChildArgs): Promise<void> {
   if (a.mode === 'produce') for (let i = 0; i < a.count; i++) bytes += pool[i % pool.length]!.value.length;
   global.gc?.();
   const baseRssMb = process.memoryUsage.rss() / 2 ** 20;
+  const main0 = await mainThreadCpuS();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   if (a.mode === 'produce') await driver.produce(a.topic, pool, a.count);
   else bytes = await driver.consume(a.topic, a.count, a.fetchMb);
   const wallS = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  const mainCpuS = (await mainThreadCpuS()) - main0;
   const peakRssMb = process.resourceUsage().maxRSS / 1024;
   await driver.close();
-  const result: ChildResult = { messages: a.count, bytes, wallS, cpuS: (cpu.user + cpu.system) / 1e6, baseRssMb, peakRssMb };
+  const result: ChildResult = { messages: a.count, bytes, wallS, cpuS: (cpu.user + cpu.system) / 1e6, mainCpuS, baseRssMb, peakRssMb };
   process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
   process.exit(0);
 }
@@ -398,8 +410,8 @@ async function main(): Promise<void> {
     rows.push(line);
     console.log(line);
   };
-  print('| scenario | mode | client | run | UTC start | loadavg | messages | MB | wall s | msg/s | MB/s | CPU-s | CPU-s/GB | base RSS MB | peak RSS MB | stored MB |');
-  print('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  print('| scenario | mode | client | run | UTC start | loadavg | messages | MB | wall s | msg/s | MB/s | CPU-s | CPU-s/GB | main thread CPU-s/GB | base RSS MB | peak RSS MB | stored MB |');
+  print('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   try {
     for (const [scenario, spans, distinct, count] of [
       ['large', 500, 16, Number(values.large)],
@@ -428,7 +440,7 @@ async function main(): Promise<void> {
           const res = await runChild({ client, mode, brokers: broker.brokers, topic, file, count, fetchMb });
           const mb = res.bytes / 1e6;
           print(
-            `| ${scenario} | ${mode} | ${client} | ${run} | ${at} | ${load} | ${res.messages} | ${mb.toFixed(0)} | ${res.wallS.toFixed(2)} | ${(res.messages / res.wallS).toFixed(0)} | ${(mb / res.wallS).toFixed(1)} | ${res.cpuS.toFixed(2)} | ${(res.cpuS / (res.bytes / 1e9)).toFixed(1)} | ${res.baseRssMb.toFixed(0)} | ${res.peakRssMb.toFixed(0)} | ${mode === 'produce' ? ((await storedBytes(broker.dataDir, topic)) / 1e6).toFixed(0) : ''} |`,
+            `| ${scenario} | ${mode} | ${client} | ${run} | ${at} | ${load} | ${res.messages} | ${mb.toFixed(0)} | ${res.wallS.toFixed(2)} | ${(res.messages / res.wallS).toFixed(0)} | ${(mb / res.wallS).toFixed(1)} | ${res.cpuS.toFixed(2)} | ${(res.cpuS / (res.bytes / 1e9)).toFixed(1)} | ${(res.mainCpuS / (res.bytes / 1e9)).toFixed(1)} | ${res.baseRssMb.toFixed(0)} | ${res.peakRssMb.toFixed(0)} | ${mode === 'produce' ? ((await storedBytes(broker.dataDir, topic)) / 1e6).toFixed(0) : ''} |`,
           );
         }
       }
