@@ -97,7 +97,7 @@ const SettingsSchema = Type.Object({
   kafkaCompression: oneOf(['gzip', 'none'], { env: 'CONSENTRY_KAFKA_COMPRESSION', default: 'gzip', description: 'producer compression: gzip or none' }),
   sinkGroup: name(1, { env: 'CONSENTRY_SINK_GROUP', default: 'consentry-sink', description: 'Kafka consumer group of the sink processes (`npm run sink`)' }),
   sinkPort: integer(PORT, { env: 'CONSENTRY_SINK_PORT', default: '8081', description: 'sink health and metrics port (`/healthz`, `/readyz`, `/metrics`); 0 picks a free port' }),
-  sinkMaxBytes: integer(POSITIVE, { env: 'CONSENTRY_SINK_MAX_BYTES', default: String(16 << 20), description: 'Kafka message bytes a sink gathers per partition before it inserts (rows: CONSENTRY_BATCH_MAX_ROWS)' }),
+  sinkMaxBytes: integer(POSITIVE, { env: 'CONSENTRY_SINK_MAX_BYTES', default: String(16 << 20), description: 'Kafka message bytes a sink gathers per partition before it inserts (rows: CONSENTRY_BATCH_MAX_ROWS); also the most a fetch from the broker brings, a quarter of it per partition' }),
   sinkMaxDelayMs: integer(POSITIVE, { env: 'CONSENTRY_SINK_MAX_DELAY_MS', default: '400', description: 'longest time a sink holds a record before inserting, ms' }),
   sinkSessionTimeoutMs: integer(SESSION_TIMEOUT, { env: 'CONSENTRY_SINK_SESSION_TIMEOUT_MS', default: '30000', description: "sink's Kafka session timeout: a crashed sink's partitions move to the others after this long, ms" }),
   hmacKey: base64Key({ env: 'CONSENTRY_HMAC_KEY', default: '', description: 'base64 key (32 bytes or more) for API-key HMACs; set the same one on every instance; unset: generated into `<data>/hmac-key`' }),
