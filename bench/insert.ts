@@ -45,7 +45,12 @@
 // - what was stored: row count and a checksum over every column, compared with
 //   the current path's, so no variant is fast because it dropped or mangled
 //   data; and whether re-sending the first batch with its deduplication token
-//   is a no-op, as the retry logic relies on.
+//   is a no-op, as the retry logic relies on;
+// - then OPTIMIZE FINAL, timed apart: one merge of every row, which tells the
+//   table variants' merge cost (skip indexes are rebuilt, columns recompressed
+//   in every merge), and the bytes on disk of the part it leaves;
+// - r-reads only: the product's reads on ten times the rows, with and without
+//   the skip indexes (measureReads).
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -81,6 +86,8 @@ const PREVIOUS_SETTINGS: Settings = { date_time_input_format: 'best_effort', inp
 const TRICKY = `q' dq" bs\\ tab\t nl\n cr\r nul\0 é 漢字 😀 \u2028 {"json":[1,"x"]} end`;
 const TRICKY_EVERY = 997;
 const CHILD_TIMEOUT_MS = 240_000;
+/** r-reads copies the rows and runs 30 reads four times: minutes more on a loaded machine. */
+const READS_TIMEOUT_MS = 1_200_000;
 
 type Settings = Record<string, string | number>;
 type Format = 'json' | 'json-compact' | 'tsv' | 'rowbinary' | 'native' | 'native-lc';
@@ -749,7 +756,7 @@ function runChild(spec: ChildSpec): Promise<RunResult> {
       out += d;
       for (const line of d.split('\n')) if (line.startsWith(`    ${spec.variant.id} #`)) process.stderr.write(`${line}\n`);
     });
-    const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS);
+    const timer = setTimeout(() => child.kill('SIGKILL'), spec.variant.reads === true ? READS_TIMEOUT_MS : CHILD_TIMEOUT_MS);
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
       const line = out.split('\n').find((l) => l.startsWith('RESULT '));
@@ -891,7 +898,7 @@ function report(variants: Variant[], results: RunResult[], payloads: Map<Format,
   if (reads.length > 0) {
     const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
     console.log(`\nReads on ${fmt(rows * (READ_COPIES + 1))} rows, ${READ_REPEATS} repetitions per run, modes alternating: all = every skip index, keys-only = without the`);
-    console.log('bloom filters over map values, none = use_skip_indexes = 0. Median wall ms and process CPU ms over every repetition of every run.\n');
+    console.log('bloom filters over map values, none = use_skip_indexes = 0; query condition cache off. Median wall ms and process CPU ms over every repetition of every run.\n');
     console.log('| read | mode | granules read / before indexes | rows read | ms | CPU ms | answer |');
     console.log('|---|---|---:|---:|---:|---:|---|');
     const keys = [...new Set(reads.map((r) => `${r.query}\0${r.mode}`))];
@@ -1078,9 +1085,11 @@ async function optimizeFinal(query: Query, client: ClickHouseClient): Promise<Op
 /** How the reads run: every skip index; without the bloom filters over map values (d-keys-only); without any (d-noskip). */
 type ReadMode = 'all' | 'keys-only' | 'none';
 const READ_MODES: Record<ReadMode, string> = {
-  all: '',
-  'keys-only': "ignore_data_skipping_indices = 'idx_res_attr_value,idx_span_attr_value'",
-  none: 'use_skip_indexes = 0',
+  // The query condition cache (ClickHouse 25.3 on) remembers the granules where a filter matched nothing: a repeated read
+  // would measure it, not the skip indexes.
+  all: 'use_query_condition_cache = 0',
+  'keys-only': "use_query_condition_cache = 0, ignore_data_skipping_indices = 'idx_res_attr_value,idx_span_attr_value'",
+  none: 'use_query_condition_cache = 0, use_skip_indexes = 0',
 };
 /** The reads' table: the inserted rows and this many copies, each a minute later with other trace and span ids. */
 const READ_COPIES = 9;
@@ -1091,7 +1100,6 @@ const EXPLORER_WINDOW_NS = 3_600n * 1_000_000_000n;
 
 /** `sql` with one more setting, added to its trailing SETTINGS clause or as one. */
 function withSetting(sql: string, setting: string): string {
-  if (setting === '') return sql;
   return /\bSETTINGS [^()]*$/.test(sql) ? `${sql}, ${setting}` : `${sql} SETTINGS ${setting}`;
 }
 
@@ -1144,7 +1152,7 @@ async function measureReads(query: Query, client: ClickHouseClient, log: (msg: s
   const inTenant = `FROM ${TABLE} WHERE TenantId = '${tenant}'`;
   const common = await first<{ v: string; n: string }>(`SELECT SpanAttributes['gen_ai.request.model'] AS v, count() AS n ${inTenant} AND v != '' GROUP BY v ORDER BY n DESC, v LIMIT 1`);
   const rare = await first<{ v: string; n: string }>(`SELECT SpanAttributes['user.id'] AS v, count() AS n ${inTenant} AND v != '' GROUP BY v ORDER BY n, v LIMIT 1`);
-  const span = await first<{ TraceId: string; SpanId: string }>(`SELECT TraceId, SpanId ${inTenant} ORDER BY cityHash64(SpanId) LIMIT 1`);
+  const span = await first<{ TraceId: string; SpanId: string; client: string }>(`SELECT TraceId, SpanId, SpanAttributes['client.address'] AS client ${inTenant} ORDER BY cityHash64(SpanId) LIMIT 1`);
   const middle = lo + BigInt((READ_COPIES >> 1) * COPY_SHIFT_S) * 1_000_000_000n;
   const hour = { tenant, wfrom: String(hi + BigInt(READ_COPIES * COPY_SHIFT_S) * 1_000_000_000n - EXPLORER_WINDOW_NS), wto: String(hi + BigInt(READ_COPIES * COPY_SHIFT_S) * 1_000_000_000n + 1n), limit: 51 };
   const minute = { tenant, wfrom: String(middle), wto: String(middle + BigInt(COPY_SHIFT_S) * 1_000_000_000n), limit: 51 };
@@ -1163,6 +1171,8 @@ async function measureReads(query: Query, client: ClickHouseClient, log: (msg: s
     { query: 'dashboard, the day', sql: dashboardSql(), params: { tenant, from: dayS, to: dayS + 86_400, step: 3600 } },
     { query: `SQL: SpanAttributes['gen_ai.request.model'] = most common (${common.n} rows)`, sql: sqlCount(`SpanAttributes['gen_ai.request.model'] = {v:String}`), params: { v: common.v } },
     { query: `SQL: SpanAttributes['user.id'] = rarest user (${rare.n} rows)`, sql: sqlCount(`SpanAttributes['user.id'] = {v:String}`), params: { v: rare.v } },
+    // A request's client address: random per request, so in one request of each copy.
+    { query: `SQL: SpanAttributes['client.address'] = one request's`, sql: sqlCount(`SpanAttributes['client.address'] = {v:String}`), params: { v: span.client } },
     { query: `SQL: SpanAttributes['gen_ai.request.model'] = absent value`, sql: sqlCount(`SpanAttributes['gen_ai.request.model'] = {v:String}`), params: { v: 'no-such-model' } },
     { query: `SQL: mapContains(SpanAttributes, 'error.type')`, sql: sqlCount(`mapContains(SpanAttributes, 'error.type')`), params: {} },
   ];
