@@ -25,7 +25,7 @@ function standIn(fail: (i: Insert) => Error | undefined = () => undefined) {
   const held: Array<() => void> = [];
   let holding = false;
   const insert = async (table: Table, parts: readonly TableRows[], token: string): Promise<void> => {
-    const i = { table, lines: parts.flatMap((p) => (p.body as string).split('\n')), token };
+    const i = { table, lines: parts.map((p) => p.body as string), token };
     attempts.push(i);
     if (holding) await new Promise<void>((r) => held.push(r));
     const err = fail(i);
