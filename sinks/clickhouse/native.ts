@@ -22,7 +22,7 @@
 // request's rows stay one unit: the batcher can still split an insert down to
 // one request's rows. Strings are written as UTF-8, an unpaired surrogate as
 // U+FFFD, as the text formats store it.
-import type { Attributes, BatchContext, RecordBatch, SpanRecord } from '../../core/record.ts';
+import type { Attributes, BatchContext, RecordBatch, SpanEvent, SpanLink, SpanRecord } from '../../core/record.ts';
 import { isLlmEvent, splitContent } from '../../processors/conventions/classify.ts';
 
 /** Far-future ExpireAt for tiers that keep data without expiry (DateTime tops out in 2106). */
@@ -76,18 +76,27 @@ export class BinaryWriter {
   }
 }
 
+/**
+ * The values of a column, or of an Array's elements: calls `f` with each in
+ * order. Columns are written from the records in place, without an array of
+ * values per column (the garbage of those arrays cost as much CPU in V8's
+ * collector as Native saved in ClickHouse).
+ */
+type Values<T> = (f: (v: T) => void) => void;
+
 /** How one type's values are written, for a block's rows or an Array's elements. */
 interface NativeType<T> {
   name: string;
   prefix(w: BinaryWriter): void;
-  write(w: BinaryWriter, values: readonly T[]): void;
+  /** `count`: how many values `each` gives. */
+  write(w: BinaryWriter, each: Values<T>, count: number): void;
 }
 
 const noPrefix = (): void => {};
 const plain = <T>(name: string, put: (w: BinaryWriter, v: T) => void): NativeType<T> => ({
   name,
   prefix: noPrefix,
-  write: (w, values) => values.forEach((v) => put(w, v)),
+  write: (w, each) => each((v) => put(w, v)),
 });
 const nString = plain<string>('String', (w, v) => w.string(v));
 const nUInt32 = plain<number>('UInt32', (w, v) => w.u32(v));
@@ -100,62 +109,79 @@ const LC_ADDITIONAL_KEYS = (1 << 9) | (1 << 10);
 const nLowCardinality: NativeType<string> = {
   name: 'LowCardinality(String)',
   prefix: (w) => w.u64n(1),
-  write(w, values) {
-    if (values.length === 0) return;
+  write(w, each, count) {
+    if (count === 0) return;
     // Index 0 is the default value, as ClickHouse writes its dictionaries.
     const dict = new Map<string, number>([['', 0]]);
-    const indexes = new Uint32Array(values.length);
-    values.forEach((v, i) => {
-      let at = dict.get(v);
-      if (at === undefined) dict.set(v, (at = dict.size));
-      indexes[i] = at;
+    each((v) => {
+      if (!dict.has(v)) dict.set(v, dict.size);
     });
     const width = dict.size <= 2 ** 8 ? 0 : dict.size <= 2 ** 16 ? 1 : 2;
     w.u64n(LC_ADDITIONAL_KEYS | width);
     w.u64n(dict.size);
     for (const k of dict.keys()) w.string(k);
-    w.u64n(values.length);
-    w.room(values.length << width);
-    for (const i of indexes) {
+    w.u64n(count);
+    w.room(count << width);
+    each((v) => {
+      const i = dict.get(v)!;
       if (width === 0) w.buf[w.pos] = i;
       else if (width === 1) w.buf.writeUInt16LE(i, w.pos);
       else w.buf.writeUInt32LE(i, w.pos);
       w.pos += 1 << width;
-    }
+    });
   },
 };
 
-function nArray<T>(of: NativeType<T>): NativeType<readonly T[]> {
+/** Array(T) of the values of `pick` on each element of a row's list. */
+function nArray<X, T>(of: NativeType<T>, pick: (x: X) => T): NativeType<readonly X[]> {
   return {
     name: `Array(${of.name})`,
     prefix: (w) => of.prefix(w),
-    write(w, values) {
-      const flat: T[] = [];
-      for (const v of values) {
-        for (const x of v) flat.push(x);
-        w.u64n(flat.length);
-      }
-      of.write(w, flat);
+    write(w, each) {
+      let n = 0;
+      each((v) => {
+        n += v.length;
+        w.u64n(n);
+      });
+      of.write(
+        w,
+        (f) =>
+          each((v) => {
+            for (const x of v) f(pick(x));
+          }),
+        n,
+      );
     },
   };
 }
+const self = <T>(v: T): T => v;
 
 /** Map(LowCardinality(String), String), the attribute maps of otel_traces. */
 const nAttributes: NativeType<Attributes> = {
   name: `Map(${nLowCardinality.name}, String)`,
   prefix: (w) => nLowCardinality.prefix(w),
-  write(w, values) {
-    const keys: string[] = [];
-    const vals: string[] = [];
-    for (const a of values) {
-      for (const k in a) {
-        keys.push(k);
-        vals.push(a[k]!);
-      }
-      w.u64n(keys.length);
-    }
-    nLowCardinality.write(w, keys);
-    nString.write(w, vals);
+  write(w, each) {
+    let n = 0;
+    each((a) => {
+      for (const _ in a) n++;
+      w.u64n(n);
+    });
+    nLowCardinality.write(
+      w,
+      (f) =>
+        each((a) => {
+          for (const k in a) f(k);
+        }),
+      n,
+    );
+    nString.write(
+      w,
+      (f) =>
+        each((a) => {
+          for (const k in a) f(a[k]!);
+        }),
+      n,
+    );
   },
 };
 
@@ -169,25 +195,27 @@ const nAttributes: NativeType<Attributes> = {
 interface TraceRow {
   span: SpanRecord;
   attributes: Attributes;
-  eventAttributes: readonly Attributes[];
+  events: readonly SpanEvent[];
   content: Attributes;
   eventsContent: readonly Attributes[];
   contentExpireAt: number;
 }
 
+const NONE: readonly Attributes[] = [];
+
 function traceRow(s: SpanRecord, expireAt: number, contentExpireAt: number | undefined): TraceRow {
-  const whole: TraceRow = { span: s, attributes: s.attributes, eventAttributes: s.events.map((e) => e.attributes), content: {}, eventsContent: [], contentExpireAt: expireAt };
+  const whole: TraceRow = { span: s, attributes: s.attributes, events: s.events, content: {}, eventsContent: NONE, contentExpireAt: expireAt };
   if (contentExpireAt === undefined) return whole;
   const { kept, content } = splitContent(s.attributes);
-  const events = s.events.map((e) => (isLlmEvent(e.name) ? { kept: {}, content: e.attributes } : splitContent(e.attributes)));
-  const eventsApart = events.some((p) => p.content !== undefined);
+  const parts = s.events.map((e) => (isLlmEvent(e.name) ? { kept: {}, content: e.attributes } : splitContent(e.attributes)));
+  const eventsApart = parts.some((p) => p.content !== undefined);
   if (content === undefined && !eventsApart) return whole;
   return {
     span: s,
     attributes: kept,
-    eventAttributes: eventsApart ? events.map((p) => p.kept) : whole.eventAttributes,
+    events: eventsApart ? s.events.map((e, i) => ({ ...e, attributes: parts[i]!.kept })) : s.events,
     content: content ?? {},
-    eventsContent: eventsApart ? events.map((p) => p.content ?? {}) : [],
+    eventsContent: eventsApart ? parts.map((p) => p.content ?? {}) : NONE,
     contentExpireAt,
   };
 }
@@ -212,7 +240,10 @@ function column<T>(name: string, type: NativeType<T>, get: (r: TraceRow, b: Bloc
       type.prefix(w);
       type.write(
         w,
-        b.rows.map((r) => get(r, b)),
+        (f) => {
+          for (const r of b.rows) f(get(r, b));
+        },
+        b.rows.length,
       );
     },
   };
@@ -240,17 +271,17 @@ const COLUMNS: readonly NativeColumn[] = [
   column('StatusCode', nLowCardinality, (r) => STATUS_CODE[r.span.statusCode] ?? ''),
   column('StatusMessage', nString, (r) => r.span.statusMessage),
   column('SpanFlags', nUInt32, (r) => r.span.flags >>> 0),
-  column('Events.Timestamp', nArray(nDateTime64), (r) => r.span.events.map((e) => e.timeUnixNano)),
-  column('Events.Name', nArray(nLowCardinality), (r) => r.span.events.map((e) => e.name)),
-  column('Events.Attributes', nArray(nAttributes), (r) => r.eventAttributes),
-  column('Links.TraceId', nArray(nString), (r) => r.span.links.map((l) => l.traceId)),
-  column('Links.SpanId', nArray(nString), (r) => r.span.links.map((l) => l.spanId)),
-  column('Links.TraceState', nArray(nString), (r) => r.span.links.map((l) => l.traceState)),
-  column('Links.Attributes', nArray(nAttributes), (r) => r.span.links.map((l) => l.attributes)),
+  column('Events.Timestamp', nArray(nDateTime64, (e: SpanEvent) => e.timeUnixNano), (r) => r.events),
+  column('Events.Name', nArray(nLowCardinality, (e: SpanEvent) => e.name), (r) => r.events),
+  column('Events.Attributes', nArray(nAttributes, (e: SpanEvent) => e.attributes), (r) => r.events),
+  column('Links.TraceId', nArray(nString, (l: SpanLink) => l.traceId), (r) => r.span.links),
+  column('Links.SpanId', nArray(nString, (l: SpanLink) => l.spanId), (r) => r.span.links),
+  column('Links.TraceState', nArray(nString, (l: SpanLink) => l.traceState), (r) => r.span.links),
+  column('Links.Attributes', nArray(nAttributes, (l: SpanLink) => l.attributes), (r) => r.span.links),
   column('ExpireAt', nDateTime, (_, b) => b.expireAt),
   column('ContentExpireAt', nDateTime, (r) => r.contentExpireAt),
   column('ContentAttributes', nAttributes, (r) => r.content),
-  column('EventsContentAttributes', nArray(nAttributes), (r) => r.eventsContent),
+  column('EventsContentAttributes', nArray(nAttributes, self<Attributes>), (r) => r.eventsContent),
 ];
 
 /** The columns of a trace block, with their Native types. */
