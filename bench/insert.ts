@@ -777,7 +777,7 @@ async function child(spec: ChildSpec): Promise<RunResult> {
   const session = variant.path === 'raw' ? new chdb.Session(join(dataDir, 'clickhouse')) : undefined;
 
   // Payload -> batches, before the clock: text formats as a string per row;
-  // the binary formats as Buffers of one request each, as the collector holds Native blocks.
+  // the binary formats as latin1 strings of one request each, as the collector holds Native blocks.
   const data = readFileSync(spec.payload.file);
   const offsetsRaw = readFileSync(spec.payload.offsetsFile);
   const offsets = new Float64Array(offsetsRaw.buffer, offsetsRaw.byteOffset, offsetsRaw.length / 8);
@@ -790,7 +790,7 @@ async function child(spec: ChildSpec): Promise<RunResult> {
       for (let r = start; r < end; r += SPANS_PER_REQUEST) {
         const [from, to] = [offsets[r]!, offsets[Math.min(end, r + SPANS_PER_REQUEST)]!];
         if (Number.isNaN(from) || Number.isNaN(to)) throw new Error(`rows ${r}-${end} cut a Native block: give a --rows and batch size in whole requests (${SPANS_PER_REQUEST} rows)`);
-        parts.push({ body: Buffer.from(data.subarray(from, to)), rows: Math.min(end, r + SPANS_PER_REQUEST) - r });
+        parts.push({ body: data.toString('latin1', from, to), rows: Math.min(end, r + SPANS_PER_REQUEST) - r });
       }
       binaryBatches.push(parts);
     } else {
@@ -820,7 +820,7 @@ async function child(spec: ChildSpec): Promise<RunResult> {
       case 'infile': {
         // As insertRows does it, with the variant's statement and format.
         const file = join(spoolDir, `otel_traces-${token}.${variant.format}`);
-        await writeFile(file, isBinary(variant.format) ? Buffer.concat(binaryBatches[i]!.map((p) => p.body as Buffer)) : lineBatches[i]!.join('\n'));
+        await writeFile(file, isBinary(variant.format) ? Buffer.from(binaryBatches[i]!.map((p) => p.body).join(''), 'latin1') : lineBatches[i]!.join('\n'));
         try {
           await client.command({ query: `${insertInto(variant.format)} FROM INFILE ${sqlString(file)} SETTINGS insert_deduplication_token='${token}', ${settingsSql(variant.settings)} FORMAT ${format}` });
         } finally {

@@ -35,7 +35,7 @@ for (const bodies of [false, true]) {
   const batch: RecordBatch = { spans, logs: [], summaries: [], metadata: [] };
   const msg = encodeBatchMessage(batch, ctx);
   const json = jsonPerSpan(spans).join('\n');
-  const rows = encodeRows(batch, ctx).otel_traces.body;
+  const rows = Buffer.from(encodeRows(batch, ctx).otel_traces.body, 'latin1');
   const n = spans.length;
   const per = (b: number) => (b / n).toFixed(0).padStart(6);
   console.log(`\n${bodies ? 'with bodies' : 'no bodies'}: ${n} spans per message`);

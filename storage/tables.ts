@@ -6,13 +6,13 @@ export type Table = (typeof TABLES)[number];
 /**
  * One request's rows of a table in the table's insert format
  * (sinks/clickhouse/encode.ts, INSERT_FORMATS): lines joined by '\n', or for a
- * binary format (otel_traces: Native) one block of bytes; empty when `rows`
- * is 0. One string or buffer per table crosses threads (an ingest worker's
- * reply; a buffer is transferred) and joins into an insert body far more
- * cheaply than thousands.
+ * binary format (otel_traces: Native) one block as a latin1 string, one
+ * character per byte (sinks/clickhouse/native.ts says why not a buffer); ''
+ * when `rows` is 0. One string per table crosses threads (an ingest worker's
+ * reply) and joins into an insert body far more cheaply than thousands.
  */
 export interface TableRows {
-  body: string | Uint8Array;
+  body: string;
   rows: number;
 }
 

@@ -5,17 +5,8 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { EngineHooks } from '../../processors/tiers/engine.ts';
 import { OtlpDecodeError } from './errors.ts';
-import { ingest, type IngestJob, type IngestResult, type IngestStages } from './ingest.ts';
+import { ingest, type IngestJob, type IngestStages } from './ingest.ts';
 import type { Tally, WorkerReply, WorkerRequest } from './ingest-pool.ts';
-
-/** Binary rows (a Native block) in a buffer of their own: moved to the main thread instead of copied. */
-function ownBuffers(result: IngestResult): ArrayBuffer[] {
-  const out: ArrayBuffer[] = [];
-  for (const { body } of Object.values(result.rows ?? {})) {
-    if (typeof body !== 'string' && body.byteLength === body.buffer.byteLength && body.buffer instanceof ArrayBuffer) out.push(body.buffer);
-  }
-  return out;
-}
 
 /** Builds this thread's stages with hooks that count into the reply, then serves requests until the thread ends. */
 export function serveIngest(port: MessagePort, build: (hooks: EngineHooks) => IngestStages): void {
@@ -37,7 +28,7 @@ export function serveIngest(port: MessagePort, build: (hooks: EngineHooks) => In
           : { id: m.id, error: err instanceof Error ? (err.stack ?? err.message) : String(err), tally };
     }
     tally = { counts: [], redactions: [], drops: [] };
-    port.postMessage(reply, 'result' in reply ? ownBuffers(reply.result) : []);
+    port.postMessage(reply);
   });
   port.postMessage({ ready: true });
 }

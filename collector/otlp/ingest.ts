@@ -2,8 +2,8 @@
 // as one function of plain data so it runs the same on the event loop or in a
 // worker thread (ingest-pool.ts). The receiver does everything around it
 // (HTTP, auth, backpressure, the transport). Rows rather than records come back
-// from a worker when the transport stores rows itself, one string or buffer per
-// table: they cross threads far more cheaply than object graphs (structured
+// from a worker when the transport stores rows itself, one joined string per
+// table: strings cross threads far more cheaply than object graphs (structured
 // clone of full-tier records made garbage collection 45% of the main thread).
 // Kafka mode gets records: encoding the Kafka messages in the workers instead
 // measured 40% more collector CPU per span (README, Benchmarks).

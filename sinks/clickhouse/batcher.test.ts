@@ -25,7 +25,7 @@ function standIn(fail: (i: Insert) => Error | undefined = () => undefined) {
   const held: Array<() => void> = [];
   let holding = false;
   const insert = async (table: Table, parts: readonly TableRows[], token: string): Promise<void> => {
-    const i = { table, lines: parts.map((p) => p.body as string), token };
+    const i = { table, lines: parts.map((p) => p.body), token };
     attempts.push(i);
     if (holding) await new Promise<void>((r) => held.push(r));
     const err = fail(i);

@@ -30,8 +30,8 @@ export function encodeRows(batch: RecordBatch, ctx: BatchContext): JoinedRows {
 
 /**
  * How each table's rows are written: the FORMAT; for positional formats the
- * column list; `binary` for bodies of bytes (Native blocks, back to back),
- * else lines joined by '\n'.
+ * column list; `binary` for bodies of bytes (Native blocks back to back, as
+ * latin1 strings), else lines joined by '\n'.
  */
 export const INSERT_FORMATS: { [T in Table]: { format: string; columns?: string; binary?: true } } = {
   otel_traces: { format: 'Native', columns: `(${TRACE_COLUMNS.map((c) => `\`${c.name}\``).join(', ')})`, binary: true },

@@ -36,15 +36,12 @@ export async function insertRows(client: ClickHouseClient, table: Table, parts: 
   await insertData(client, `INSERT INTO ${DATABASE}.${table}${columns === undefined ? '' : ` ${columns}`}`, format, body, settings, `${table}-${token}`, spoolDir);
 }
 
-/** The parts with rows as one body in the table's format (blocks of bytes are not copied together); undefined when none has rows. */
-function insertBody(table: Table, parts: readonly TableRows[]): string | Uint8Array[] | undefined {
+/** The parts with rows as one body in the table's format; undefined when none has rows. */
+function insertBody(table: Table, parts: readonly TableRows[]): Buffer | string | undefined {
   const bodies = parts.filter((p) => p.rows > 0).map((p) => p.body);
   if (bodies.length === 0) return undefined;
-  const binary = INSERT_FORMATS[table].binary === true;
-  if (bodies.some((b) => (typeof b === 'string') === binary)) {
-    throw new Error(`rows for ${table} must be ${binary ? 'bytes' : 'text'} in ${INSERT_FORMATS[table].format} format (sinks/clickhouse/encode.ts, encodeRows): encode them there`);
-  }
-  return binary ? (bodies as Uint8Array[]) : (bodies as string[]).join('\n');
+  // Native blocks (latin1 strings, TableRows) back to back; text lines joined.
+  return INSERT_FORMATS[table].binary === true ? Buffer.from(bodies.join(''), 'latin1') : bodies.join('\n');
 }
 
 /** Inserts `parts` into `table` under a deduplication token: what the writers (batcher, sink consumer) call. */
@@ -74,7 +71,7 @@ export async function probeInsert(client: ClickHouseClient, spoolDir?: string): 
   await insertData(client, `INSERT INTO ${DATABASE}.insert_probe`, 'JSONEachRow', `{"At":${Math.floor(at / 1000)}}`, `date_time_input_format='basic'`, `insert_probe-${at}`, spoolDir);
 }
 
-async function insertData(client: ClickHouseClient, into: string, format: string, body: string | Uint8Array[], settings: string, fileName: string, spoolDir?: string): Promise<void> {
+async function insertData(client: ClickHouseClient, into: string, format: string, body: string | Buffer, settings: string, fileName: string, spoolDir?: string): Promise<void> {
   if (spoolDir !== undefined) {
     const file = join(spoolDir, `${fileName}.data`);
     try {
@@ -88,7 +85,7 @@ async function insertData(client: ClickHouseClient, into: string, format: string
     }
     return;
   }
-  const res = await client.exec({ query: `${into} SETTINGS ${settings} FORMAT ${format}`, values: Readable.from(typeof body === 'string' ? [body] : body) });
+  const res = await client.exec({ query: `${into} SETTINGS ${settings} FORMAT ${format}`, values: Readable.from([body]) });
   // Read the (empty) answer to its end: over HTTP an unread response keeps the
   // socket from returning to the pool (clickhouse-js warns and may reset it).
   for await (const _ of res.stream) {

@@ -50,7 +50,7 @@ const select = async <T>(query: string): Promise<T[]> => (await ch.client.query(
 /** A batch's spans as a Native block in a file. */
 async function blockFile(b: RecordBatch): Promise<string> {
   const file = join(dir, `block-${Math.random().toString(36).slice(2)}.native`);
-  await writeFile(file, traceBlock(b, ctx));
+  await writeFile(file, traceBlock(b, ctx), 'latin1');
   return file;
 }
 

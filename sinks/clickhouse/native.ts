@@ -287,6 +287,16 @@ const COLUMNS: readonly NativeColumn[] = [
 /** The columns of a trace block, with their Native types. */
 export const TRACE_COLUMNS: ReadonlyArray<{ name: string; type: string }> = COLUMNS.map(({ name, type }) => ({ name, type }));
 
+/**
+ * Blocks leave the writer as latin1 strings, one character per byte, in
+ * pieces below the size from which Node makes an external string (about 1 MB)
+ * so that the block lives in the JS heap. As ArrayBuffers, blocks (18 MB/s at
+ * 12k full spans/s) counted as external memory, and V8 answered with a full
+ * collection about every 1.5 s on the main thread: more CPU in V8's helper
+ * threads than Native saved in ClickHouse (embedded-full-b1000, --trace-gc).
+ */
+const PIECE_BYTES = 512 << 10;
+
 /** Blocks larger than this do not keep the thread's writer at their size. */
 const KEEP_WRITER_BYTES = 8 << 20;
 let writer = new BinaryWriter();
@@ -304,16 +314,14 @@ export function writeTraceBlock(w: BinaryWriter, batch: RecordBatch, ctx: BatchC
   }
 }
 
-/**
- * A batch's spans as one Native block, in a buffer of its own (an ingest
- * worker transfers it to the main thread); empty without spans.
- */
-export function traceBlock(batch: RecordBatch, ctx: BatchContext): Uint8Array {
-  if (batch.spans.length === 0) return new Uint8Array(0);
+/** A batch's spans as one Native block, as a latin1 string (one character per byte); empty without spans. */
+export function traceBlock(batch: RecordBatch, ctx: BatchContext): string {
+  if (batch.spans.length === 0) return '';
   const w = writer;
   w.pos = 0;
   writeTraceBlock(w, batch, ctx);
-  const out = new Uint8Array(w.buf.subarray(0, w.pos));
+  let out = '';
+  for (let at = 0; at < w.pos; at += PIECE_BYTES) out += w.buf.toString('latin1', at, Math.min(w.pos, at + PIECE_BYTES));
   if (w.buf.length > KEEP_WRITER_BYTES) writer = new BinaryWriter();
   return out;
 }

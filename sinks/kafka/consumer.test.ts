@@ -78,7 +78,7 @@ function scenario() {
         kafka: createKafka({ brokers: settings.brokers, clientId: `${settings.instanceId}-${consumers.length}`, logger }),
         settings,
         groupId,
-        insert: (table, parts, token) => insert({ table, token, bodies: parts.flatMap((p) => (p.body as string).split('\n')).map((l) => (JSON.parse(l) as { Body: string }).Body) }),
+        insert: (table, parts, token) => insert({ table, token, bodies: parts.flatMap((p) => p.body.split('\n')).map((l) => (JSON.parse(l) as { Body: string }).Body) }),
         reduce: (batch, ctx) => ({ batch, ctx }),
         tierVersion: () => 1,
         refreshTiers: () => Promise.resolve(),

@@ -24,7 +24,7 @@ const spans = (...names: string[]) => testBatch({ spans: names.map((name) => tes
  */
 const spanNames = (inserted: TableRows[], names: string[]) => ({
   rows: inserted.reduce((n, p) => n + p.rows, 0),
-  names: names.filter((name) => inserted.some((p) => Buffer.from(p.body).includes(Buffer.concat([Buffer.from([name.length]), Buffer.from(name)])))),
+  names: names.filter((name) => inserted.some((p) => p.body.includes(`${String.fromCharCode(name.length)}${name}`))),
 });
 
 /** A transport over a real sink and batcher whose inserts go to `insert`; `probe` stands in for the probe insert. */
