@@ -4,30 +4,20 @@
 // with ClickHouse itself: test/analytics/content-retention.test.ts.
 import { describe, expect, it } from 'vitest';
 import type { BatchContext, RecordBatch } from '../../core/record.ts';
-import { testLog, testSpan } from '../../processors/testing/records.ts';
+import { testLog } from '../../processors/testing/records.ts';
 import { encodeRows } from './encode.ts';
 
 const ctx: BatchContext = { tenantId: 't', tier: 'lunogen', tierVersion: 1, receivedAtMs: 1_700_000_000_000 };
 const ROWS = 1_800_000_000;
 const CONTENT = 1_702_512_000;
-const span = testSpan(
-  { 'gen_ai.request.model': 'gpt-4o', 'gen_ai.usage.input_tokens': '3', 'gen_ai.input.messages': '[{"role":"user","content":"hi"}]', 'http.request.header.x-trace': 'abc', 'http.request.header.user-agent': 'sdk/1' },
-  {
-    events: [
-      { timeUnixNano: 5n, name: 'gen_ai.content.prompt', attributes: { 'gen_ai.prompt': 'hi', 'gen_ai.system': 'openai' } },
-      { timeUnixNano: 6n, name: 'exception', attributes: { 'exception.type': 'Timeout', 'gateway.response.body': 'partial' } },
-    ],
-  },
-);
-const plainSpan = testSpan({ 'http.route': '/health' }, { spanId: 'a'.repeat(16) });
 const logs = [
   testLog({ 'gen_ai.system': 'openai' }, { eventName: 'gen_ai.user.message', body: '{"content":"hi"}' }),
   testLog({ 'gen_ai.prompt': 'hi', 'code.function': 'send' }, { body: 'sent' }),
   testLog({ 'http.route': '/x' }, { body: 'plain line' }),
 ];
-const batch = (contentExpireAt?: number): RecordBatch => ({ spans: [span, plainSpan], logs, summaries: [], metadata: [], expireAt: ROWS, ...(contentExpireAt === undefined ? {} : { contentExpireAt }) });
+const batch = (contentExpireAt?: number): RecordBatch => ({ spans: [], logs, summaries: [], metadata: [], expireAt: ROWS, ...(contentExpireAt === undefined ? {} : { contentExpireAt }) });
 
-const logLines = (b: RecordBatch): Array<Record<string, unknown>> => (encodeRows(b, ctx).otel_logs.body as string).split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+const logLines = (b: RecordBatch): Array<Record<string, unknown>> => encodeRows(b, ctx).otel_logs.body.split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
 
 describe('encodeRows: content of logs', () => {
   it('lives as long as its row: where the OpenTelemetry Collector exporter puts it, ContentExpireAt defaults to ExpireAt', () => {
