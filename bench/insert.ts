@@ -49,9 +49,14 @@
 // - what was stored: row count and a checksum over every column, compared with
 //   the current path's, so no variant is fast because it dropped or mangled
 //   data; and whether re-sending the first batch with its deduplication token
-//   is a no-op, as the retry logic relies on.
+//   is a no-op, as the retry logic relies on;
+// - then OPTIMIZE FINAL, timed apart: one merge of every row, which tells the
+//   table variants' merge cost (skip indexes are rebuilt, columns recompressed
+//   in every merge), and the bytes on disk of the part it leaves;
+// - r-reads only: the product's reads on ten times the rows, with and without
+//   the skip indexes (measureReads).
 import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -66,6 +71,8 @@ import { childOrParent } from './procs.ts';
 import { decodeTracesProto } from '../collector/otlp/decode-proto.ts';
 import { loadSettings } from '../core/settings.ts';
 import { buildTierEngine } from '../app/pipeline.ts';
+import { dashboardSql } from '../collector/analytics/dashboard.ts';
+import { listSql } from '../collector/analytics/explorer.ts';
 import type { Attributes, BatchContext, RecordBatch, Resource, SpanRecord } from '../core/record.ts';
 import { DATABASE, openClickHouse, sqlString } from '../storage/clickhouse.ts';
 import { INSERT_FORMATS, NEVER_EXPIRES, timeText } from '../sinks/clickhouse/encode.ts';
@@ -86,6 +93,8 @@ const PREVIOUS_SETTINGS: Settings = { date_time_input_format: 'best_effort', inp
 const TRICKY = `q' dq" bs\\ tab\t nl\n cr\r nul\0 é 漢字 😀 \u2028 {"json":[1,"x"]} end`;
 const TRICKY_EVERY = 997;
 const CHILD_TIMEOUT_MS = 240_000;
+/** r-reads copies the rows and runs 30 reads four times: minutes more on a loaded machine. */
+const READS_TIMEOUT_MS = 1_200_000;
 
 type Settings = Record<string, string | number>;
 type Format = 'json' | 'json-compact' | 'tsv' | 'rowbinary' | 'native';
@@ -127,8 +136,10 @@ interface Variant {
   path: 'exact' | 'infile' | 'inline' | 'raw';
   settings: Settings;
   /** A change to otel_traces as the migrations leave it. */
-  table?: 'no-bloom' | 'lz4' | 'wide' | 'null';
+  table?: 'no-bloom' | 'keys-only' | 'no-skip' | 'lz4' | 'lz4-maps' | 'default-codecs' | 'wide' | 'null';
   stopMerges?: boolean;
+  /** After the insert figures, copy the rows into a larger table and time the product's reads on it (see measureReads). */
+  reads?: boolean;
 }
 
 const REF = 'a-16k';
@@ -139,8 +150,13 @@ const VARIANTS: Variant[] = [
   // best_effort, the chdb 26.x default, reads these seconds.nanoseconds times too (from 2001 on, as here).
   { id: 'b-best-effort', what: "date_time_input_format='best_effort' (before seconds.nanoseconds times)", batchRows: 16_000, format: 'tsv', path: 'infile', settings: { ...CURRENT_SETTINGS, date_time_input_format: 'best_effort' } },
   { id: 'c-parallel', what: 'input_format_parallel_parsing=1 (the default)', batchRows: 16_000, format: 'tsv', path: 'infile', settings: { ...CURRENT_SETTINGS, input_format_parallel_parsing: 1 } },
+  // The skip indexes: bloom filters over map values hash every value, the request and response bodies included.
   { id: 'd-nobloom', what: 'table without the 5 bloom_filter indexes', batchRows: 16_000, format: 'tsv', path: 'infile', settings: CURRENT_SETTINGS, table: 'no-bloom' },
+  { id: 'd-keys-only', what: 'table without the 2 bloom_filter indexes over map values (keys and TraceId kept)', batchRows: 16_000, format: 'tsv', path: 'infile', settings: CURRENT_SETTINGS, table: 'keys-only' },
+  { id: 'd-noskip', what: 'table without any skip index (bloom_filter and minmax)', batchRows: 16_000, format: 'tsv', path: 'infile', settings: CURRENT_SETTINGS, table: 'no-skip' },
   { id: 'd-lz4', what: 'table with LZ4 instead of ZSTD(1)', batchRows: 16_000, format: 'tsv', path: 'infile', settings: CURRENT_SETTINGS, table: 'lz4' },
+  { id: 'd-lz4-maps', what: 'table with LZ4 instead of ZSTD(1) on the Map columns only (attributes, bodies)', batchRows: 16_000, format: 'tsv', path: 'infile', settings: CURRENT_SETTINGS, table: 'lz4-maps' },
+  { id: 'd-codecs', what: "table without CODEC clauses (the engine's default, LZ4)", batchRows: 16_000, format: 'tsv', path: 'infile', settings: CURRENT_SETTINGS, table: 'default-codecs' },
   // ClickHouse's default min_bytes_for_wide_part (10 MiB uncompressed) makes a 16k-row part Wide (~150 files) instead of Compact (~25).
   { id: 'd-wide', what: 'table with min_bytes_for_wide_part at its default (Wide parts)', batchRows: 16_000, format: 'tsv', path: 'infile', settings: CURRENT_SETTINGS, table: 'wide' },
   // The reference's statement and settings with the body inline; insertRows() without a spool directory would also drop parallel_parsing=0.
@@ -164,6 +180,8 @@ const VARIANTS: Variant[] = [
   { id: 'g-null-native', what: 'ENGINE = Null table, Native (f-native-lc)', batchRows: 16_000, format: 'native', path: 'infile', settings: CURRENT_SETTINGS, table: 'null' },
   // Several changes at once: the embedded path before migration 005, FROM INFILE and TabSeparated, for the before/after.
   { id: 'h-previous', what: 'previous path: JSONEachRow inline, parallel parsing, Wide parts', batchRows: 16_000, format: 'json', path: 'inline', settings: PREVIOUS_SETTINGS, table: 'wide' },
+  // The reference again, then what the skip indexes buy on reads (a larger table, READ_COPIES times the rows).
+  { id: 'r-reads', what: 'current path (Native), then the reads with and without skip indexes', batchRows: 16_000, format: 'native', path: 'exact', settings: CURRENT_SETTINGS, reads: true },
 ];
 
 // ---------------------------------------------------------------------------
@@ -474,7 +492,34 @@ interface RunResult {
   events: Record<string, number>;
   check: Check | null;
   dedup: string;
+  optimize: Optimize | null;
+  reads: ReadResult[];
   chdb: string;
+}
+
+interface Optimize {
+  /** Active parts before OPTIMIZE FINAL merged them. */
+  parts: number;
+  /** Process CPU and wall time of OPTIMIZE FINAL: one rewrite of every row (merge cost, apart from the inserts'). */
+  cpuS: number;
+  wallS: number;
+  /** After it: bytes on disk, of which skip indexes, and compressed column data. */
+  bytesOnDisk: number;
+  indexBytes: number;
+  dataBytes: number;
+}
+
+interface ReadResult {
+  query: string;
+  mode: ReadMode;
+  /** One per repetition. */
+  ms: number[];
+  cpuS: number[];
+  rowsRead: number;
+  /** From EXPLAIN indexes = 1: granules left after every index, and before any, summed over the reads of the table. */
+  granules: { selected: number; total: number };
+  /** The answer's row count and a hash of its rows: the same in every mode, or an index dropped rows. */
+  answer: string;
 }
 
 function uptime(): string {
@@ -500,7 +545,7 @@ function runChild(spec: ChildSpec): Promise<RunResult> {
       out += d;
       for (const line of d.split('\n')) if (line.startsWith(`    ${spec.variant.id} #`)) process.stderr.write(`${line}\n`);
     });
-    const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS);
+    const timer = setTimeout(() => child.kill('SIGKILL'), spec.variant.reads === true ? READS_TIMEOUT_MS : CHILD_TIMEOUT_MS);
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
       const line = out.split('\n').find((l) => l.startsWith('RESULT '));
@@ -625,6 +670,36 @@ function report(variants: Variant[], results: RunResult[], payloads: Map<Format,
         `skip indexes ${(e('MergeTreeDataWriterSkipIndicesCalculationMicroseconds') / rows).toFixed(2)} us/row, sort ${(e('MergeTreeDataWriterSortingBlocksMicroseconds') / rows).toFixed(2)} us/row`,
     );
   }
+  // Merge cost and size, apart from the inserts: OPTIMIZE FINAL rewrites every row once.
+  console.log('\nOPTIMIZE FINAL after the inserts and their merges (one rewrite of every row), every run: CPU s per million rows (min-max), then the part it leaves\n');
+  console.log('| variant | parts merged | merge CPU s/M rows | merge wall s | bytes on disk per row | of which skip indexes | column data per row |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|');
+  for (const v of variants) {
+    const os = results.filter((r) => r.variant === v.id && r.optimize !== null).map((r) => r.optimize!);
+    if (os.length === 0) continue;
+    const last = os[os.length - 1]!;
+    console.log(
+      `| ${v.id} | ${os.map((o) => o.parts).join(', ')} | ${fmt(perM(Math.min(...os.map((o) => o.cpuS))), 1)}${spread(os.map((o) => perM(o.cpuS)), 1)} ` +
+        `| ${fmt(Math.min(...os.map((o) => o.wallS)), 1)} | ${fmt(last.bytesOnDisk / rows)} | ${fmt(last.indexBytes / rows, 1)} | ${fmt(last.dataBytes / rows)} |`,
+    );
+  }
+  const reads = results.flatMap((r) => r.reads);
+  if (reads.length > 0) {
+    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+    console.log(`\nReads on ${fmt(rows * (READ_COPIES + 1))} rows, ${READ_REPEATS} repetitions per run, modes alternating: all = every skip index, keys-only = without the`);
+    console.log('bloom filters over map values, none = use_skip_indexes = 0; query condition cache off. Median wall ms and process CPU ms over every repetition of every run.\n');
+    console.log('| read | mode | granules read / before indexes | rows read | ms | CPU ms | answer |');
+    console.log('|---|---|---:|---:|---:|---:|---|');
+    const keys = [...new Set(reads.map((r) => `${r.query}\0${r.mode}`))];
+    for (const key of keys) {
+      const rs = reads.filter((r) => `${r.query}\0${r.mode}` === key);
+      const r = rs[0]!;
+      console.log(
+        `| ${r.query} | ${r.mode} | ${r.granules.selected}/${r.granules.total} | ${fmt(r.rowsRead)} | ${fmt(median(rs.flatMap((x) => x.ms)), 1)} ` +
+          `| ${fmt(median(rs.flatMap((x) => x.cpuS)) * 1000, 1)} | ${[...new Set(rs.map((x) => x.answer))].join(', ')} |`,
+      );
+    }
+  }
   const chdb = results[0]?.chdb;
   if (chdb !== undefined) console.log(`\nchdb ${chdb}`);
 }
@@ -653,19 +728,38 @@ async function changeTable(client: ClickHouseClient, change: NonNullable<Variant
   };
   const [show] = await query<{ statement: string }>(`SHOW CREATE TABLE ${TABLE}`);
   const ddl = show?.statement ?? '';
+  const dropIndexes = async (where: string): Promise<void> => {
+    const indexes = await query<{ name: string }>(`SELECT name FROM system.data_skipping_indices WHERE database = '${DATABASE}' AND table = 'otel_traces' AND ${where}`);
+    if (indexes.length === 0) throw new Error(`otel_traces has no skip index where ${where} to drop`);
+    for (const { name } of indexes) await client.command({ query: `ALTER TABLE ${TABLE} DROP INDEX ${name}` });
+  };
+  // SHOW CREATE TABLE writes one column per line, Nested ones as their Array columns.
+  const recodec = (codec: (line: string) => string): string =>
+    ddl
+      .split('\n')
+      .map((line) => (/^\s+`?[\w.]+`? /.test(line) && !/^\s+INDEX /.test(line) ? codec(line) : line))
+      .join('\n');
   switch (change) {
-    case 'no-bloom': {
-      const indexes = await query<{ name: string }>(`SELECT name FROM system.data_skipping_indices WHERE database = '${DATABASE}' AND table = 'otel_traces' AND type = 'bloom_filter'`);
-      if (indexes.length === 0) throw new Error('otel_traces has no bloom_filter index to drop');
-      for (const { name } of indexes) await client.command({ query: `ALTER TABLE ${TABLE} DROP INDEX ${name}` });
-      return;
-    }
+    case 'no-bloom':
+      return dropIndexes(`type = 'bloom_filter'`);
+    case 'keys-only':
+      return dropIndexes(`type = 'bloom_filter' AND expr LIKE 'mapValues(%'`);
+    case 'no-skip':
+      return dropIndexes('1');
     case 'wide':
       await client.command({ query: `ALTER TABLE ${TABLE} MODIFY SETTING min_bytes_for_wide_part = 10485760` });
       return;
     case 'lz4':
       if (!ddl.includes('ZSTD(1)')) throw new Error('otel_traces has no ZSTD(1) codec to replace');
       await recreate(ddl.replace(/ZSTD\(1\)/g, 'LZ4'));
+      return;
+    case 'lz4-maps':
+      if (!/ Map\(.*CODEC\(ZSTD\(1\)\)/.test(ddl)) throw new Error('otel_traces has no Map column with CODEC(ZSTD(1)) to change');
+      await recreate(recodec((line) => (line.includes('Map(') ? line.replace('CODEC(ZSTD(1))', 'CODEC(LZ4)') : line)));
+      return;
+    case 'default-codecs':
+      // CODEC(...) holds at most one level of parentheses: CODEC(Delta(8), ZSTD(1)).
+      await recreate(recodec((line) => line.replace(/ CODEC\((?:[^()]|\([^()]*\))*\)/, '')));
       return;
     case 'null': {
       // A Null table takes no indexes, partitioning, TTL or settings: the column list only, without column TTLs.
@@ -755,6 +849,158 @@ function statusKB(key: 'VmHWM' | 'VmRSS'): number {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+type Query = <T>(sql: string) => Promise<T[]>;
+
+/**
+ * OPTIMIZE FINAL after the inserts and their merges: one rewrite of every
+ * row into one part, timed apart from the inserts (what a merge of these rows
+ * costs with this table's indexes and codecs), then the part's size.
+ */
+async function optimizeFinal(query: Query, client: ClickHouseClient): Promise<Optimize> {
+  const active = `FROM system.parts WHERE database = '${DATABASE}' AND table = 'otel_traces' AND active`;
+  const [before] = await query<{ n: string }>(`SELECT count() AS n ${active}`);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await client.command({ query: `OPTIMIZE TABLE ${TABLE} FINAL` });
+  const wallS = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const [after] = await query<{ disk: string; idx: string; data: string }>(
+    `SELECT sum(bytes_on_disk) AS disk, sum(secondary_indices_compressed_bytes) AS idx, sum(data_compressed_bytes) AS data ${active}`,
+  );
+  return { parts: Number(before?.n), cpuS: (cpu.user + cpu.system) / 1e6, wallS, bytesOnDisk: Number(after?.disk), indexBytes: Number(after?.idx), dataBytes: Number(after?.data) };
+}
+
+/** How the reads run: every skip index; without the bloom filters over map values (d-keys-only); without any (d-noskip). */
+type ReadMode = 'all' | 'keys-only' | 'none';
+const READ_MODES: Record<ReadMode, string> = {
+  // The query condition cache (ClickHouse 25.3 on) remembers the granules where a filter matched nothing: a repeated read
+  // would measure it, not the skip indexes.
+  all: 'use_query_condition_cache = 0',
+  'keys-only': "use_query_condition_cache = 0, ignore_data_skipping_indices = 'idx_res_attr_value,idx_span_attr_value'",
+  none: 'use_query_condition_cache = 0, use_skip_indexes = 0',
+};
+/** The reads' table: the inserted rows and this many copies, each a minute later with other trace and span ids. */
+const READ_COPIES = 9;
+const COPY_SHIFT_S = 60;
+const READ_REPEATS = 3;
+/** The request explorer's first window (explorer.ts). */
+const EXPLORER_WINDOW_NS = 3_600n * 1_000_000_000n;
+
+/** `sql` with one more setting, added to its trailing SETTINGS clause or as one. */
+function withSetting(sql: string, setting: string): string {
+  return /\bSETTINGS [^()]*$/.test(sql) ? `${sql}, ${setting}` : `${sql} SETTINGS ${setting}`;
+}
+
+/**
+ * Granules read from the table by a statement, by EXPLAIN indexes = 1: after the last index of each read, and before the
+ * first. EXPLAIN does not run an IN (subquery), so such a read counts too few: its rows read are the figure then.
+ */
+function granulesOf(explain: string): { selected: number; total: number } {
+  const out = { selected: 0, total: 0 };
+  for (const read of explain.split('ReadFromMergeTree').slice(1)) {
+    const counts = [...read.matchAll(/Granules: (\d+)\/(\d+)/g)];
+    if (counts.length === 0) continue;
+    out.selected += Number(counts[counts.length - 1]![1]);
+    out.total += Number(counts[0]![2]);
+  }
+  return out;
+}
+
+/**
+ * What the skip indexes buy on the product's reads: the request explorer's
+ * list (its first window is an hour; a minute stands for a window that is a
+ * small part of a day partition), opening a request and looking a trace up,
+ * the dashboard, and tenant SQL filtering on attribute values and keys. Each
+ * in every ReadMode on the same data (merges stopped), the modes alternating;
+ * rows read from the answer's statistics (chdb has no query_log), granules
+ * from EXPLAIN, CPU of the whole process (chdb runs in it).
+ */
+async function measureReads(query: Query, client: ClickHouseClient, log: (msg: string) => void): Promise<ReadResult[]> {
+  const [range] = await query<{ lo: string; hi: string }>(`SELECT toString(toUnixTimestamp64Nano(min(Timestamp))) AS lo, toString(toUnixTimestamp64Nano(max(Timestamp))) AS hi FROM ${TABLE}`);
+  const [lo, hi] = [BigInt(range!.lo), BigInt(range!.hi)];
+  if (hi - lo >= BigInt(COPY_SHIFT_S) * 1_000_000_000n) throw new Error(`the rows span ${(hi - lo) / 1_000_000_000n} s, more than the copies' shift of ${COPY_SHIFT_S} s`);
+  // The parts of the inserted rows: a copy's REPLACE aliases would take the place of the columns in a WHERE on them.
+  const seed = (await query<{ name: string }>(`SELECT name FROM system.parts WHERE database = '${DATABASE}' AND table = 'otel_traces' AND active`)).map((p) => sqlString(p.name));
+  const newId = (col: string, k: number, len: number): string => `substring(lower(hex(MD5(concat(${col}, '${k}')))), 1, ${len})`;
+  for (let k = 1; k <= READ_COPIES; k++) {
+    await client.command({
+      query:
+        `INSERT INTO ${TABLE} SELECT * REPLACE (Timestamp + toIntervalSecond(${k * COPY_SHIFT_S}) AS Timestamp, ${newId('TraceId', k, 32)} AS TraceId, ` +
+        `${newId('SpanId', k, 16)} AS SpanId, if(ParentSpanId = '', '', ${newId('ParentSpanId', k, 16)}) AS ParentSpanId) ` +
+        `FROM ${TABLE} WHERE _part IN (${seed.join(', ')})`,
+    });
+  }
+  await client.command({ query: `SYSTEM STOP MERGES ${TABLE}` });
+  const [size] = await query<{ rows: string; parts: string }>(`SELECT sum(rows) AS rows, count() AS parts FROM system.parts WHERE database = '${DATABASE}' AND table = 'otel_traces' AND active`);
+  log(`reads: ${size?.rows} rows in ${size?.parts} parts`);
+
+  const tenant = TENANTS[0]!;
+  const first = async <T>(sql: string): Promise<T> => {
+    const [row] = await query<T>(sql);
+    if (row === undefined) throw new Error(`no row for the reads: ${sql}`);
+    return row;
+  };
+  const inTenant = `FROM ${TABLE} WHERE TenantId = '${tenant}'`;
+  const common = await first<{ v: string; n: string }>(`SELECT SpanAttributes['gen_ai.request.model'] AS v, count() AS n ${inTenant} AND v != '' GROUP BY v ORDER BY n DESC, v LIMIT 1`);
+  const rare = await first<{ v: string; n: string }>(`SELECT SpanAttributes['user.id'] AS v, count() AS n ${inTenant} AND v != '' GROUP BY v ORDER BY n, v LIMIT 1`);
+  const span = await first<{ TraceId: string; SpanId: string; client: string }>(`SELECT TraceId, SpanId, SpanAttributes['client.address'] AS client ${inTenant} ORDER BY cityHash64(SpanId) LIMIT 1`);
+  const middle = lo + BigInt((READ_COPIES >> 1) * COPY_SHIFT_S) * 1_000_000_000n;
+  const hour = { tenant, wfrom: String(hi + BigInt(READ_COPIES * COPY_SHIFT_S) * 1_000_000_000n - EXPLORER_WINDOW_NS), wto: String(hi + BigInt(READ_COPIES * COPY_SHIFT_S) * 1_000_000_000n + 1n), limit: 51 };
+  const minute = { tenant, wfrom: String(middle), wto: String(middle + BigInt(COPY_SHIFT_S) * 1_000_000_000n), limit: 51 };
+  const dayS = Number(lo / 1_000_000_000n / 86_400n) * 86_400;
+  const sqlCount = (where: string): string => `SELECT count() AS n ${inTenant} AND ${where}`;
+  const reads: { query: string; sql: string; params: Record<string, unknown> }[] = [
+    { query: 'explorer list, first window (1 h)', sql: listSql({ fromNs: 0n, toNs: 0n }, false), params: hour },
+    { query: 'explorer list, 1 min window', sql: listSql({ fromNs: 0n, toNs: 0n }, false), params: minute },
+    { query: 'explorer list, 1 min window, filter on the most common model', sql: listSql({ fromNs: 0n, toNs: 0n, model: common.v }, false), params: { ...minute, model: common.v } },
+    {
+      query: 'open a request (TenantId, TraceId, SpanId)',
+      sql: `SELECT toString(Timestamp) AS t, SpanName, SpanAttributes['gen_ai.request.model'] AS model ${inTenant} AND TraceId = {trace:String} AND SpanId = {span:String} ORDER BY Timestamp LIMIT 1`,
+      params: { trace: span.TraceId, span: span.SpanId },
+    },
+    { query: 'trace by TraceId, every tenant', sql: `SELECT count() AS n FROM ${TABLE} WHERE TraceId = {trace:String}`, params: { trace: span.TraceId } },
+    { query: 'dashboard, the day', sql: dashboardSql(), params: { tenant, from: dayS, to: dayS + 86_400, step: 3600 } },
+    { query: `SQL: SpanAttributes['gen_ai.request.model'] = most common (${common.n} rows)`, sql: sqlCount(`SpanAttributes['gen_ai.request.model'] = {v:String}`), params: { v: common.v } },
+    { query: `SQL: SpanAttributes['user.id'] = rarest user (${rare.n} rows)`, sql: sqlCount(`SpanAttributes['user.id'] = {v:String}`), params: { v: rare.v } },
+    // A request's client address: random per request, so in one request of each copy.
+    { query: `SQL: SpanAttributes['client.address'] = one request's`, sql: sqlCount(`SpanAttributes['client.address'] = {v:String}`), params: { v: span.client } },
+    { query: `SQL: SpanAttributes['gen_ai.request.model'] = absent value`, sql: sqlCount(`SpanAttributes['gen_ai.request.model'] = {v:String}`), params: { v: 'no-such-model' } },
+    { query: `SQL: mapContains(SpanAttributes, 'error.type')`, sql: sqlCount(`mapContains(SpanAttributes, 'error.type')`), params: {} },
+  ];
+
+  const results = new Map<string, ReadResult>();
+  const modes = Object.keys(READ_MODES) as ReadMode[];
+  // Repetition 0 warms caches and is not kept; the order of the modes turns each repetition.
+  for (let rep = 0; rep <= READ_REPEATS; rep++) {
+    for (const read of reads) {
+      for (let m = 0; m < modes.length; m++) {
+        const mode = modes[(m + rep) % modes.length]!;
+        const sql = withSetting(read.sql, READ_MODES[mode]);
+        const cpu0 = process.cpuUsage();
+        const t0 = performance.now();
+        const res = await client.query({ query: sql, query_params: read.params, format: 'JSON' });
+        const answer = await res.json<Record<string, unknown>>();
+        const ms = performance.now() - t0;
+        const cpu = process.cpuUsage(cpu0);
+        const key = `${read.query}\0${mode}`;
+        let r = results.get(key);
+        if (r === undefined) {
+          const explain = await (await client.query({ query: `EXPLAIN indexes = 1 ${sql}`, query_params: read.params, format: 'TabSeparatedRaw' })).text();
+          const rows = answer.data.map((d) => JSON.stringify(d)).sort();
+          r = { query: read.query, mode, ms: [], cpuS: [], rowsRead: Number(answer.statistics?.rows_read ?? NaN), granules: granulesOf(explain), answer: `${rows.length} rows ${createHash('sha1').update(rows.join()).digest('hex').slice(0, 10)}` };
+          results.set(key, r);
+        }
+        if (rep > 0) {
+          r.ms.push(ms);
+          r.cpuS.push((cpu.user + cpu.system) / 1e6);
+        }
+      }
+    }
+    log(`reads: pass ${rep}/${READ_REPEATS}`);
+  }
+  return [...results.values()];
+}
 
 async function child(spec: ChildSpec): Promise<RunResult> {
   const { variant, rows } = spec;
@@ -888,6 +1134,8 @@ async function child(spec: ChildSpec): Promise<RunResult> {
   );
   let check: Check | null = null;
   let dedup = 'n/a';
+  let optimize: Optimize | null = null;
+  let reads: ReadResult[] = [];
   if (variant.table !== 'null') {
     const checkSql =
       `SELECT toString(count()) AS rows, toString(sum(cityHash64(${COLUMNS.map((c) => (c.includes('.') ? `\`${c}\`` : c)).join(', ')}))) AS hash, ` +
@@ -897,6 +1145,9 @@ async function child(spec: ChildSpec): Promise<RunResult> {
     await insert(0, tokens[0]!);
     const [after] = await query<{ n: string }>(`SELECT toString(count()) AS n FROM ${TABLE}`);
     dedup = after?.n === check?.rows ? 'yes' : `NO (+${Number(after?.n) - Number(check?.rows)} rows)`;
+    if (variant.stopMerges === true) await client.command({ query: `SYSTEM START MERGES ${TABLE}` });
+    optimize = await optimizeFinal(query, client);
+    if (variant.reads === true) reads = await measureReads(query, client, log);
   }
   latencies.sort((a, b) => a - b);
   const result: RunResult = {
@@ -919,6 +1170,8 @@ async function child(spec: ChildSpec): Promise<RunResult> {
     parts: { active: Number(parts?.n_active), total: Number(parts?.n_total), mergedRows: Number(parts?.merged), compressedMB: Number(parts?.bytes) / 2 ** 20 },
     check,
     dedup,
+    optimize,
+    reads,
     chdb: (await query<{ v: string }>('SELECT version() AS v'))[0]?.v ?? '?',
   };
   session?.close();

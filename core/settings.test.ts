@@ -49,7 +49,7 @@ const REFUSED: Refused[] = [
   got('CONSENTRY_SINK_SESSION_TIMEOUT_MS', '5999', "an integer of at least 6000 (the broker's group.min.session.timeout.ms)"),
   got('CONSENTRY_KAFKA_TOPIC_PREFIX', 'a/b', "letters, digits, '.', '_' or '-'"),
   got('CONSENTRY_SINK_GROUP', 'sink group', "letters, digits, '.', '_' or '-'"),
-  got('CONSENTRY_KAFKA_COMPRESSION', 'zstd', 'gzip or none'),
+  got('CONSENTRY_KAFKA_COMPRESSION', 'lz4', 'one of zstd, gzip, none'),
   got('CONSENTRY_LOG_LEVEL', 'loud', 'one of fatal, error, warn, info, debug, trace, silent'),
   ['CONSENTRY_CLICKHOUSE_URL', 'ftp://writer:hunter2@db:8123', `CONSENTRY_CLICKHOUSE_URL: must be ${URL_EXPECTED}`],
   ['CONSENTRY_CLICKHOUSE_QUERY_URL', 'ftp://reader:hunter2@db:8123', `CONSENTRY_CLICKHOUSE_QUERY_URL: must be ${URL_EXPECTED}`],

@@ -89,7 +89,8 @@ export interface KafkaBroker {
 }
 
 const STATE_FILE = 'consentry-kafka.json';
-const LOG_DIRS = 'kafka-logs';
+/** The broker's log.dirs under dataDir: a partition's segments are in `<dataDir>/kafka-logs/<topic>-<partition>/`. */
+export const LOG_DIRS = 'kafka-logs';
 
 interface State {
   version: string;

@@ -5,7 +5,7 @@
 // kafkajs stays behind this folder: nothing outside sinks/kafka/ imports it.
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { gzip, gunzip } from 'node:zlib';
+import { constants, gzip, gunzip, zstdCompress, zstdDecompress } from 'node:zlib';
 import { promisify } from 'node:util';
 import kafkajs, { CompressionTypes, Kafka, logLevel, type Admin, type ITopicConfig, type LogEntry } from 'kafkajs';
 import type { Settings } from '../../core/settings.ts';
@@ -60,7 +60,7 @@ export interface KafkaSettings {
   retentionMs: number;
   sendTimeoutMs: number;
   maxPendingBytes: number;
-  compression: 'gzip' | 'none';
+  compression: Compression;
   /** Identifies this process in client ids and its control-channel consumer group. */
   instanceId: string;
   /** Consumer group of the sink processes (whose members confirm tier changes). */
@@ -76,26 +76,41 @@ export function kafkaSettings(s: Settings, role: 'collector' | 'sink'): KafkaSet
     retentionMs: s.kafkaRetentionHours * 3600_000,
     sendTimeoutMs: s.kafkaSendTimeoutMs,
     maxPendingBytes: s.kafkaMaxPendingBytes,
-    compression: s.kafkaCompression === 'none' ? 'none' : 'gzip',
+    compression: s.kafkaCompression,
     instanceId: `${role}-${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
     sinkGroup: s.sinkGroup,
   };
 }
 
-// kafkajs' own gzip uses zlib's default level 6. Level 1 is 2-3x faster for
-// about 10% more bytes on this data (bench/kafka-codec.ts), and the collector's
-// CPU is the scarce resource; the broker decompresses nothing (the batch is
-// stored as sent) and any gzip reader reads level 1.
+/** Producer compressions (CONSENTRY_KAFKA_COMPRESSION). */
+export type Compression = 'zstd' | 'gzip' | 'none';
+
+// kafkajs' own gzip uses zlib's default level 6, and it has no zstd. Levels by
+// CPU per byte on this data (bench/kafka-codec.ts, spans with bodies): gzip 1
+// costs a third of gzip 6 for 15% more bytes; zstd 3 (zstd's and Kafka's
+// default) costs half of gzip 1 and compresses as well as gzip 6, and it
+// decompresses in two thirds of gzip's time (on the sinks, and on the broker,
+// which decompresses each batch to validate it). Both codecs are registered
+// whatever the setting, so a sink reads what any collector wrote.
 const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
+const zstdAsync = promisify(zstdCompress);
+const unzstdAsync = promisify(zstdDecompress);
+const ZSTD_LEVEL = { params: { [constants.ZSTD_c_compressionLevel]: 3 } };
 // (CommonJS: CompressionCodecs is reachable through the default export only.)
 kafkajs.CompressionCodecs[CompressionTypes.GZIP] = () => ({
   compress: async (encoder: { buffer: Buffer }) => gzipAsync(encoder.buffer, { level: 1 }),
   decompress: async (buffer: Buffer) => gunzipAsync(buffer),
 });
+kafkajs.CompressionCodecs[CompressionTypes.ZSTD] = () => ({
+  compress: async (encoder: { buffer: Buffer }) => zstdAsync(encoder.buffer, ZSTD_LEVEL),
+  decompress: async (buffer: Buffer) => unzstdAsync(buffer),
+});
 
-export function compressionType(c: 'gzip' | 'none'): CompressionTypes {
-  return c === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
+const TYPES: Record<Compression, CompressionTypes> = { zstd: CompressionTypes.ZSTD, gzip: CompressionTypes.GZIP, none: CompressionTypes.None };
+
+export function compressionType(c: Compression): CompressionTypes {
+  return TYPES[c];
 }
 
 /** A kafkajs client whose log lines go to Consentry's logger (errors as warnings: kafkajs logs every retry as an error). */

@@ -5,19 +5,24 @@
 // delay; the plan committed before the insert and the offset after it; inserts
 // ClickHouse refuses split in halves with their own tokens down to the refused
 // message, which goes to the dead-letter topic; retries with the same token;
-// a replay after a crash cutting the planned range again; shutdown.
+// a replay after a crash cutting the planned range again; shutdown; what the
+// collector's transport produced with each compression read whatever the
+// sink's own setting.
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startKafka, type KafkaBroker } from '../../scripts/kafka/broker.ts';
+import { LOG_DIRS, startKafka, type KafkaBroker } from '../../scripts/kafka/broker.ts';
 import { connectTestClients, testKafkaSettings } from '../../test/helpers/kafka.ts';
 import { until } from '../../test/kafka/processes.ts';
 import { createLogger } from '../../core/logger.ts';
 import type { Table } from '../../storage/tables.ts';
 import { testBatch, testLog } from '../../processors/testing/records.ts';
 import { encodeBatchMessage } from './codec.ts';
-import { createKafka } from './config.ts';
+import { createKafka, type Compression } from './config.ts';
 import { committedPlan, insertToken, KafkaSinkConsumer, planMetadata, type KafkaSinkOptions } from './consumer.ts';
+import { KafkaTransport } from './transport.ts';
 
 describe('plans and tokens', () => {
   it.each([
@@ -178,6 +183,26 @@ describe('sink consumer on a real broker', () => {
     await s.stop();
     await c.shutdown();
     expect(c.ready()).toBe(false);
+  });
+
+  // The codec of a record batch: bits 0-2 of its attributes (Kafka's record batch v2: baseOffset 8 bytes, length 4, leader epoch 4, magic 1, crc 4, then attributes 2).
+  const CODEC_IDS: Record<Compression, number> = { none: 0, gzip: 1, zstd: 4 };
+  it.each(['zstd', 'gzip', 'none'] as const)('a request the collector produced with %s compression is stored by a sink whose own setting is none; the broker holds it with that codec', { timeout: 60_000 }, async (compression) => {
+    const s = scenario();
+    const transport = new KafkaTransport({ kafka: createKafka({ brokers: s.settings.brokers, clientId: `collector-${compression}`, logger }), settings: { ...s.settings, compression }, logger });
+    await transport.start();
+    const r = recorder();
+    const c = s.consumer(r.insert);
+    await c.start();
+    const bodies = Array.from({ length: 50 }, (_, i) => `{"model":"gpt-4o","messages":[{"role":"user","content":"request ${i}: summarise the ticket"}]}`);
+    await transport.send(testBatch({ logs: bodies.map((body) => testLog({}, { body })) }), { tenantId: 'acme', tier: 'full', tierVersion: 1, receivedAtMs: Date.now() });
+    await until('the request committed', async () => (await s.committed()).offset === 1);
+    expect(r.stored()).toEqual(bodies);
+    const segment = await readFile(join(broker.dataDir, LOG_DIRS, `${s.topic}-0`, '00000000000000000000.log'));
+    expect(segment.readInt8(16), 'record batch magic').toBe(2);
+    expect(segment.readInt16BE(21) & 0x07, 'codec of the stored batch').toBe(CODEC_IDS[compression]);
+    await transport.shutdown(5000);
+    await s.stop();
   });
 
   it.each([

@@ -290,8 +290,14 @@ export class KafkaSinkConsumer {
       sessionTimeout,
       heartbeatInterval: Math.max(500, Math.min(3000, Math.floor(sessionTimeout / 5))),
       maxWaitTimeInMs: 250,
-      maxBytesPerPartition: 16 << 20,
-      maxBytes: 64 << 20,
+      // A fetch brings about one batch's worth (maxBytes) over all partitions:
+      // more only waits in the buffer, and kafkajs holds each fetch response
+      // whole while it decodes it (64 MiB fetches kept a sink at 470-730 MB RSS
+      // with nothing buffered; bench/kafka-client.ts --fetch-mb). A message
+      // larger than a partition's share still comes (the broker returns at
+      // least one record batch).
+      maxBytesPerPartition: Math.max(1 << 20, Math.floor(this.opts.maxBytes / 4)),
+      maxBytes: Math.max(1 << 20, this.opts.maxBytes),
       allowAutoTopicCreation: false,
       retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 5000 },
     });
