@@ -46,7 +46,8 @@ import { loadSettings } from '../core/settings.ts';
 import { buildTierEngine } from '../app/pipeline.ts';
 import type { Attributes, BatchContext, RecordBatch } from '../core/record.ts';
 import { DATABASE, openClickHouse, sqlString } from '../storage/clickhouse.ts';
-import { encodeBatch, INSERT_FORMATS, NEVER_EXPIRES, timeText, tsvMap } from '../sinks/clickhouse/encode.ts';
+import { NEVER_EXPIRES, timeText } from '../sinks/clickhouse/encode.ts';
+import { traceLines, tsvMap, TSV_COLUMN_LIST } from './tsv-traces.ts';
 import { splitContent } from '../processors/conventions/classify.ts';
 import { listMigrations, migrate } from '../storage/migrate.ts';
 
@@ -70,7 +71,7 @@ interface Variant {
   migrations?: number;
   /** Changes to the tables as the migrations leave them. */
   ddl: string[];
-  /** Columns after encode.ts's in each otel_traces line. */
+  /** Columns after tsv-traces.ts's in each otel_traces line. */
   extra: string[];
   encode(b: { batch: RecordBatch; ctx: BatchContext }): Lines;
   /** SQL counting rows that still show content. */
@@ -79,13 +80,13 @@ interface Variant {
   expire?: string;
 }
 
-/** encode.ts's lines for spans whose content lives as long as the row, with the last columns (ContentExpireAt, ContentAttributes, EventsContentAttributes) cut off. */
+/** The TabSeparated lines (tsv-traces.ts) for spans whose content lives as long as the row, with the last columns (ContentExpireAt, ContentAttributes, EventsContentAttributes) cut off. */
 function withoutContentColumns(b: { batch: RecordBatch; ctx: BatchContext }, attrs: (a: Attributes) => Attributes = (a) => a): string[] {
   const expireAt = b.batch.expireAt ?? NEVER_EXPIRES;
   const tail = `\t${expireAt}\t{}\t[]`;
   const { contentExpireAt: _none, ...batch } = b.batch;
-  return encodeBatch({ ...batch, spans: batch.spans.map((s) => ({ ...s, attributes: attrs(s.attributes) })) }, b.ctx).otel_traces.map((line) => {
-    if (!line.endsWith(tail)) throw new Error('encode.ts no longer ends otel_traces lines with ContentExpireAt, ContentAttributes, EventsContentAttributes');
+  return traceLines({ ...batch, spans: batch.spans.map((s) => ({ ...s, attributes: attrs(s.attributes) })) }, b.ctx).map((line) => {
+    if (!line.endsWith(tail)) throw new Error('tsv-traces.ts no longer ends otel_traces lines with ContentExpireAt, ContentAttributes, EventsContentAttributes');
     return line.slice(0, -tail.length);
   });
 }
@@ -109,7 +110,7 @@ const VARIANTS: Variant[] = [
     what: 'content in SpanAttributes, expires with the row (tiers without contentRetentionDays)',
     ddl: [],
     extra: [],
-    encode: (b) => ({ traces: encodeBatch({ ...b.batch, contentExpireAt: undefined }, b.ctx).otel_traces, content: [] }),
+    encode: (b) => ({ traces: traceLines({ ...b.batch, contentExpireAt: undefined }, b.ctx), content: [] }),
     probe: `SELECT count() AS n FROM ${TRACES} WHERE ${hasContent}`,
   },
   {
@@ -117,7 +118,7 @@ const VARIANTS: Variant[] = [
     what: 'chosen: content in ContentAttributes (column TTL), SpanAttributes without it',
     ddl: [],
     extra: [],
-    encode: (b) => ({ traces: encodeBatch({ ...b.batch, contentExpireAt: Number(EXPIRY_PLACEHOLDER) }, b.ctx).otel_traces, content: [] }),
+    encode: (b) => ({ traces: traceLines({ ...b.batch, contentExpireAt: Number(EXPIRY_PLACEHOLDER) }, b.ctx), content: [] }),
     probe: `SELECT count() AS n FROM ${TRACES} WHERE notEmpty(ContentAttributes)`,
   },
   {
@@ -146,7 +147,7 @@ const VARIANTS: Variant[] = [
     extra: [],
     encode: (b) => {
       return {
-        traces: encodeBatch({ ...b.batch, contentExpireAt: undefined, spans: b.batch.spans.map((s) => ({ ...s, attributes: kept(s.attributes) })) }, b.ctx).otel_traces,
+        traces: traceLines({ ...b.batch, contentExpireAt: undefined, spans: b.batch.spans.map((s) => ({ ...s, attributes: kept(s.attributes) })) }, b.ctx),
         content: b.batch.spans.flatMap((s) => {
           const c = contentOf(s.attributes);
           return Object.keys(c).length === 0 ? [] : [`${b.ctx.tenantId}\t${timeText(s.startTimeUnixNano)}\t${s.traceId}\t${s.spanId}\t${tsvMap(c)}\t${EXPIRY_PLACEHOLDER}`];
@@ -366,8 +367,8 @@ async function child(spec: ChildSpec): Promise<Result> {
   };
   const traces = payload(spec.traces);
   const content = payload(spec.content);
-  // encode.ts's columns (before migration 010: without its three), then the variant's.
-  const encoded = INSERT_FORMATS.otel_traces.columns!.slice(0, -1);
+  // tsv-traces.ts's columns (before migration 010: without its three), then the variant's.
+  const encoded = TSV_COLUMN_LIST.slice(0, -1);
   const base = variant.migrations !== undefined && variant.migrations < 10 ? encoded.slice(0, encoded.indexOf(', `ContentExpireAt`')) : encoded;
   const traceColumns = `${base}${variant.extra.map((c) => `, \`${c}\``).join('')})`;
   const insert = async (into: string, lines: string[]): Promise<void> => {

@@ -12,10 +12,14 @@
 // Rows are the benchmark's own: the gateway traffic model with bodies
 // (bench/otlp-batches.ts, 3 tenants, 1000 spans per request), decoded with the
 // collector's OTLP decoder and run through the `full` tier by the real tier
-// engine, then encoded as TabSeparated by sinks/clickhouse/encode.ts (and, for
-// the format variants, by the encoders below: JSONEachRow, the format before,
-// JSONCompactEachRow, RowBinary and Native, one block per request, with
-// LowCardinality columns sent as String or as LowCardinality). One span in about 1000 also carries an
+// engine, then encoded as TabSeparated by bench/tsv-traces.ts (the format
+// before Native, the reference), as Native by the product's encoder
+// (sinks/clickhouse/native.ts: one block per request, LowCardinality encoded),
+// and, for the other format variants, by the encoders below: JSONEachRow (the
+// format before TabSeparated), JSONCompactEachRow and RowBinary. (Native with
+// LowCardinality columns sent as String measured 11.9-12.2 CPU-s per million
+// rows against 10.7-11.0, and is gone with the bench's own Native encoder.)
+// One span in about 1000 also carries an
 // attribute, an event and a link full of characters that need escaping, so that
 // the checksum proves every format's escaping, not only the easy rows.
 //
@@ -71,7 +75,10 @@ import { dashboardSql } from '../collector/analytics/dashboard.ts';
 import { listSql } from '../collector/analytics/explorer.ts';
 import type { Attributes, BatchContext, RecordBatch, Resource, SpanRecord } from '../core/record.ts';
 import { DATABASE, openClickHouse, sqlString } from '../storage/clickhouse.ts';
-import { encodeBatch, INSERT_FORMATS, NEVER_EXPIRES, timeText } from '../sinks/clickhouse/encode.ts';
+import { INSERT_FORMATS, NEVER_EXPIRES, timeText } from '../sinks/clickhouse/encode.ts';
+import { BinaryWriter, SPAN_KIND, STATUS_CODE, TRACE_COLUMNS, writeTraceBlock } from '../sinks/clickhouse/native.ts';
+import { traceLines, TSV_COLUMN_LIST } from './tsv-traces.ts';
+import type { TableRows } from '../storage/tables.ts';
 import { insertRows } from '../sinks/clickhouse/insert.ts';
 import { migrate } from '../storage/migrate.ts';
 
@@ -90,24 +97,24 @@ const CHILD_TIMEOUT_MS = 240_000;
 const READS_TIMEOUT_MS = 1_200_000;
 
 type Settings = Record<string, string | number>;
-type Format = 'json' | 'json-compact' | 'tsv' | 'rowbinary' | 'native' | 'native-lc';
+type Format = 'json' | 'json-compact' | 'tsv' | 'rowbinary' | 'native';
 const FORMAT_NAME: Record<Format, string> = {
   json: 'JSONEachRow',
   'json-compact': 'JSONCompactEachRow',
   tsv: 'TabSeparated',
   rowbinary: 'RowBinary',
   native: 'Native',
-  'native-lc': 'Native',
 };
 /** Formats written as bytes, not lines: RowBinary rows back to back, Native blocks of one request each. */
-const isBinary = (f: Format): f is 'rowbinary' | 'native' | 'native-lc' => f === 'rowbinary' || f === 'native' || f === 'native-lc';
+const isBinary = (f: Format): f is 'rowbinary' | 'native' => f === 'rowbinary' || f === 'native';
 
 /**
- * One measured configuration. Apart from group `a` (the current path:
- * insertRows() with TabSeparated through FROM INFILE, at several batch sizes)
- * each changes one thing against `a-16k`, the current path at about the batch
- * size the collector reaches under load; `h-previous` is the embedded path as
- * it was before FROM INFILE, Compact parts and TabSeparated.
+ * One measured configuration. Apart from group `a` (the path before Native:
+ * TabSeparated through FROM INFILE, at several batch sizes) each changes one
+ * thing against `a-16k`, that path at about the batch size the collector
+ * reaches under load; f-native-lc is the product's path now (insertRows with
+ * Native); `h-previous` is the embedded path as it was before FROM INFILE,
+ * Compact parts and TabSeparated.
  */
 interface Variant {
   id: string;
@@ -115,12 +122,12 @@ interface Variant {
   batchRows: number;
   format: Format;
   /**
-   * exact: insertRows() of sinks/clickhouse/insert.ts, called as the embedded
-   *   collector's batcher calls it (with the spool directory of openClickHouse).
+   * exact: insertRows() of sinks/clickhouse/insert.ts (Native), called as the
+   *   embedded collector's batcher calls it (with the spool directory of openClickHouse).
    * infile: the same mechanism (rows in a spool file, `INSERT ... FROM INFILE`),
    *   another statement or format.
    * The statements the bench builds name the columns for the positional
-   * formats (TabSeparated as insertRows does, JSONCompactEachRow, RowBinary),
+   * formats (TabSeparated, JSONCompactEachRow, RowBinary, Native as insertRows does),
    * not for JSONEachRow, whose rows name them.
    * inline: the rows after the statement, through @clickhouse/client's exec and
    *   chdb's Connection: insertRows() without a spool directory (the server path).
@@ -138,20 +145,20 @@ interface Variant {
 const REF = 'a-16k';
 const VARIANTS: Variant[] = [
   ...[2_000, 8_000, 16_000, 50_000].map(
-    (n): Variant => ({ id: `a-${n / 1000}k`, what: `current path (insertRows: TabSeparated, FROM INFILE), ${n / 1000}k rows per insert`, batchRows: n, format: 'tsv', path: 'exact', settings: CURRENT_SETTINGS }),
+    (n): Variant => ({ id: `a-${n / 1000}k`, what: `path before Native (TabSeparated, FROM INFILE), ${n / 1000}k rows per insert`, batchRows: n, format: 'tsv', path: 'infile', settings: CURRENT_SETTINGS }),
   ),
   // best_effort, the chdb 26.x default, reads these seconds.nanoseconds times too (from 2001 on, as here).
   { id: 'b-best-effort', what: "date_time_input_format='best_effort' (before seconds.nanoseconds times)", batchRows: 16_000, format: 'tsv', path: 'infile', settings: { ...CURRENT_SETTINGS, date_time_input_format: 'best_effort' } },
   { id: 'c-parallel', what: 'input_format_parallel_parsing=1 (the default)', batchRows: 16_000, format: 'tsv', path: 'infile', settings: { ...CURRENT_SETTINGS, input_format_parallel_parsing: 1 } },
   // The skip indexes: bloom filters over map values hash every value, the request and response bodies included.
-  { id: 'd-nobloom', what: 'table without the 5 bloom_filter indexes', batchRows: 16_000, format: 'tsv', path: 'exact', settings: CURRENT_SETTINGS, table: 'no-bloom' },
-  { id: 'd-keys-only', what: 'table without the 2 bloom_filter indexes over map values (keys and TraceId kept)', batchRows: 16_000, format: 'tsv', path: 'exact', settings: CURRENT_SETTINGS, table: 'keys-only' },
-  { id: 'd-noskip', what: 'table without any skip index (bloom_filter and minmax)', batchRows: 16_000, format: 'tsv', path: 'exact', settings: CURRENT_SETTINGS, table: 'no-skip' },
-  { id: 'd-lz4', what: 'table with LZ4 instead of ZSTD(1)', batchRows: 16_000, format: 'tsv', path: 'exact', settings: CURRENT_SETTINGS, table: 'lz4' },
-  { id: 'd-lz4-maps', what: 'table with LZ4 instead of ZSTD(1) on the Map columns only (attributes, bodies)', batchRows: 16_000, format: 'tsv', path: 'exact', settings: CURRENT_SETTINGS, table: 'lz4-maps' },
-  { id: 'd-codecs', what: "table without CODEC clauses (the engine's default, LZ4)", batchRows: 16_000, format: 'tsv', path: 'exact', settings: CURRENT_SETTINGS, table: 'default-codecs' },
+  { id: 'd-nobloom', what: 'table without the 5 bloom_filter indexes', batchRows: 16_000, format: 'tsv', path: 'infile', settings: CURRENT_SETTINGS, table: 'no-bloom' },
+  { id: 'd-keys-only', what: 'table without the 2 bloom_filter indexes over map values (keys and TraceId kept)', batchRows: 16_000, format: 'tsv', path: 'infile', settings: CURRENT_SETTINGS, table: 'keys-only' },
+  { id: 'd-noskip', what: 'table without any skip index (bloom_filter and minmax)', batchRows: 16_000, format: 'tsv', path: 'infile', settings: CURRENT_SETTINGS, table: 'no-skip' },
+  { id: 'd-lz4', what: 'table with LZ4 instead of ZSTD(1)', batchRows: 16_000, format: 'tsv', path: 'infile', settings: CURRENT_SETTINGS, table: 'lz4' },
+  { id: 'd-lz4-maps', what: 'table with LZ4 instead of ZSTD(1) on the Map columns only (attributes, bodies)', batchRows: 16_000, format: 'tsv', path: 'infile', settings: CURRENT_SETTINGS, table: 'lz4-maps' },
+  { id: 'd-codecs', what: "table without CODEC clauses (the engine's default, LZ4)", batchRows: 16_000, format: 'tsv', path: 'infile', settings: CURRENT_SETTINGS, table: 'default-codecs' },
   // ClickHouse's default min_bytes_for_wide_part (10 MiB uncompressed) makes a 16k-row part Wide (~150 files) instead of Compact (~25).
-  { id: 'd-wide', what: 'table with min_bytes_for_wide_part at its default (Wide parts)', batchRows: 16_000, format: 'tsv', path: 'exact', settings: CURRENT_SETTINGS, table: 'wide' },
+  { id: 'd-wide', what: 'table with min_bytes_for_wide_part at its default (Wide parts)', batchRows: 16_000, format: 'tsv', path: 'infile', settings: CURRENT_SETTINGS, table: 'wide' },
   // The reference's statement and settings with the body inline; insertRows() without a spool directory would also drop parallel_parsing=0.
   { id: 'e-inline', what: 'rows inline after the statement, through @clickhouse/client', batchRows: 16_000, format: 'tsv', path: 'inline', settings: CURRENT_SETTINGS },
   { id: 'e-raw', what: 'rows inline, through chdb Session.insert with a Buffer', batchRows: 16_000, format: 'tsv', path: 'raw', settings: CURRENT_SETTINGS },
@@ -161,22 +168,20 @@ const VARIANTS: Variant[] = [
   // which SSE response bodies contain) and runs the rest as SQL (chdb 3.4 / 26.7, checked through its
   // native raw-insert entry point), and Session.insert does not accept binary formats.
   { id: 'f-rowbinary', what: 'RowBinary', batchRows: 16_000, format: 'rowbinary', path: 'infile', settings: CURRENT_SETTINGS },
-  // Native, one block per request (as an ingest worker would encode them), LowCardinality columns declared
-  // String and converted by ClickHouse on insert (-lc: sent as LowCardinality, dictionaries built in JS).
-  { id: 'f-native', what: 'Native, String for LowCardinality', batchRows: 16_000, format: 'native', path: 'infile', settings: CURRENT_SETTINGS },
-  { id: 'f-native-lc', what: 'Native, LowCardinality encoded', batchRows: 16_000, format: 'native-lc', path: 'infile', settings: CURRENT_SETTINGS },
+  // Native, one block per request as an ingest worker encodes them, LowCardinality encoded: the product's path.
+  { id: 'f-native-lc', what: 'Native, LowCardinality encoded (insertRows: the product now)', batchRows: 16_000, format: 'native', path: 'exact', settings: CURRENT_SETTINGS },
   // async_insert defaults to 1 in chdb 26.x, but none of these inserts goes through the async queue
   // (AsyncInsertQuery in the report), so async_insert=0 changes nothing and is not measured.
   { id: 'g-threads', what: 'max_insert_threads=2', batchRows: 16_000, format: 'tsv', path: 'infile', settings: { ...CURRENT_SETTINGS, max_insert_threads: 2 } },
   { id: 'g-nosquash', what: 'min_insert_block_size_rows=0, _bytes=0', batchRows: 16_000, format: 'tsv', path: 'infile', settings: { ...CURRENT_SETTINGS, min_insert_block_size_rows: 0, min_insert_block_size_bytes: 0 } },
   { id: 'g-optimize0', what: 'optimize_on_insert=0', batchRows: 16_000, format: 'tsv', path: 'infile', settings: { ...CURRENT_SETTINGS, optimize_on_insert: 0 } },
-  { id: 'g-nomerge', what: 'SYSTEM STOP MERGES on the table (merge cost, by difference)', batchRows: 16_000, format: 'tsv', path: 'exact', settings: CURRENT_SETTINGS, stopMerges: true },
-  { id: 'g-null', what: 'ENGINE = Null table (parsing only, nothing written)', batchRows: 16_000, format: 'tsv', path: 'exact', settings: CURRENT_SETTINGS, table: 'null' },
-  { id: 'g-null-native', what: 'ENGINE = Null table, Native (f-native-lc)', batchRows: 16_000, format: 'native-lc', path: 'infile', settings: CURRENT_SETTINGS, table: 'null' },
+  { id: 'g-nomerge', what: 'SYSTEM STOP MERGES on the table (merge cost, by difference)', batchRows: 16_000, format: 'tsv', path: 'infile', settings: CURRENT_SETTINGS, stopMerges: true },
+  { id: 'g-null', what: 'ENGINE = Null table (parsing only, nothing written)', batchRows: 16_000, format: 'tsv', path: 'infile', settings: CURRENT_SETTINGS, table: 'null' },
+  { id: 'g-null-native', what: 'ENGINE = Null table, Native (f-native-lc)', batchRows: 16_000, format: 'native', path: 'infile', settings: CURRENT_SETTINGS, table: 'null' },
   // Several changes at once: the embedded path before migration 005, FROM INFILE and TabSeparated, for the before/after.
   { id: 'h-previous', what: 'previous path: JSONEachRow inline, parallel parsing, Wide parts', batchRows: 16_000, format: 'json', path: 'inline', settings: PREVIOUS_SETTINGS, table: 'wide' },
   // The reference again, then what the skip indexes buy on reads (a larger table, READ_COPIES times the rows).
-  { id: 'r-reads', what: 'current path, then the reads with and without skip indexes', batchRows: 16_000, format: 'tsv', path: 'exact', settings: CURRENT_SETTINGS, reads: true },
+  { id: 'r-reads', what: 'current path (Native), then the reads with and without skip indexes', batchRows: 16_000, format: 'native', path: 'exact', settings: CURRENT_SETTINGS, reads: true },
 ];
 
 // ---------------------------------------------------------------------------
@@ -210,7 +215,7 @@ function buildRecords(rows: number): Built {
       const ctx: BatchContext = { tenantId: TENANTS[t]!, tier: 'full', tierVersion: 1, receivedAtMs };
       const batch = engine.process({ spans: decoded.records, logs: [], summaries: [], metadata: [] }, ctx);
       // The bench's own encoders write content kept with its row, as the full tier does by default.
-      if (batch.contentExpireAt !== undefined) throw new Error('the full tier set a content expiry: the format variants would store content apart from encode.ts');
+      if (batch.contentExpireAt !== undefined) throw new Error('the full tier set a content expiry: the format variants would store content apart from the product');
       // The full tier adds gateway_metadata rows; only spans are measured here.
       batch.spans = batch.spans.slice(0, rows - out.rows);
       batch.logs = [];
@@ -233,30 +238,24 @@ function buildRecords(rows: number): Built {
 }
 
 // ---------------------------------------------------------------------------
-// Encoders for the format variants. Same values as encode.ts's encodeSpan; the
-// positional ones in COLUMNS order, which is the table's (checked against
-// system.columns by each child) and that of encode.ts's TabSeparated lines.
+// Encoders for the format variants. Same values as the product's Native
+// blocks; the positional ones in COLUMNS order, which is the table's (checked
+// against system.columns by each child) and that of the Native blocks and the
+// TabSeparated lines.
 
-const COLUMNS = [
-  'TenantId', 'Tier', 'Timestamp', 'TraceId', 'SpanId', 'ParentSpanId', 'TraceState', 'SpanName', 'SpanKind', 'ServiceName',
-  'ResourceAttributes', 'ScopeName', 'ScopeVersion', 'SpanAttributes', 'Duration', 'StatusCode', 'StatusMessage', 'SpanFlags',
-  'Events.Timestamp', 'Events.Name', 'Events.Attributes', 'Links.TraceId', 'Links.SpanId', 'Links.TraceState', 'Links.Attributes', 'ExpireAt',
-  'ContentExpireAt', 'ContentAttributes', 'EventsContentAttributes',
-];
-const SPAN_KIND = ['SPAN_KIND_UNSPECIFIED', 'SPAN_KIND_INTERNAL', 'SPAN_KIND_SERVER', 'SPAN_KIND_CLIENT', 'SPAN_KIND_PRODUCER', 'SPAN_KIND_CONSUMER'];
-const STATUS_CODE = ['STATUS_CODE_UNSET', 'STATUS_CODE_OK', 'STATUS_CODE_ERROR'];
+const COLUMNS = TRACE_COLUMNS.map((c) => c.name);
 const json = JSON.stringify as (s: string) => string;
-/** The column list of the bench's statements for positional formats: encode.ts's, checked against COLUMNS. */
-const COLUMN_LIST = `(${COLUMNS.map((c) => `\`${c}\``).join(', ')})`;
-if (COLUMN_LIST !== INSERT_FORMATS.otel_traces.columns || INSERT_FORMATS.otel_traces.format !== 'TabSeparated') {
-  throw new Error(`encode.ts writes otel_traces as ${INSERT_FORMATS.otel_traces.format} ${INSERT_FORMATS.otel_traces.columns}, the bench expects TabSeparated ${COLUMN_LIST}`);
+/** The column list of the bench's statements for positional formats, the product's. */
+const COLUMN_LIST = TSV_COLUMN_LIST;
+if (COLUMN_LIST !== INSERT_FORMATS.otel_traces.columns || INSERT_FORMATS.otel_traces.format !== 'Native') {
+  throw new Error(`encode.ts writes otel_traces as ${INSERT_FORMATS.otel_traces.format} ${INSERT_FORMATS.otel_traces.columns}, the bench expects Native ${COLUMN_LIST}`);
 }
 
 function duration(s: SpanRecord): bigint {
   return s.endTimeUnixNano > s.startTimeUnixNano ? s.endTimeUnixNano - s.startTimeUnixNano : 0n;
 }
 
-/** Serialises each Resource once per batch, as encode.ts does. */
+/** Serialises each Resource once per batch, as the product does. */
 function perResource<T>(make: (r: Resource) => T): (r: Resource) => T {
   let last: Resource | undefined;
   let value: T | undefined;
@@ -286,7 +285,7 @@ function encodeCompact({ batch, ctx }: { batch: RecordBatch; ctx: BatchContext }
   );
 }
 
-/** JSONEachRow, as encode.ts wrote spans before TabSeparated: a template per line, columns by name. */
+/** JSONEachRow, as the product wrote spans before TabSeparated: a template per line, columns by name. */
 function encodeJson({ batch, ctx }: { batch: RecordBatch; ctx: BatchContext }): string[] {
   const expireAt = batch.expireAt ?? NEVER_EXPIRES;
   const head = `{"TenantId":${json(ctx.tenantId)},"Tier":${json(ctx.tier)},"ExpireAt":${expireAt},"ContentExpireAt":${expireAt},`;
@@ -318,57 +317,14 @@ function encodeJson({ batch, ctx }: { batch: RecordBatch; ctx: BatchContext }): 
   });
 }
 
-/** Growable little-endian writer for RowBinary. */
-class BinaryWriter {
-  buf = Buffer.allocUnsafe(1 << 20);
-  pos = 0;
-  room(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
-    this.buf.copy(next, 0, 0, this.pos);
-    this.buf = next;
-  }
-  varint(n: number): void {
-    this.room(10);
-    while (n >= 0x80) {
-      this.buf[this.pos++] = (n & 0x7f) | 0x80;
-      n >>>= 7;
-    }
-    this.buf[this.pos++] = n;
-  }
-  string(s: string): void {
-    // Strings are mostly short ASCII: skip the byteLength pass for those.
-    // eslint-disable-next-line no-control-regex -- ASCII is 0x00-0x7f, control characters included
-    const n = s.length < 64 && /^[\x00-\x7f]*$/.test(s) ? s.length : Buffer.byteLength(s);
-    this.varint(n);
-    this.room(n);
-    this.pos += this.buf.write(s, this.pos, n, 'utf8');
-  }
-  map(a: Attributes): void {
-    let n = 0;
-    for (const _ in a) n++;
-    this.varint(n);
-    for (const k in a) {
-      this.string(k);
-      this.string(a[k]!);
-    }
-  }
-  u64(v: bigint): void {
-    this.room(8);
-    this.pos = this.buf.writeBigUInt64LE(v, this.pos);
-  }
-  i64(v: bigint): void {
-    this.room(8);
-    this.pos = this.buf.writeBigInt64LE(v, this.pos);
-  }
-  u32(v: number): void {
-    this.room(4);
-    this.pos = this.buf.writeUInt32LE(v, this.pos);
-  }
-  /** A UInt64 from a count (offsets, sizes), without a BigInt. */
-  u64n(v: number): void {
-    this.u32(v % 2 ** 32);
-    this.u32(Math.floor(v / 2 ** 32));
+/** A Map(String, String) in RowBinary: the pair count, then keys and values in turn. */
+function rowBinaryMap(w: BinaryWriter, a: Attributes): void {
+  let n = 0;
+  for (const _ in a) n++;
+  w.varint(n);
+  for (const k in a) {
+    w.string(k);
+    w.string(a[k]!);
   }
 }
 
@@ -386,10 +342,10 @@ function encodeRowBinary({ batch, ctx }: { batch: RecordBatch; ctx: BatchContext
     w.string(s.name);
     w.string(SPAN_KIND[s.kind] ?? '');
     w.string(s.resource.attributes['service.name'] ?? '');
-    w.map(s.resource.attributes);
+    rowBinaryMap(w, s.resource.attributes);
     w.string(s.scope.name);
     w.string(s.scope.version);
-    w.map(s.attributes);
+    rowBinaryMap(w, s.attributes);
     w.u64(duration(s));
     w.string(STATUS_CODE[s.statusCode] ?? '');
     w.string(s.statusMessage);
@@ -399,7 +355,7 @@ function encodeRowBinary({ batch, ctx }: { batch: RecordBatch; ctx: BatchContext
     w.varint(s.events.length);
     for (const e of s.events) w.string(e.name);
     w.varint(s.events.length);
-    for (const e of s.events) w.map(e.attributes);
+    for (const e of s.events) rowBinaryMap(w, e.attributes);
     w.varint(s.links.length);
     for (const l of s.links) w.string(l.traceId);
     w.varint(s.links.length);
@@ -407,7 +363,7 @@ function encodeRowBinary({ batch, ctx }: { batch: RecordBatch; ctx: BatchContext
     w.varint(s.links.length);
     for (const l of s.links) w.string(l.traceState);
     w.varint(s.links.length);
-    for (const l of s.links) w.map(l.attributes);
+    for (const l of s.links) rowBinaryMap(w, l.attributes);
     w.u32(expireAt);
     w.u32(expireAt); // ContentExpireAt: content kept as long as the row
     w.varint(0); // ContentAttributes {}
@@ -416,175 +372,11 @@ function encodeRowBinary({ batch, ctx }: { batch: RecordBatch; ctx: BatchContext
   }
 }
 
-// Native: one block per request, columns one after the other. A block is
-// NumColumns and NumRows (VarUInt), then per column its name, its type (String,
-// VarUInt length + bytes) and its data: numbers little-endian, DateTime64(9) an
-// Int64 of nanoseconds, Strings one after the other, Array(T) the cumulative
-// end offset of each row (UInt64) then every element as a column of T, Map(K, V)
-// the same with the keys then the values as columns. LowCardinality(String)
-// has a state prefix, UInt64 1 (shared dictionaries with additional keys), at
-// the start of the column (inside an Array or Map too, before the offsets), and
-// as data a UInt64 of flags (index width; additional keys; update dictionary),
-// the dictionary (UInt64 size and Strings), the row count (UInt64) and each
-// row's index into the dictionary; no data at all for zero values (an Array
-// column whose rows are all empty). Checked against chdb's own Native output.
-// 'native' declares String where the table has LowCardinality(String) and
-// lets ClickHouse convert on insert (input_format_native_allow_types_conversion,
-// on by default); 'native-lc' sends LowCardinality itself.
-
 type Block = Built['batches'][number];
 
-/** How one type's values are written, for a block's rows or an Array's elements. */
-interface NativeType<T> {
-  name: string;
-  prefix(w: BinaryWriter): void;
-  write(w: BinaryWriter, values: readonly T[]): void;
-}
-
-const noPrefix = (): void => {};
-const nativeNumber = <T>(name: string, put: (w: BinaryWriter, v: T) => void): NativeType<T> => ({
-  name,
-  prefix: noPrefix,
-  write: (w, values) => values.forEach((v) => put(w, v)),
-});
-const nString = nativeNumber<string>('String', (w, v) => w.string(v));
-const nUInt32 = nativeNumber<number>('UInt32', (w, v) => w.u32(v));
-const nDateTime = nativeNumber<number>('DateTime', (w, v) => w.u32(v));
-const nUInt64 = nativeNumber<bigint>('UInt64', (w, v) => w.u64(v));
-const nDateTime64 = nativeNumber<bigint>('DateTime64(9)', (w, v) => w.i64(v));
-
-/** LowCardinality flags: UInt8 indexes (0; 1, 2, 3 for UInt16/32/64), HasAdditionalKeysBit, NeedUpdateDictionary. */
-const LC_ADDITIONAL_KEYS = (1 << 9) | (1 << 10);
-const nLowCardinality: NativeType<string> = {
-  name: 'LowCardinality(String)',
-  prefix: (w) => w.u64n(1),
-  write(w, values) {
-    if (values.length === 0) return;
-    // Index 0 is the default value, as ClickHouse writes its dictionaries.
-    const dict = new Map<string, number>([['', 0]]);
-    const indexes = new Uint32Array(values.length);
-    values.forEach((v, i) => {
-      let at = dict.get(v);
-      if (at === undefined) dict.set(v, (at = dict.size));
-      indexes[i] = at;
-    });
-    const width = dict.size <= 2 ** 8 ? 0 : dict.size <= 2 ** 16 ? 1 : 2;
-    w.u64n(LC_ADDITIONAL_KEYS | width);
-    w.u64n(dict.size);
-    for (const k of dict.keys()) w.string(k);
-    w.u64n(values.length);
-    w.room(values.length << width);
-    for (const i of indexes) {
-      if (width === 0) w.buf[w.pos] = i;
-      else if (width === 1) w.buf.writeUInt16LE(i, w.pos);
-      else w.buf.writeUInt32LE(i, w.pos);
-      w.pos += 1 << width;
-    }
-  },
-};
-
-function nArray<T>(of: NativeType<T>): NativeType<readonly T[]> {
-  return {
-    name: `Array(${of.name})`,
-    prefix: (w) => of.prefix(w),
-    write(w, values) {
-      const flat: T[] = [];
-      for (const v of values) {
-        flat.push(...v);
-        w.u64n(flat.length);
-      }
-      of.write(w, flat);
-    },
-  };
-}
-
-function nMap(key: NativeType<string>): NativeType<Attributes> {
-  return {
-    name: `Map(${key.name}, String)`,
-    prefix: (w) => key.prefix(w),
-    write(w, values) {
-      const keys: string[] = [];
-      const vals: string[] = [];
-      for (const a of values) {
-        for (const k in a) {
-          keys.push(k);
-          vals.push(a[k]!);
-        }
-        w.u64n(keys.length);
-      }
-      key.write(w, keys);
-      nString.write(w, vals);
-    },
-  };
-}
-
-interface NativeColumn {
-  name: string;
-  type: string;
-  write(w: BinaryWriter, b: Block): void;
-}
-
-function nColumn<T>(name: string, type: NativeType<T>, get: (s: SpanRecord, b: Block) => T): NativeColumn {
-  return {
-    name,
-    type: type.name,
-    write(w, b) {
-      type.prefix(w);
-      type.write(w, b.batch.spans.map((s) => get(s, b)));
-    },
-  };
-}
-
-/** otel_traces' columns as Native, in COLUMNS order; `lc`: LowCardinality where the table has it, else String. */
-function nativeColumns(lc: boolean): NativeColumn[] {
-  const lcs = lc ? nLowCardinality : nString;
-  const attrs = nMap(lcs);
-  const expireAt = (b: Block): number => b.batch.expireAt ?? NEVER_EXPIRES;
-  const columns = [
-    nColumn('TenantId', lcs, (_, b) => b.ctx.tenantId),
-    nColumn('Tier', lcs, (_, b) => b.ctx.tier),
-    nColumn('Timestamp', nDateTime64, (s) => s.startTimeUnixNano),
-    nColumn('TraceId', nString, (s) => s.traceId),
-    nColumn('SpanId', nString, (s) => s.spanId),
-    nColumn('ParentSpanId', nString, (s) => s.parentSpanId),
-    nColumn('TraceState', nString, (s) => s.traceState),
-    nColumn('SpanName', lcs, (s) => s.name),
-    nColumn('SpanKind', lcs, (s) => SPAN_KIND[s.kind] ?? ''),
-    nColumn('ServiceName', lcs, (s) => s.resource.attributes['service.name'] ?? ''),
-    nColumn('ResourceAttributes', attrs, (s) => s.resource.attributes),
-    nColumn('ScopeName', nString, (s) => s.scope.name),
-    nColumn('ScopeVersion', nString, (s) => s.scope.version),
-    nColumn('SpanAttributes', attrs, (s) => s.attributes),
-    nColumn('Duration', nUInt64, duration),
-    nColumn('StatusCode', lcs, (s) => STATUS_CODE[s.statusCode] ?? ''),
-    nColumn('StatusMessage', nString, (s) => s.statusMessage),
-    nColumn('SpanFlags', nUInt32, (s) => s.flags >>> 0),
-    nColumn('Events.Timestamp', nArray(nDateTime64), (s) => s.events.map((e) => e.timeUnixNano)),
-    nColumn('Events.Name', nArray(lcs), (s) => s.events.map((e) => e.name)),
-    nColumn('Events.Attributes', nArray(attrs), (s) => s.events.map((e) => e.attributes)),
-    nColumn('Links.TraceId', nArray(nString), (s) => s.links.map((l) => l.traceId)),
-    nColumn('Links.SpanId', nArray(nString), (s) => s.links.map((l) => l.spanId)),
-    nColumn('Links.TraceState', nArray(nString), (s) => s.links.map((l) => l.traceState)),
-    nColumn('Links.Attributes', nArray(attrs), (s) => s.links.map((l) => l.attributes)),
-    nColumn('ExpireAt', nDateTime, (_, b) => expireAt(b)),
-    // Content kept as long as the row, as encode.ts writes it without a content expiry.
-    nColumn('ContentExpireAt', nDateTime, (_, b) => expireAt(b)),
-    nColumn('ContentAttributes', attrs, () => ({})),
-    nColumn('EventsContentAttributes', nArray(attrs), () => []),
-  ];
-  if (columns.map((c) => c.name).join() !== COLUMNS.join()) throw new Error('the Native columns are not COLUMNS: update nativeColumns()');
-  return columns;
-}
-
 /** One request's spans as one Native block; `rowEnds` gets NaN for each row but the last, which gets the block's end. */
-function encodeNative(b: Block, columns: readonly NativeColumn[], w: BinaryWriter, rowEnds?: number[]): void {
-  w.varint(columns.length);
-  w.varint(b.batch.spans.length);
-  for (const c of columns) {
-    w.string(c.name);
-    w.string(c.type);
-    c.write(w, b);
-  }
+function encodeNative(b: Block, w: BinaryWriter, rowEnds?: number[]): void {
+  writeTraceBlock(w, b.batch, b.ctx);
   for (let i = 1; i < b.batch.spans.length; i++) rowEnds?.push(NaN);
   rowEnds?.push(w.pos);
 }
@@ -605,16 +397,13 @@ interface Payload {
 function writePayloads(built: Built, formats: Set<Format>, dir: string): Map<Format, Payload & { encodeUsPerRow: number[]; bytesPerRow: number }> {
   const out = new Map<Format, Payload & { encodeUsPerRow: number[]; bytesPerRow: number }>();
   const textEncoders: Partial<Record<Format, (b: Built['batches'][number]) => string[]>> = {
-    tsv: (b) => encodeBatch(b.batch, b.ctx).otel_traces,
+    tsv: (b) => traceLines(b.batch, b.ctx),
     json: encodeJson,
     'json-compact': encodeCompact,
   };
-  const native = nativeColumns(false);
-  const nativeLc = nativeColumns(true);
-  const binaryEncoders: Record<'rowbinary' | 'native' | 'native-lc', (b: Block, w: BinaryWriter, rowEnds?: number[]) => void> = {
+  const binaryEncoders: Record<'rowbinary' | 'native', (b: Block, w: BinaryWriter, rowEnds?: number[]) => void> = {
     rowbinary: encodeRowBinary,
-    native: (b, w, rowEnds) => encodeNative(b, native, w, rowEnds),
-    'native-lc': (b, w, rowEnds) => encodeNative(b, nativeLc, w, rowEnds),
+    native: encodeNative,
   };
   for (const format of formats) {
     const times: number[] = [];
@@ -800,7 +589,7 @@ async function parent(): Promise<void> {
   const workDir = mkdtempSync(join(tmpdir(), 'consentry-bench-insert-'));
   const payloads = writePayloads(built, new Set(variants.map((v) => v.format)), workDir);
   for (const [format, p] of payloads) {
-    console.log(`  ${`${FORMAT_NAME[format]}${format === 'native-lc' ? ' (LC)' : ''}`.padEnd(18)} ${fmt(p.bytesPerRow)} B/row, JS encode ${p.encodeUsPerRow.map((t) => t.toFixed(2)).join(' / ')} us/row`);
+    console.log(`  ${FORMAT_NAME[format].padEnd(18)} ${fmt(p.bytesPerRow)} B/row, JS encode ${p.encodeUsPerRow.map((t) => t.toFixed(2)).join(' / ')} us/row`);
   }
   built.batches.length = 0; // the children read the payload files; free the records
 
@@ -1233,21 +1022,21 @@ async function child(spec: ChildSpec): Promise<RunResult> {
   const chdb = require('chdb') as ChdbModule;
   const session = variant.path === 'raw' ? new chdb.Session(join(dataDir, 'clickhouse')) : undefined;
 
-  // Payload -> batches, before the clock: the collector holds rows as strings
-  // (one per row, encode.ts); the binary formats as Buffers of one request each.
+  // Payload -> batches, before the clock: text formats as a string per row;
+  // the binary formats as latin1 strings of one request each, as the collector holds Native blocks.
   const data = readFileSync(spec.payload.file);
   const offsetsRaw = readFileSync(spec.payload.offsetsFile);
   const offsets = new Float64Array(offsetsRaw.buffer, offsetsRaw.byteOffset, offsetsRaw.length / 8);
   const lineBatches: string[][] = [];
-  const binaryBatches: Buffer[][] = [];
+  const binaryBatches: TableRows[][] = [];
   for (let start = 0; start < rows; start += variant.batchRows) {
     const end = Math.min(rows, start + variant.batchRows);
     if (isBinary(variant.format)) {
-      const parts: Buffer[] = [];
+      const parts: TableRows[] = [];
       for (let r = start; r < end; r += SPANS_PER_REQUEST) {
         const [from, to] = [offsets[r]!, offsets[Math.min(end, r + SPANS_PER_REQUEST)]!];
         if (Number.isNaN(from) || Number.isNaN(to)) throw new Error(`rows ${r}-${end} cut a Native block: give a --rows and batch size in whole requests (${SPANS_PER_REQUEST} rows)`);
-        parts.push(Buffer.from(data.subarray(from, to)));
+        parts.push({ body: data.toString('latin1', from, to), rows: Math.min(end, r + SPANS_PER_REQUEST) - r });
       }
       binaryBatches.push(parts);
     } else {
@@ -1259,7 +1048,7 @@ async function child(spec: ChildSpec): Promise<RunResult> {
   const insert = async (i: number, token: string): Promise<void> => {
     switch (variant.path) {
       case 'exact':
-        await insertRows(client, 'otel_traces', lineBatches[i]!, token, spoolDir);
+        await insertRows(client, 'otel_traces', binaryBatches[i]!, token, spoolDir);
         return;
       case 'inline':
         await inlineInsert(client, lineBatches[i]!, token, variant.settings, variant.format);
@@ -1277,7 +1066,7 @@ async function child(spec: ChildSpec): Promise<RunResult> {
       case 'infile': {
         // As insertRows does it, with the variant's statement and format.
         const file = join(spoolDir, `otel_traces-${token}.${variant.format}`);
-        await writeFile(file, isBinary(variant.format) ? Buffer.concat(binaryBatches[i]!) : lineBatches[i]!.join('\n'));
+        await writeFile(file, isBinary(variant.format) ? Buffer.from(binaryBatches[i]!.map((p) => p.body).join(''), 'latin1') : lineBatches[i]!.join('\n'));
         try {
           await client.command({ query: `${insertInto(variant.format)} FROM INFILE ${sqlString(file)} SETTINGS insert_deduplication_token='${token}', ${settingsSql(variant.settings)} FORMAT ${format}` });
         } finally {

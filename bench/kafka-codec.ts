@@ -12,7 +12,7 @@ import { buildPool } from './otlp-batches.ts';
 import { decodeTracesProto } from '../collector/otlp/decode-proto.ts';
 import type { BatchContext, RecordBatch, SpanRecord } from '../core/record.ts';
 import { decodeBatchMessage, encodeBatchMessage } from '../sinks/kafka/codec.ts';
-import { encodeBatch } from '../sinks/clickhouse/encode.ts';
+import { encodeRows } from '../sinks/clickhouse/encode.ts';
 
 const SECONDS = Number(process.argv[2] ?? 2);
 const ctx: BatchContext = { tenantId: 'acme', tier: 'full', tierVersion: 1_732_000_000_000, receivedAtMs: 1_732_000_000_000 };
@@ -61,7 +61,7 @@ for (const bodies of [false, true]) {
   const batch: RecordBatch = { spans, logs: [], summaries: [], metadata: [] };
   const msg = encodeBatchMessage(batch, ctx);
   const json = jsonPerSpan(spans).join('\n');
-  const rows = encodeBatch(batch, ctx).otel_traces.join('\n');
+  const rows = Buffer.from(encodeRows(batch, ctx).otel_traces.body, 'latin1');
   const n = spans.length;
   const per = (b: number) => (b / n).toFixed(0).padStart(6);
   console.log(`\n${bodies ? 'with bodies' : 'no bodies'}: ${n} spans per message`);
@@ -69,7 +69,7 @@ for (const bodies of [false, true]) {
   console.log(`  OTLP protobuf (input)  ${per(otlp.length)}       ${per(gzipSync(otlp).length)}`);
   console.log(`  Consentry codec v1     ${per(msg.length)}       ${per(gzipSync(msg).length)}`);
   console.log(`  JSON per span          ${per(json.length)}       ${per(gzipSync(json).length)}`);
-  console.log(`  ClickHouse JSON rows   ${per(rows.length)}       ${per(gzipSync(rows).length)}`);
+  console.log(`  ClickHouse Native rows ${per(rows.length)}       ${per(gzipSync(rows).length)}`);
   const enc = rate(() => encodeBatchMessage(batch, ctx)) * n;
   const dec = rate(() => decodeBatchMessage(msg)) * n;
   const jenc = rate(() => jsonPerSpan(spans)) * n;

@@ -4,8 +4,17 @@ export const TABLES = ['otel_traces', 'otel_logs', 'request_summaries', 'gateway
 export type Table = (typeof TABLES)[number];
 
 /**
- * The same rows with each table's lines joined by '\n' (`text`, '' when
- * `rows` is 0): what an ingest worker hands back. One string per table crosses
- * threads and joins into an insert body far more cheaply than thousands.
+ * One request's rows of a table in the table's insert format
+ * (sinks/clickhouse/encode.ts, INSERT_FORMATS): lines joined by '\n', or for a
+ * binary format (otel_traces: Native) one block as a latin1 string, one
+ * character per byte (sinks/clickhouse/native.ts says why not a buffer); ''
+ * when `rows` is 0. One string per table crosses threads (an ingest worker's
+ * reply) and joins into an insert body far more cheaply than thousands.
  */
-export type JoinedRows = { [T in Table]: { text: string; rows: number } };
+export interface TableRows {
+  body: string;
+  rows: number;
+}
+
+/** A request's rows for every table. */
+export type JoinedRows = { [T in Table]: TableRows };

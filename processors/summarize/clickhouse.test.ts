@@ -26,6 +26,8 @@ const INSTANCES = 2;
 const BATCHES = 4;
 const BATCH = 512;
 const TABLE = 'consentry.request_summaries';
+/** JSONEachRow lines as one request's rows (TableRows). */
+const asRows = (lines: readonly string[]) => [{ body: lines.join('\n'), rows: lines.length }];
 
 const env = { hmacKey: Buffer.alloc(32), count: () => undefined };
 const summarizeBatch = summarize.create({}, env);
@@ -116,7 +118,7 @@ describe('request_summaries in chdb (integration)', () => {
     // unmerged rows too, and the row counts below must not race a merge.
     await ch.client.command({ query: `SYSTEM STOP MERGES ${TABLE}` });
     w = writeData();
-    for (const [i, lines] of w.lines.entries()) await insertRows(ch.client, 'request_summaries', lines, `summaries-test-${i}`);
+    for (const [i, lines] of w.lines.entries()) await insertRows(ch.client, 'request_summaries', asRows(lines), `summaries-test-${i}`);
   }, 60_000);
 
   afterAll(async () => {
@@ -181,7 +183,7 @@ describe('request_summaries in chdb (integration)', () => {
   });
 
   it('stores a retried insert (same deduplication token) once', async () => {
-    await insertRows(ch.client, 'request_summaries', w.lines[0]!, 'summaries-test-0');
+    await insertRows(ch.client, 'request_summaries', asRows(w.lines[0]!), 'summaries-test-0');
     const [r] = await select(`SELECT count() AS rows FROM ${TABLE} WHERE TenantId = '${TENANT}'`);
     expect(Number(r!['rows'])).toBe(w.summaries.length);
   });
@@ -220,8 +222,8 @@ describe('request_summaries in chdb (integration)', () => {
     const [s] = summarizeBatch(batchOf([makeSpan()]), ctxFor('tenant-ttl', TIER)).summaries;
     const now = Math.floor(Date.now() / 1000);
     const lines = [encodeSummaryRow(s!, 'tenant-ttl', 'full', now + 7200), encodeSummaryRow(s!, 'tenant-ttl', 'summary', now + 3600)];
-    await insertRows(ch.client, 'request_summaries', lines, 'summaries-ttl-1');
-    await insertRows(ch.client, 'request_summaries', [encodeSummaryRow({ ...s!, model: 'gone' }, 'tenant-ttl', 'summary', now - 10)], 'summaries-ttl-2');
+    await insertRows(ch.client, 'request_summaries', asRows(lines), 'summaries-ttl-1');
+    await insertRows(ch.client, 'request_summaries', asRows([encodeSummaryRow({ ...s!, model: 'gone' }, 'tenant-ttl', 'summary', now - 10)]), 'summaries-ttl-2');
     await ch.client.command({ query: `OPTIMIZE TABLE ${TABLE} FINAL` });
     const rows = await select(`SELECT Requests AS n, Tier AS tier, toUnixTimestamp(ExpireAt) AS e FROM ${TABLE} WHERE TenantId = 'tenant-ttl'`);
     expect(rows.map((r) => [Number(r['n']), r['tier'], Number(r['e'])])).toEqual([[2, 'summary', now + 3600]]);

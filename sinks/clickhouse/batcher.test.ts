@@ -4,7 +4,7 @@
 // data, halves with their own deduplication tokens, failures rejecting only
 // their own writers, drain.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { TABLES, type JoinedRows, type Table } from '../../storage/tables.ts';
+import { TABLES, type JoinedRows, type Table, type TableRows } from '../../storage/tables.ts';
 import { ClickHouseBatcher, type BatcherLimits } from './batcher.ts';
 
 interface Insert {
@@ -24,8 +24,8 @@ function standIn(fail: (i: Insert) => Error | undefined = () => undefined) {
   const attempts: Insert[] = [];
   const held: Array<() => void> = [];
   let holding = false;
-  const insert = async (table: Table, lines: readonly string[], token: string): Promise<void> => {
-    const i = { table, lines: [...lines], token };
+  const insert = async (table: Table, parts: readonly TableRows[], token: string): Promise<void> => {
+    const i = { table, lines: parts.map((p) => p.body), token };
     attempts.push(i);
     if (holding) await new Promise<void>((r) => held.push(r));
     const err = fail(i);
@@ -46,8 +46,8 @@ function standIn(fail: (i: Insert) => Error | undefined = () => undefined) {
 
 /** One request's rows: `lines` in `table`, one row per line (lines of a request are joined by '\n'). */
 function request(table: Table, ...lines: string[]): JoinedRows {
-  const rows = Object.fromEntries(TABLES.map((t) => [t, { text: '', rows: 0 }])) as JoinedRows;
-  rows[table] = { text: lines.join('\n'), rows: lines.length };
+  const rows = Object.fromEntries(TABLES.map((t) => [t, { body: '', rows: 0 }])) as JoinedRows;
+  rows[table] = { body: lines.join('\n'), rows: lines.length };
   return rows;
 }
 
@@ -117,7 +117,7 @@ describe('batching', () => {
     const s = standIn();
     const b = batcher(s, { maxRows: 1 });
     const both = request('otel_traces', 'span');
-    both.gateway_metadata = { text: 'meta', rows: 1 };
+    both.gateway_metadata = { body: 'meta', rows: 1 };
     await b.write(both);
     expect(s.attempts.map((i) => [i.table, i.lines])).toEqual([
       ['otel_traces', ['span']],
@@ -209,9 +209,9 @@ describe('drain (the batcher has no start; drain is its shutdown)', () => {
     const down = clickhouseError('210', 'Connection refused');
     const s = standIn((i) => (i.lines.includes('queued') ? down : undefined));
     // The insert of the queued request takes a while too: drain must wait for it.
-    const slowly = async (table: Table, lines: readonly string[], token: string) => {
-      if (lines.includes('queued')) await new Promise((r) => setTimeout(r, 30));
-      await s.insert(table, lines, token);
+    const slowly = async (table: Table, parts: readonly TableRows[], token: string) => {
+      if (parts.some((p) => p.body === 'queued')) await new Promise((r) => setTimeout(r, 30));
+      await s.insert(table, parts, token);
     };
     const b = new ClickHouseBatcher({ insert: slowly, maxRows: 1, maxDelayMs: 60_000 });
     s.hold();

@@ -10,8 +10,8 @@
 // before a part is written), and each half gets its own deduplication token
 // (`<token>.0`, `<token>.1`), so every row is written once.
 import { randomUUID } from 'node:crypto';
-import { insertLines, isPermanentInsertError, type InsertLines, type InsertTarget } from './insert.ts';
-import { TABLES, type JoinedRows, type Table } from '../../storage/tables.ts';
+import { insertParts, isPermanentInsertError, type InsertParts, type InsertTarget } from './insert.ts';
+import { TABLES, type JoinedRows, type Table, type TableRows } from '../../storage/tables.ts';
 
 /** Where inserts go (a client, with the spool folder of embedded chdb), and the limits. */
 export type BatcherOptions = InsertTarget & BatcherLimits;
@@ -25,10 +25,8 @@ export interface BatcherLimits {
   onInsert?: (table: string, rows: number, seconds: number, error?: unknown) => void;
 }
 
-/** One request's rows of a table, joined (JoinedRows), and its promise. */
-interface Part {
-  text: string;
-  rows: number;
+/** One request's rows of a table (TableRows), and its promise. */
+interface Part extends TableRows {
   resolve: () => void;
   reject: (err: unknown) => void;
 }
@@ -42,12 +40,12 @@ class TableBatch {
   constructor(
     private readonly table: Table,
     private readonly opts: BatcherLimits,
-    private readonly insertLines: InsertLines,
+    private readonly insertParts: InsertParts,
   ) {}
 
-  add(text: string, rows: number): Promise<void> {
+  add({ body, rows }: TableRows): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.parts.push({ text, rows, resolve, reject });
+      this.parts.push({ body, rows, resolve, reject });
       this.rows += rows;
       if (this.rows >= this.opts.maxRows) this.flush();
       else this.timer ??= setTimeout(() => this.flush(), this.opts.maxDelayMs);
@@ -84,7 +82,7 @@ class TableBatch {
     for (const p of parts) rows += p.rows;
     const started = performance.now();
     try {
-      await this.insertLines(this.table, parts.map((p) => p.text), token);
+      await this.insertParts(this.table, parts, token);
       this.opts.onInsert?.(this.table, rows, (performance.now() - started) / 1000);
       for (const p of parts) p.resolve();
     } catch (err) {
@@ -111,7 +109,7 @@ export class ClickHouseBatcher {
   private readonly tables: Map<Table, TableBatch>;
 
   constructor(opts: BatcherOptions) {
-    const insert = insertLines(opts);
+    const insert = insertParts(opts);
     this.tables = new Map(TABLES.map((t) => [t, new TableBatch(t, opts, insert)]));
   }
 
@@ -119,8 +117,7 @@ export class ClickHouseBatcher {
   async write(rows: JoinedRows): Promise<void> {
     const pending: Promise<void>[] = [];
     for (const [table, batch] of this.tables) {
-      const { text, rows: n } = rows[table];
-      if (n > 0) pending.push(batch.add(text, n));
+      if (rows[table].rows > 0) pending.push(batch.add(rows[table]));
     }
     await Promise.all(pending);
   }

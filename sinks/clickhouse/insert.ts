@@ -1,4 +1,4 @@
-// One INSERT of encoded lines (encode.ts, INSERT_FORMATS) with a deduplication token. Settings travel
+// One INSERT of encoded rows (encode.ts, INSERT_FORMATS) with a deduplication token. Settings travel
 // inside the statement, never as clickhouse_settings (chdb would keep them for
 // the whole session: DESIGN.md, Engines).
 import { Readable } from 'node:stream';
@@ -7,20 +7,24 @@ import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { DATABASE, sqlString } from '../../storage/clickhouse.ts';
 import { INSERT_FORMATS } from './encode.ts';
-import { type Table } from '../../storage/tables.ts';
+import { type Table, type TableRows } from '../../storage/tables.ts';
 
 /**
- * Inserts `lines` into `table`: rows in the table's format, or groups of rows
- * already joined by '\n' (JoinedRows). The same `token` for the same rows makes a
- * retried insert a no-op (tables set non_replicated_deduplication_window).
+ * Inserts `parts` (requests' rows, TableRows) into `table` as one body: text
+ * lines joined by '\n', Native blocks back to back. The same `token` for the
+ * same rows makes a retried insert a no-op (tables set
+ * non_replicated_deduplication_window).
  *
- * With `spoolDir` (embedded chdb only: the engine reads the collector's own
- * files) the rows go through a file and `INSERT ... FROM INFILE`: the body
- * then never crosses the JS/native boundary as a string, which measured 40%
- * less CPU per row (`npm run bench:insert`, variants h-previous and e-inline against a-16k).
+ * With `spoolDir` (embedded chdb) the rows go through a file and
+ * `INSERT ... FROM INFILE`: the body then never crosses the JS/native boundary
+ * as a string, which measured 40% less CPU per row (`npm run bench:insert`,
+ * variants h-previous and e-inline against a-16k), and binary formats need it:
+ * chdb's client adapter reads an inline body as text. Without it (a
+ * ClickHouse server over HTTP) the body is the request's.
  */
-export async function insertRows(client: ClickHouseClient, table: Table, lines: readonly string[], token: string, spoolDir?: string): Promise<void> {
-  if (lines.length === 0) return;
+export async function insertRows(client: ClickHouseClient, table: Table, parts: readonly TableRows[], token: string, spoolDir?: string): Promise<void> {
+  const body = insertBody(table, parts);
+  if (body === undefined) return;
   if (!/^[\w.:-]+$/.test(token)) throw new Error(`invalid deduplication token "${token}"`);
   const { format, columns } = INSERT_FORMATS[table];
   // Times are written as seconds.nanoseconds (encode.ts), which 'basic' reads
@@ -29,24 +33,32 @@ export async function insertRows(client: ClickHouseClient, table: Table, lines: 
   // the partition limit would fail every request of an insert for one request
   // whose records span more than 100 days.
   const settings = `insert_deduplication_token='${token}', date_time_input_format='basic', max_partitions_per_insert_block=0`;
-  await insertBody(client, `INSERT INTO ${DATABASE}.${table}${columns === undefined ? '' : ` ${columns}`}`, format, lines.join('\n'), settings, `${table}-${token}`, spoolDir);
+  await insertData(client, `INSERT INTO ${DATABASE}.${table}${columns === undefined ? '' : ` ${columns}`}`, format, body, settings, `${table}-${token}`, spoolDir);
 }
 
-/** Inserts `lines` into `table` under a deduplication token: what the writers (batcher, sink consumer) call. */
-export type InsertLines = (table: Table, lines: readonly string[], token: string) => Promise<void>;
+/** The parts with rows as one body in the table's format; undefined when none has rows. */
+function insertBody(table: Table, parts: readonly TableRows[]): Buffer | string | undefined {
+  const bodies = parts.filter((p) => p.rows > 0).map((p) => p.body);
+  if (bodies.length === 0) return undefined;
+  // Native blocks (latin1 strings, TableRows) back to back; text lines joined.
+  return INSERT_FORMATS[table].binary === true ? Buffer.from(bodies.join(''), 'latin1') : bodies.join('\n');
+}
+
+/** Inserts `parts` into `table` under a deduplication token: what the writers (batcher, sink consumer) call. */
+export type InsertParts = (table: Table, parts: readonly TableRows[], token: string) => Promise<void>;
 
 /**
  * Where a writer's inserts go: a ClickHouse client (with the spool folder of
  * embedded chdb), or an insert function of its own (a unit test standing in
  * for ClickHouse).
  */
-export type InsertTarget = { client: ClickHouseClient; spoolDir?: string } | { insert: InsertLines };
+export type InsertTarget = { client: ClickHouseClient; spoolDir?: string } | { insert: InsertParts };
 
 /** The insert function of a target: insertRows on its client unless it brings its own. */
-export function insertLines(target: InsertTarget): InsertLines {
+export function insertParts(target: InsertTarget): InsertParts {
   if ('insert' in target) return target.insert;
   const { client, spoolDir } = target;
-  return (table, lines, token) => insertRows(client, table, lines, token, spoolDir);
+  return (table, parts, token) => insertRows(client, table, parts, token, spoolDir);
 }
 
 /**
@@ -56,10 +68,10 @@ export function insertLines(target: InsertTarget): InsertLines {
  */
 export async function probeInsert(client: ClickHouseClient, spoolDir?: string): Promise<void> {
   const at = Date.now();
-  await insertBody(client, `INSERT INTO ${DATABASE}.insert_probe`, 'JSONEachRow', `{"At":${Math.floor(at / 1000)}}`, `date_time_input_format='basic'`, `insert_probe-${at}`, spoolDir);
+  await insertData(client, `INSERT INTO ${DATABASE}.insert_probe`, 'JSONEachRow', `{"At":${Math.floor(at / 1000)}}`, `date_time_input_format='basic'`, `insert_probe-${at}`, spoolDir);
 }
 
-async function insertBody(client: ClickHouseClient, into: string, format: string, body: string, settings: string, fileName: string, spoolDir?: string): Promise<void> {
+async function insertData(client: ClickHouseClient, into: string, format: string, body: string | Buffer, settings: string, fileName: string, spoolDir?: string): Promise<void> {
   if (spoolDir !== undefined) {
     const file = join(spoolDir, `${fileName}.data`);
     try {

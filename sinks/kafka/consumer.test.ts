@@ -83,7 +83,7 @@ function scenario() {
         kafka: createKafka({ brokers: settings.brokers, clientId: `${settings.instanceId}-${consumers.length}`, logger }),
         settings,
         groupId,
-        insert: (table, lines, token) => insert({ table, token, bodies: lines.flatMap((l) => l.split('\n')).map((l) => (JSON.parse(l) as { Body: string }).Body) }),
+        insert: (table, parts, token) => insert({ table, token, bodies: parts.flatMap((p) => p.body.split('\n')).map((l) => (JSON.parse(l) as { Body: string }).Body) }),
         reduce: (batch, ctx) => ({ batch, ctx }),
         tierVersion: () => 1,
         refreshTiers: () => Promise.resolve(),

@@ -50,9 +50,9 @@ import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, 
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { BatchContext, RecordBatch } from '../../core/record.ts';
 import type { Logger } from '../../core/logger.ts';
-import { encodeBatch } from '../clickhouse/encode.ts';
-import { TABLES, type Table } from '../../storage/tables.ts';
-import { insertLines, isPermanentInsertError, type InsertLines, type InsertTarget } from '../clickhouse/insert.ts';
+import { encodeRows } from '../clickhouse/encode.ts';
+import { TABLES, type JoinedRows, type Table, type TableRows } from '../../storage/tables.ts';
+import { insertParts, isPermanentInsertError, type InsertParts, type InsertTarget } from '../clickhouse/insert.ts';
 import { CodecError, decodeBatchMessage, newerLayout, peekCounts, READS } from './codec.ts';
 import { ensureTopics, withTimeout, type KafkaSettings } from './config.ts';
 
@@ -160,9 +160,16 @@ export function insertToken(topic: string, partition: number, first: number, las
   return `${topic}-${partition}-${first}-${last}-${table}`;
 }
 
+/** One message's rows of a table. */
+interface MessageRows {
+  message: BufferedMessage;
+  rows: TableRows;
+}
+
 /** A batch decoded, reduced and encoded, per table, with each tenant's tier version it was reduced under. */
 interface Built {
-  tables: Map<Table, { lines: string[]; ranges: Array<{ message: BufferedMessage; start: number; end: number }> }>;
+  /** Per table, each message's rows (messages without rows for the table left out). */
+  tables: Map<Table, MessageRows[]>;
   dead: DeadLetter[];
   versions: Map<string, number | undefined>;
 }
@@ -234,7 +241,7 @@ export class KafkaSinkConsumer {
   private readonly admin: Admin;
   private readonly metrics: SinkMetrics;
   private readonly inserts: Semaphore;
-  private readonly insertLines: InsertLines;
+  private readonly insertParts: InsertParts;
   private readonly states = new Map<string, PartitionState>();
   private plans = new Map<string, Promise<Map<number, { offset: number; metadata: string }>>>();
   private readonly committed = new Map<string, string>();
@@ -259,7 +266,7 @@ export class KafkaSinkConsumer {
     this.admin = opts.kafka.admin();
     this.metrics = new SinkMetrics(opts.registry);
     this.inserts = new Semaphore(opts.insertConcurrency ?? 2);
-    this.insertLines = insertLines(opts);
+    this.insertParts = insertParts(opts);
   }
 
   private get topics(): string[] {
@@ -586,7 +593,7 @@ export class KafkaSinkConsumer {
   /** Decodes, reduces (tombstones, tier) and encodes a batch's messages, noting each tenant's tier version it was reduced under. */
   private async build(cut: Cut): Promise<Built> {
     const dead: DeadLetter[] = [];
-    const tables = new Map<Table, { lines: string[]; ranges: Array<{ message: BufferedMessage; start: number; end: number }> }>(TABLES.map((t) => [t, { lines: [], ranges: [] }]));
+    const tables = new Map<Table, MessageRows[]>(TABLES.map((t) => [t, []]));
     const versions = new Map<string, number | undefined>();
     const erased = this.opts.erasedTraces?.();
     let changed = false;
@@ -617,20 +624,14 @@ export class KafkaSinkConsumer {
         this.metrics.dropped.inc({ reason: 'unknown_tenant' }, b.spans.length + b.logs.length + b.summaries.length + b.metadata.length);
         continue;
       }
-      let rows: ReturnType<typeof encodeBatch>;
+      let rows: JoinedRows;
       try {
-        rows = encodeBatch(reduced.batch, reduced.ctx);
+        rows = encodeRows(reduced.batch, reduced.ctx);
       } catch (err) {
         dead.push({ message, stage: 'encode', reason: (err as Error).message });
         continue;
       }
-      for (const t of TABLES) {
-        const lines = rows[t];
-        if (lines.length === 0) continue;
-        const entry = tables.get(t)!;
-        entry.ranges.push({ message, start: entry.lines.length, end: entry.lines.length + lines.length });
-        for (const l of lines) entry.lines.push(l);
-      }
+      for (const t of TABLES) if (rows[t].rows > 0) tables.get(t)!.push({ message, rows: rows[t] });
     }
     // A tier changed half-way through (messages of one tenant reduced under two versions), or a trace was found erased.
     return changed || this.opts.erasedTraces?.() !== erased ? this.build(cut) : { tables, dead, versions };
@@ -652,8 +653,8 @@ export class KafkaSinkConsumer {
    * reduced again.
    */
   private async insertTable(cut: Cut, table: Table, built: Built, inserted: Set<string>, refused: DeadLetter[], check: () => void): Promise<typeof STALE | undefined> {
-    const { lines, ranges } = built.tables.get(table)!;
-    if (lines.length === 0 || inserted.has(table)) return undefined;
+    const ranges = built.tables.get(table)!;
+    if (ranges.length === 0 || inserted.has(table)) return undefined;
     const stale = () => this.stale(built);
     const insert = async (rs: typeof ranges, whole: boolean): Promise<typeof STALE | undefined> => {
       const first = rs[0]!;
@@ -661,7 +662,7 @@ export class KafkaSinkConsumer {
       const [from, to] = whole ? [cut.first, cut.last] : [first.message.offset, last.message.offset];
       const key = `${table}/${from}-${to}`;
       if (inserted.has(key)) return undefined;
-      const outcome = await this.insertWithRetry(table, lines.slice(first.start, last.end), insertToken(cut.topic, cut.partition, from, to, table), check, stale);
+      const outcome = await this.insertWithRetry(table, rs.map((r) => r.rows), insertToken(cut.topic, cut.partition, from, to, table), check, stale);
       if (outcome === STALE) return STALE;
       if (outcome !== undefined && rs.length === 1) refused.push({ message: first.message, stage: 'insert', table, reason: outcome });
       else if (outcome !== undefined) {
@@ -680,18 +681,18 @@ export class KafkaSinkConsumer {
    * reason); STALE, instead of an attempt, once `stale()` says the rows were
    * reduced under a tier that is no longer the tenant's.
    */
-  private async insertWithRetry(table: Table, lines: string[], token: string, check: () => void, stale: () => boolean): Promise<string | undefined | typeof STALE> {
+  private async insertWithRetry(table: Table, parts: readonly TableRows[], token: string, check: () => void, stale: () => boolean): Promise<string | undefined | typeof STALE> {
     for (let attempt = 0; ; attempt++) {
       check();
       if (stale()) return STALE;
       const started = performance.now();
       // Registered in the same tick as the check above (insertsSettled).
-      const insert = this.insertLines(table, lines, token);
+      const insert = this.insertParts(table, parts, token);
       this.inserting.add(insert);
       try {
         await insert;
         this.metrics.insertSeconds.observe({ table, outcome: 'ok' }, (performance.now() - started) / 1000);
-        this.metrics.rows.inc({ table }, lines.length);
+        this.metrics.rows.inc({ table }, parts.reduce((n, p) => n + p.rows, 0));
         if (!this.clickhouseHealthy) {
           this.clickhouseHealthy = true;
           this.opts.logger.info('ClickHouse inserts succeed again');

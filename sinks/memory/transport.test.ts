@@ -7,28 +7,34 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { emptyBatch, type BatchContext } from '../../core/record.ts';
 import { TransportError } from '../../storage/transport.ts';
-import type { Table } from '../../storage/tables.ts';
+import type { Table, TableRows } from '../../storage/tables.ts';
 import { testBatch, testSpan } from '../../processors/testing/records.ts';
 import { ClickHouseBatcher } from '../clickhouse/batcher.ts';
-import { encodeRows, INSERT_FORMATS } from '../clickhouse/encode.ts';
+import { encodeRows } from '../clickhouse/encode.ts';
 import { ClickHouseSink } from '../clickhouse/sink.ts';
 import { InProcessTransport } from './transport.ts';
 
 const ctx: BatchContext = { tenantId: 'acme', tier: 'full', tierVersion: 1, receivedAtMs: 1_700_000_000_000 };
 const clickhouseError = (code: string, message: string): Error => Object.assign(new Error(message), { code });
 const spans = (...names: string[]) => testBatch({ spans: names.map((name) => testSpan({}, { name })) });
-/** SpanName of each otel_traces line inserted (TabSeparated, in INSERT_FORMATS' column order). */
-const SPAN_NAME = INSERT_FORMATS.otel_traces.columns!.slice(1, -1).split(', ').indexOf('`SpanName`');
-const spanNames = (inserted: string[]): string[] => inserted.join('\n').split('\n').map((line) => line.split('\t')[SPAN_NAME]!);
+/**
+ * Which of `names` the inserted otel_traces rows hold, and how many rows: each
+ * request's spans are one Native block (native.ts), whose SpanName dictionary
+ * holds each name as a length-prefixed string.
+ */
+const spanNames = (inserted: TableRows[], names: string[]) => ({
+  rows: inserted.reduce((n, p) => n + p.rows, 0),
+  names: names.filter((name) => inserted.some((p) => p.body.includes(`${String.fromCharCode(name.length)}${name}`))),
+});
 
 /** A transport over a real sink and batcher whose inserts go to `insert`; `probe` stands in for the probe insert. */
-function setUp(opts: { insert?: (table: Table, lines: readonly string[]) => Promise<void>; probe?: () => Promise<void>; maxRows?: number; maxDelayMs?: number; isCurrent?: boolean } = {}) {
-  const inserted: string[] = [];
+function setUp(opts: { insert?: (table: Table, parts: readonly TableRows[]) => Promise<void>; probe?: () => Promise<void>; maxRows?: number; maxDelayMs?: number; isCurrent?: boolean } = {}) {
+  const inserted: TableRows[] = [];
   let probes = 0;
   const batcher = new ClickHouseBatcher({
-    insert: async (table, lines) => {
-      await opts.insert?.(table, lines);
-      inserted.push(...lines);
+    insert: async (table, parts) => {
+      await opts.insert?.(table, parts);
+      inserted.push(...parts);
     },
     maxRows: opts.maxRows ?? 1,
     maxDelayMs: opts.maxDelayMs ?? 5,
@@ -67,7 +73,7 @@ describe('lifecycle', () => {
     await transport.start();
     expect([transport.name, transport.ready(), transport.status()]).toEqual(['in-process', true, 'ok']);
     await transport.send(spans('one', 'two'), ctx);
-    expect(spanNames(inserted)).toEqual(['one', 'two']);
+    expect(spanNames(inserted, ['one', 'two', 'late'])).toEqual({ rows: 2, names: ['one', 'two'] });
     await transport.shutdown();
     expect(transport.ready()).toBe(false);
   });
@@ -159,7 +165,7 @@ describe('rows encoded by an ingest worker (sendRows)', () => {
   it('writes them when the batch is still current', async () => {
     const { transport, inserted } = setUp({ isCurrent: true });
     await expect(transport.sendRows(encodeRows(spans('encoded'), ctx), ctx, [])).resolves.toBe(true);
-    expect(spanNames(inserted)).toEqual(['encoded']);
+    expect(spanNames(inserted, ['encoded', 'stale'])).toEqual({ rows: 1, names: ['encoded'] });
   });
 
   it('writes nothing and answers false when the tenant changed since (the records are then sent)', async () => {

@@ -15,7 +15,7 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startTestConsentry, type TestConsentry } from '../helpers/consentry.ts';
-import { encodeBatch, NEVER_EXPIRES } from '../../sinks/clickhouse/encode.ts';
+import { encodeRows, NEVER_EXPIRES } from '../../sinks/clickhouse/encode.ts';
 import { insertRows } from '../../sinks/clickhouse/insert.ts';
 import { contentExpiry } from '../../processors/retention/processor.ts';
 import { SpanKind, type BatchContext, type RecordBatch } from '../../core/record.ts';
@@ -75,8 +75,8 @@ function request(tag: string, startMs: number): RecordBatch {
 /** Runs a request through the tenant's tier as if received at `receivedAtMs`, and writes it as the embedded writer does. */
 async function receive(tenantId: string, tier: string, batch: RecordBatch, receivedAtMs: number, token: string): Promise<BatchContext> {
   const ctx: BatchContext = { tenantId, tier, tierVersion: 1, receivedAtMs };
-  const rows = encodeBatch(c.engine.process(batch, ctx), ctx);
-  for (const table of ['otel_traces', 'otel_logs'] as const) await insertRows(c.clickhouse.client, table, rows[table], `${token}-${table}`);
+  const rows = encodeRows(c.engine.process(batch, ctx), ctx);
+  for (const table of ['otel_traces', 'otel_logs'] as const) await insertRows(c.clickhouse.client, table, [rows[table]], `${token}-${table}`, c.clickhouse.spoolDir);
   return ctx;
 }
 

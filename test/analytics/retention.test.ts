@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestConsentry, type TestConsentry } from '../helpers/consentry.ts';
-import { encodeBatch, NEVER_EXPIRES } from '../../sinks/clickhouse/encode.ts';
+import { encodeRows, NEVER_EXPIRES } from '../../sinks/clickhouse/encode.ts';
 import { TABLES } from '../../storage/tables.ts';
 import { insertRows } from '../../sinks/clickhouse/insert.ts';
 import { SpanKind, type RecordBatch } from '../../core/record.ts';
@@ -105,8 +105,8 @@ describe('retention', () => {
     };
     const fresh: RecordBatch = { ...old, spans: [], logs: [], metadata: [], summaries: [{ ...old.summaries[0]!, minute: nowS - (nowS % 60), requests: 5 }], expireAt: nowS + DAY };
     for (const [b, tag] of [[old, 'old'], [fresh, 'fresh']] as const) {
-      const rows = encodeBatch(b, { tenantId: 'ttl', tier: 'one-day', tierVersion: 1, receivedAtMs: Date.now() });
-      for (const t of TABLES) await insertRows(c.clickhouse.client, t, rows[t], `retention-${tag}-${t}`);
+      const rows = encodeRows(b, { tenantId: 'ttl', tier: 'one-day', tierVersion: 1, receivedAtMs: Date.now() });
+      for (const t of TABLES) await insertRows(c.clickhouse.client, t, [rows[t]], `retention-${tag}-${t}`, c.clickhouse.spoolDir);
     }
     const live = async () => {
       const out: Record<string, { expired: number; live: number }> = {};

@@ -206,10 +206,10 @@ describe('rows ClickHouse refuses', () => {
     const logRows = (tenant: string, body: string, n: number): JoinedRows => {
       const line = (i: number) => `{"TenantId":"${tenant}","Tier":"full","ExpireAt":4102444800,"Timestamp":"1700000000.${String(i).padStart(9, '0')}","Body":"${body}"}`;
       return {
-        otel_traces: { text: '', rows: 0 },
-        otel_logs: { text: Array.from({ length: n }, (_, i) => line(i)).join('\n'), rows: n },
-        request_summaries: { text: '', rows: 0 },
-        gateway_metadata: { text: '', rows: 0 },
+        otel_traces: { body: '', rows: 0 },
+        otel_logs: { body: Array.from({ length: n }, (_, i) => line(i)).join('\n'), rows: n },
+        request_summaries: { body: '', rows: 0 },
+        gateway_metadata: { body: '', rows: 0 },
       };
     };
 
@@ -220,7 +220,7 @@ describe('rows ClickHouse refuses', () => {
       // Eight requests in one insert; the 3rd and 6th carry a row ClickHouse refuses (a time past DateTime64: DECIMAL_OVERFLOW).
       const requests = Array.from({ length: 8 }, (_, i) => {
         const rows = logRows(`req-${i}`, 'ok', 10 + i);
-        if (i === 2 || i === 5) rows.otel_logs = { text: `${rows.otel_logs.text}\n{"TenantId":"req-${i}","Tier":"full","ExpireAt":4102444800,"Timestamp":"99999999999.000000000","Body":"bad"}`, rows: rows.otel_logs.rows + 1 };
+        if (i === 2 || i === 5) rows.otel_logs = { body: `${rows.otel_logs.body}\n{"TenantId":"req-${i}","Tier":"full","ExpireAt":4102444800,"Timestamp":"99999999999.000000000","Body":"bad"}`, rows: rows.otel_logs.rows + 1 };
         return rows;
       });
       const settled = await Promise.allSettled(requests.map((r) => batcher.write(r)));
